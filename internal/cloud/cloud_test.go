@@ -1,0 +1,53 @@
+package cloud
+
+import "testing"
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		name      string
+		p         Profile
+		host      string
+		wantClass HostClass
+		wantVault string
+	}{
+		{"vault", AzureCloud, "MyVault.vault.azure.net", HostVault, "myvault"},
+		{"vault with port", AzureCloud, "myvault.vault.azure.net:8443", HostVault, "myvault"},
+		{"nested is not a vault", AzureCloud, "a.b.vault.azure.net", HostBare, ""},
+		{"suffix alone", AzureCloud, "vault.azure.net", HostBare, ""},
+		{"login", AzureCloud, "login.microsoftonline.com", HostLogin, ""},
+		{"mgmt", AzureUSGovernment, "management.usgovcloudapi.net:443", HostManagement, ""},
+		{"local vault", Local, "kv1.vault.localhost:8443", HostVault, "kv1"},
+		{"ip", Local, "127.0.0.1:8443", HostBare, ""},
+		{"ipv6", Local, "[::1]:8443", HostBare, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, v := tt.p.Classify(tt.host)
+			if c != tt.wantClass || v != tt.wantVault {
+				t.Errorf("Classify(%q) = %v, %q, want %v, %q", tt.host, c, v, tt.wantClass, tt.wantVault)
+			}
+		})
+	}
+}
+
+func TestIsVaultAudience(t *testing.T) {
+	tests := []struct {
+		aud  string
+		want bool
+	}{
+		{"https://vault.azure.net", true},
+		{"https://vault.azure.net/", true},
+		{"https://vault.azure.net:8443", true},
+		{KeyVaultAppID, true},
+		{"https://management.azure.com/", false},
+		{"https://myvault.vault.azure.net/", false},
+		{"http://vault.azure.net", false},
+		{"https://vault.azure.net/x", false},
+		{"https://vault.azure.net.evil.com", false},
+	}
+	for _, tt := range tests {
+		if got := AzureCloud.IsVaultAudience(tt.aud); got != tt.want {
+			t.Errorf("IsVaultAudience(%q) = %v, want %v", tt.aud, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,182 @@
+// Package model holds Coffer's plain domain types: principals, vaults,
+// access policies, role assignments and secrets. They carry JSON tags
+// because the store persists them as JSON; they are not wire shapes (those
+// live in internal/wire). Validation that needs no I/O lives here too.
+package model
+
+import (
+	"strings"
+	"time"
+)
+
+// Principal types.
+const (
+	PrincipalServicePrincipal = "ServicePrincipal"
+	PrincipalManagedIdentity  = "ManagedIdentity"
+)
+
+// Principal is anything that can hold a token: a service principal with
+// client secrets, or a managed identity.
+type Principal struct {
+	ObjectID    string `json:"objectId"`
+	AppID       string `json:"appId"`
+	DisplayName string `json:"displayName"`
+	Type        string `json:"type"`
+	// ResourceID is the ARM id a managed identity belongs to (xms_mirid):
+	// the VM for system-assigned, the identity resource for user-assigned.
+	ResourceID string `json:"resourceId,omitempty"`
+	// Credentials are hashed client secrets; the plain text is shown once.
+	Credentials []Credential `json:"credentials,omitempty"`
+	Created     time.Time    `json:"created"`
+}
+
+// Credential is a stored client secret: only its SHA-256 is kept. Client
+// secrets are high-entropy random strings, so a fast hash is sufficient.
+type Credential struct {
+	KeyID   string    `json:"keyId"`
+	Hash    []byte    `json:"hash"`
+	Hint    string    `json:"hint"`
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires,omitzero"`
+}
+
+// Secret permission names of the access-policy model.
+const (
+	PermGet     = "get"
+	PermList    = "list"
+	PermSet     = "set"
+	PermDelete  = "delete"
+	PermBackup  = "backup"
+	PermRestore = "restore"
+	PermRecover = "recover"
+	PermPurge   = "purge"
+	PermAll     = "all"
+)
+
+// SecretPermissions lists every secret permission, in Azure's order.
+var SecretPermissions = []string{PermGet, PermList, PermSet, PermDelete, PermBackup, PermRestore, PermRecover, PermPurge}
+
+// SecretManagementTemplate is the portal's "Secret Management" template:
+// every secret management operation, without the privileged purge.
+var SecretManagementTemplate = []string{PermGet, PermList, PermSet, PermDelete, PermRecover, PermBackup, PermRestore}
+
+// Permissions of one access-policy entry, per object kind.
+type Permissions struct {
+	Keys         []string `json:"keys,omitempty"`
+	Secrets      []string `json:"secrets,omitempty"`
+	Certificates []string `json:"certificates,omitempty"`
+	Storage      []string `json:"storage,omitempty"`
+}
+
+// AccessPolicy is one vault access-policy entry.
+type AccessPolicy struct {
+	TenantID      string      `json:"tenantId"`
+	ObjectID      string      `json:"objectId"`
+	ApplicationID string      `json:"applicationId,omitempty"`
+	Permissions   Permissions `json:"permissions"`
+}
+
+// Vault is a key vault.
+type Vault struct {
+	Name           string            `json:"name"` // as created; lookups are case-insensitive
+	SubscriptionID string            `json:"subscriptionId"`
+	ResourceGroup  string            `json:"resourceGroup"`
+	Location       string            `json:"location"`
+	Tags           map[string]string `json:"tags,omitempty"`
+	TenantID       string            `json:"tenantId"`
+	SKU            string            `json:"sku"`
+
+	AccessPolicies            []AccessPolicy `json:"accessPolicies"`
+	EnableSoftDelete          bool           `json:"enableSoftDelete"`
+	SoftDeleteRetentionInDays int            `json:"softDeleteRetentionInDays"`
+	EnablePurgeProtection     bool           `json:"enablePurgeProtection"`
+	EnableRbacAuthorization   bool           `json:"enableRbacAuthorization"`
+
+	Created   time.Time `json:"created"`
+	CreatedBy string    `json:"createdBy,omitempty"`
+	Updated   time.Time `json:"updated"`
+	UpdatedBy string    `json:"updatedBy,omitempty"`
+	// Deleted is set while the vault is soft-deleted.
+	Deleted *time.Time `json:"deleted,omitempty"`
+}
+
+// ResourceID is the vault's ARM id.
+func (v *Vault) ResourceID() string {
+	return "/subscriptions/" + v.SubscriptionID + "/resourceGroups/" + v.ResourceGroup + "/providers/Microsoft.KeyVault/vaults/" + v.Name
+}
+
+// RecoveryLevel is the recoveryLevel reported for the vault's secrets
+// (azure-wire-spec §1.7).
+func (v *Vault) RecoveryLevel() string {
+	if !v.EnableSoftDelete {
+		return "Purgeable"
+	}
+	prefix := "Recoverable"
+	if v.SoftDeleteRetentionInDays != 90 {
+		prefix = "CustomizedRecoverable"
+	}
+	if v.EnablePurgeProtection {
+		return prefix
+	}
+	return prefix + "+Purgeable"
+}
+
+// RecoverableDays is the soft-delete retention, 0 without soft delete.
+func (v *Vault) RecoverableDays() int {
+	if !v.EnableSoftDelete {
+		return 0
+	}
+	return v.SoftDeleteRetentionInDays
+}
+
+// RoleAssignment grants a role definition to a principal at a scope (an
+// ARM resource id prefix: subscription, resource group, vault or secret).
+type RoleAssignment struct {
+	ID               string    `json:"id"`
+	Name             string    `json:"name"`
+	Scope            string    `json:"scope"`
+	RoleDefinitionID string    `json:"roleDefinitionId"` // GUID only
+	PrincipalID      string    `json:"principalId"`
+	PrincipalType    string    `json:"principalType,omitempty"`
+	Created          time.Time `json:"created"`
+}
+
+// Secret is one secret name in one vault with all of its versions.
+type Secret struct {
+	Name     string          `json:"name"` // display casing, from the first set
+	Versions []SecretVersion `json:"versions"`
+	// Deleted is set while the secret is soft-deleted.
+	Deleted *DeletedInfo `json:"deleted,omitempty"`
+}
+
+// Latest returns the newest version. Secrets always hold at least one.
+func (s *Secret) Latest() *SecretVersion { return &s.Versions[len(s.Versions)-1] }
+
+// Version returns the version with the given id (case-insensitive), or nil.
+func (s *Secret) Version(id string) *SecretVersion {
+	for i := range s.Versions {
+		if strings.EqualFold(s.Versions[i].Version, id) {
+			return &s.Versions[i]
+		}
+	}
+	return nil
+}
+
+// DeletedInfo records a soft delete.
+type DeletedInfo struct {
+	DeletedDate        int64 `json:"deletedDate"`
+	ScheduledPurgeDate int64 `json:"scheduledPurgeDate"`
+}
+
+// SecretVersion is one immutable value with mutable attributes.
+type SecretVersion struct {
+	Version     string            `json:"version"`
+	Value       string            `json:"value"`
+	ContentType string            `json:"contentType,omitempty"`
+	Tags        map[string]string `json:"tags,omitempty"`
+	Enabled     bool              `json:"enabled"`
+	NotBefore   *int64            `json:"nbf,omitempty"`
+	Expires     *int64            `json:"exp,omitempty"`
+	Created     int64             `json:"created"`
+	Updated     int64             `json:"updated"`
+}
