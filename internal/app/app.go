@@ -1,0 +1,291 @@
+// Package app is Coffer's composition root: it opens the store (bbolt or
+// memory, always behind envelope encryption), bootstraps the instance,
+// builds the services, mounts every API on one TLS listener routed by Host,
+// runs background jobs, and stops them all gracefully.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/cloud"
+	"github.com/coffer-dev/coffer/internal/crypt"
+	"github.com/coffer-dev/coffer/internal/httpx"
+	"github.com/coffer-dev/coffer/internal/identity"
+	"github.com/coffer-dev/coffer/internal/keyvault"
+	"github.com/coffer-dev/coffer/internal/kv"
+	"github.com/coffer-dev/coffer/internal/kv/boltkv"
+	"github.com/coffer-dev/coffer/internal/kv/memkv"
+	"github.com/coffer-dev/coffer/internal/oidc"
+	"github.com/coffer-dev/coffer/internal/pki"
+	"github.com/coffer-dev/coffer/internal/store"
+	"github.com/coffer-dev/coffer/internal/vaults"
+)
+
+// Config configures a server.
+type Config struct {
+	// DataDir holds the database, the master key, the CA and the admin
+	// credential. Ignored when InMemory.
+	DataDir string
+	// InMemory keeps everything in memory and writes nothing to disk.
+	InMemory bool
+	// Addr is the listen address, e.g. 127.0.0.1:8443.
+	Addr string
+	// Cloud is the profile whose names Coffer answers for.
+	Cloud cloud.Profile
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// PurgeInterval is how often expired soft-deleted objects are purged.
+	PurgeInterval time.Duration
+}
+
+// Server is a running Coffer.
+type Server struct {
+	Instance *Instance
+	// Admin is the bootstrap admin credential when it was created by this
+	// process (first start), else nil; on disk it is in DataDir.
+	Admin   *AdminCredential
+	CA      *pki.CA
+	Addr    string // the bound address (useful with port 0)
+	Profile cloud.Profile
+	Store   *store.Store
+	Minter  *identity.Minter
+	Vaults  *vaults.Service
+
+	cfg      Config
+	kv       kv.Store
+	http     *http.Server
+	listener net.Listener
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	logger   *slog.Logger
+}
+
+// Start opens the store, bootstraps and starts serving. Stop it with Close.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.PurgeInterval == 0 {
+		cfg.PurgeInterval = time.Hour
+	}
+	if cfg.Cloud.VaultSuffix == "" {
+		cfg.Cloud = cloud.Local
+	}
+	s := &Server{cfg: cfg, logger: cfg.Logger, Profile: cfg.Cloud}
+	raw, ring, err := openStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.kv = crypt.Wrap(raw, ring)
+	s.Store = store.New(s.kv)
+	credPath := ""
+	if !cfg.InMemory {
+		credPath = filepath.Join(cfg.DataDir, AdminCredFile)
+	}
+	inst, sec, cred, err := bootstrap(ctx, s.Store, cfg.Now(), credPath)
+	if err != nil {
+		s.kv.Close()
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	s.Instance, s.Admin, s.CA = inst, cred, sec.ca
+	aead, err := vaults.NewBackupAEAD(sec.backupKey)
+	if err != nil {
+		s.kv.Close()
+		return nil, err
+	}
+	s.Minter = &identity.Minter{Keys: sec.keys, TenantID: inst.TenantID, Now: cfg.Now}
+	s.Vaults = &vaults.Service{Store: s.Store, Now: cfg.Now, Backup: aead}
+	handler := s.routes(sec.keys)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		s.kv.Close()
+		return nil, err
+	}
+	s.listener = ln
+	s.Addr = ln.Addr().String()
+	issuer := pki.NewIssuer(sec.ca, cfg.Cloud.ServesName, defaultCertNames(cfg.Cloud, s.Addr))
+	tlsCfg := sec.ca.TLSConfig(issuer)
+	s.http = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	if !cfg.InMemory {
+		if err := s.writeFiles(); err != nil {
+			ln.Close()
+			s.kv.Close()
+			return nil, err
+		}
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.Serve(tls.NewListener(ln, tlsCfg)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("serve", "err", err)
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.purgeLoop(bg)
+	}()
+	return s, nil
+}
+
+func openStore(cfg Config) (kv.Store, *crypt.Ring, error) {
+	if cfg.InMemory {
+		return memkv.New(), crypt.NewRandomRing(), nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	ring, err := crypt.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, KeyFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := boltkv.Open(filepath.Join(cfg.DataDir, DBFile))
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s (is another coffer serve using this data directory?): %w", cfg.DataDir, err)
+	}
+	return db, ring, nil
+}
+
+func defaultCertNames(p cloud.Profile, addr string) []string {
+	names := []string{"localhost", "127.0.0.1", "::1", "*." + p.VaultSuffix}
+	if h, _, err := net.SplitHostPort(addr); err == nil && h != "" && h != "0.0.0.0" && h != "::" && net.ParseIP(h) != nil {
+		names = append(names, h)
+	}
+	return names
+}
+
+// routes builds the Host-routed handler: vault hosts get the Key Vault data
+// plane only; the login, management and bare hosts get the general mux,
+// and a bare host (localhost, an IP) also serves the default vault.
+func (s *Server) routes(keys *identity.KeySet) http.Handler {
+	verifier := &identity.Verifier{Keys: keys, TenantID: s.Instance.TenantID, Now: s.cfg.Now}
+	kvh := &keyvault.Handler{
+		Vaults: s.Vaults, Verify: verifier, Principals: s.Store, Profile: s.Profile,
+		TenantID: s.Instance.TenantID, DefaultVault: s.Instance.DefaultVault, Logger: s.logger,
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	(&oidc.Handler{Minter: s.Minter, Keys: keys, Principals: s.Store, TenantID: s.Instance.TenantID, Logger: s.logger, Now: s.cfg.Now}).Mount(mux)
+	return httpx.Middleware(s.logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		class, _ := s.Profile.Classify(r.Host)
+		switch {
+		case class == cloud.HostVault && r.URL.Path != "/healthz":
+			kvh.ServeHTTP(w, r)
+		case class == cloud.HostBare && isKeyVaultPath(r.URL.Path):
+			kvh.ServeHTTP(w, r)
+		default:
+			mux.ServeHTTP(w, r)
+		}
+	}))
+}
+
+func isKeyVaultPath(p string) bool {
+	p = strings.ToLower(strings.TrimLeft(p, "/"))
+	return p == "secrets" || p == "deletedsecrets" || strings.HasPrefix(p, "secrets/") || strings.HasPrefix(p, "deletedsecrets/")
+}
+
+func (s *Server) purgeLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.PurgeInterval)
+	defer t.Stop()
+	for {
+		if n, err := s.Vaults.PurgeExpired(ctx); err != nil {
+			s.logger.Error("purging expired deleted secrets", "err", err)
+		} else if n > 0 {
+			s.logger.Info("purged expired deleted secrets", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// ServerInfo is written to the data directory on every start so that
+// `coffer env` and the CLI know where and how to reach the server.
+type ServerInfo struct {
+	URL           string `json:"url"`
+	Addr          string `json:"addr"`
+	Cloud         string `json:"cloud"`
+	TenantID      string `json:"tenantId"`
+	AuthorityHost string `json:"authorityHost"`
+	VaultURL      string `json:"vaultUrl"`
+	VaultSuffix   string `json:"vaultSuffix"`
+	CAFile        string `json:"caFile"`
+}
+
+// Info describes how clients reach this server.
+func (s *Server) Info() ServerInfo {
+	_, port, _ := net.SplitHostPort(s.Addr)
+	portSuffix := ""
+	if port != "443" {
+		portSuffix = ":" + port
+	}
+	login := s.Profile.LoginHost
+	if login == "" {
+		login = "localhost"
+	}
+	info := ServerInfo{
+		URL: "https://localhost" + portSuffix, Addr: s.Addr, Cloud: s.Profile.Name, TenantID: s.Instance.TenantID,
+		AuthorityHost: "https://" + login + portSuffix + "/",
+		VaultURL:      "https://" + s.Instance.DefaultVault + "." + s.Profile.VaultSuffix + portSuffix + "/",
+		VaultSuffix:   s.Profile.VaultSuffix,
+	}
+	if !s.cfg.InMemory {
+		info.CAFile = filepath.Join(s.cfg.DataDir, CAFile)
+	}
+	return info
+}
+
+func (s *Server) writeFiles() error {
+	if err := writeFileAtomic(filepath.Join(s.cfg.DataDir, CAFile), s.CA.CertPEM(), 0o644); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(s.cfg.DataDir, ServerInfoFile), mustJSON(s.Info()), 0o644)
+}
+
+// ReadServerInfo reads the server.json of a data directory.
+func ReadServerInfo(dataDir string) (*ServerInfo, error) {
+	b, err := os.ReadFile(filepath.Join(dataDir, ServerInfoFile))
+	if err != nil {
+		return nil, fmt.Errorf("no server info in %s: has `coffer serve` run with this data directory? (%w)", dataDir, err)
+	}
+	var si ServerInfo
+	return &si, jsonUnmarshal(b, &si)
+}
+
+// Close stops serving, waits for background jobs and closes the store.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := s.http.Shutdown(ctx)
+	s.cancel()
+	s.wg.Wait()
+	return errors.Join(err, s.kv.Close())
+}

@@ -1,0 +1,89 @@
+package keyvault
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/coffer-dev/coffer/internal/cloud"
+	"github.com/coffer-dev/coffer/internal/errs"
+	"github.com/coffer-dev/coffer/internal/httpx"
+	"github.com/coffer-dev/coffer/internal/policy"
+	"github.com/coffer-dev/coffer/internal/wire"
+)
+
+func unescape(s string) (string, error) { return url.QueryUnescape(s) }
+
+// authenticate verifies the bearer token and fills req.caller.
+func (h *Handler) authenticate(ctx context.Context, req *request) error {
+	const op errs.Op = "keyvault.authenticate"
+	authz := req.r.Header.Get("Authorization")
+	scheme, raw, _ := strings.Cut(authz, " ")
+	raw = strings.TrimSpace(raw)
+	if !strings.EqualFold(scheme, "Bearer") || raw == "" {
+		return errs.E(op, errs.Unauthenticated, errs.Code("Unauthorized"), errs.Msg("AKV10000: Request is missing a Bearer or PoP token."))
+	}
+	var badAud string
+	claims, err := h.Verify.Verify(raw, func(aud string) bool {
+		ok := h.Profile.IsVaultAudience(aud)
+		if !ok {
+			badAud = aud
+		}
+		return ok
+	})
+	if err != nil {
+		if badAud != "" {
+			return errs.E(op, errs.Unauthenticated, errs.Code("Unauthorized"),
+				errs.Msg(fmt.Sprintf("AKV10022: Invalid audience. Expected %s, found: %s.", h.Profile.VaultResource(), badAud)), err)
+		}
+		_, _, msg := errs.Details(err)
+		return errs.E(op, errs.Unauthenticated, errs.Code("Unauthorized"), errs.Msg("AKV10001: Error validating token: "+string(msg)), err)
+	}
+	if _, err := h.Principals.GetPrincipal(ctx, claims.ObjectID); err != nil {
+		if errs.KindOf(err) == errs.NotExist {
+			return errs.E(op, errs.Unauthenticated, errs.Code("Unauthorized"),
+				errs.Msg("AKV10001: Error validating token: the principal "+claims.ObjectID+" no longer exists."))
+		}
+		return errs.E(op, err)
+	}
+	req.caller = policy.Caller{TenantID: claims.TenantID, ObjectID: claims.ObjectID, AppID: claims.AppID, Groups: claims.Groups}
+	return nil
+}
+
+// challenge sets the WWW-Authenticate header that SDKs parse: the authority
+// (login host + tenant) and the resource, whose host must be a suffix of
+// the vault host including the port (Go compares URL.Host).
+func (h *Handler) challenge(w http.ResponseWriter, r *http.Request) {
+	port := cloud.PortSuffix(r.Host)
+	login := h.Profile.LoginHost
+	if login == "" {
+		login = "localhost"
+	}
+	authority := "https://" + login + port + "/" + h.TenantID
+	resource := "https://" + h.Profile.VaultSuffix + port
+	w.Header().Set("WWW-Authenticate", `Bearer authorization="`+authority+`", resource="`+resource+`"`)
+}
+
+// writeError renders err in Key Vault's error shape. Unexpected errors are
+// logged with the request id and shown as a fixed message.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	kind := errs.KindOf(err)
+	code, inner, msg := errs.Details(err)
+	if code == "" || kind == errs.Other || kind == errs.Internal {
+		h.Logger.ErrorContext(r.Context(), "key vault request failed", "request_id", httpx.RequestID(r.Context()), "err", err)
+		if code == "" || kind == errs.Other || kind == errs.Internal {
+			code, inner, msg = "InternalError", "", errs.Msg("An internal error occurred. Request id: "+httpx.RequestID(r.Context()))
+		}
+	}
+	body := wire.KeyVaultError{Error: wire.ErrorDetail{Code: string(code), Message: string(msg)}}
+	if inner != "" {
+		body.Error.InnerError = &wire.InnerError{Code: string(inner)}
+	}
+	status := httpx.Status(kind)
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1")
+	}
+	httpx.WriteJSON(w, status, body)
+}

@@ -1,0 +1,278 @@
+// Package keyvault serves the Azure Key Vault secrets data plane over HTTP:
+// routing, the bearer challenge, token verification, api-version handling,
+// request parsing, paging, and rendering of Key Vault's JSON and errors.
+// Semantics live in internal/vaults; this package only translates.
+//
+// Order of checks matters to unmodified SDKs: the 401 challenge comes before
+// anything else, because the SDKs' first request carries neither a token nor
+// its body (azure-wire-spec §0.1).
+package keyvault
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/coffer-dev/coffer/internal/cloud"
+	"github.com/coffer-dev/coffer/internal/errs"
+	"github.com/coffer-dev/coffer/internal/identity"
+	"github.com/coffer-dev/coffer/internal/model"
+	"github.com/coffer-dev/coffer/internal/policy"
+	"github.com/coffer-dev/coffer/internal/vaults"
+)
+
+// MaxBodyBytes bounds request bodies; a 25 KB value plus attributes and 15
+// long tags fits with room to spare.
+const MaxBodyBytes = 256 << 10
+
+// Verifier verifies bearer tokens.
+type Verifier interface {
+	Verify(raw string, audOK func(aud string) bool) (*identity.Claims, error)
+}
+
+// PrincipalLookup tells whether a token's subject still exists, so tokens of
+// deleted identities stop working at once rather than at expiry.
+type PrincipalLookup interface {
+	GetPrincipal(ctx context.Context, objectID string) (*model.Principal, error)
+}
+
+// Handler serves the data plane.
+type Handler struct {
+	Vaults     *vaults.Service
+	Verify     Verifier
+	Principals PrincipalLookup
+	Profile    cloud.Profile
+	TenantID   string
+	// DefaultVault serves requests whose Host names no vault (localhost, an IP).
+	DefaultVault string
+	Logger       *slog.Logger
+}
+
+// request is one parsed data-plane request.
+type request struct {
+	r      *http.Request
+	host   string // Host as the client sent it, for ids and links
+	vault  string
+	caller policy.Caller
+	api    apiVersion
+	segs   []string // path segments from "secrets"/"deletedsecrets" on
+	trail  bool     // path ended with "/"
+	query  map[string][]string
+}
+
+// ServeHTTP serves one data-plane request for the vault named by Host.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("Pragma", "no-cache")
+	hdr.Set("Expires", "-1")
+	hdr.Set("Strict-Transport-Security", "max-age=31536000;includeSubDomains")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("x-ms-keyvault-region", vaults.Location)
+	hdr.Set("x-ms-keyvault-service-version", "1.9.0.0-coffer")
+	if err := h.serve(w, r); err != nil {
+		h.writeError(w, r, err)
+	}
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
+	req := &request{r: r, host: canonicalHost(r.Host)}
+	class, vault := h.Profile.Classify(r.Host)
+	if class == cloud.HostVault {
+		req.vault = vault
+	} else {
+		req.vault = h.DefaultVault
+	}
+	if err := h.authenticate(r.Context(), req); err != nil {
+		h.challenge(w, r)
+		return err
+	}
+	q, err := parseQuery(r.URL.RawQuery)
+	if err != nil {
+		return badParameter(err.Error())
+	}
+	req.query = q
+	ver := first(q, "api-version")
+	if ver == "" {
+		return badParameter("The api-version query parameter is required. Consider using the latest supported version (" + LatestAPIVersion + ").")
+	}
+	api, ok := parseAPIVersion(ver)
+	if !ok {
+		return badParameter("The specified version (" + ver + ") is not recognized. Consider using the latest supported version (" + LatestAPIVersion + ").")
+	}
+	req.api = api
+	req.segs, req.trail = splitPath(r.URL.Path)
+	route, ok := h.route(r.Method, req.segs)
+	if !ok {
+		return errs.E(errs.NotExist, errs.Code("BadParameter"), errs.Msg("The request URI is not a supported Key Vault path: "+r.Method+" "+r.URL.Path))
+	}
+	if route == nil {
+		return errs.E(errs.MethodNotAllowed, errs.Code("BadParameter"), errs.Msg("The HTTP method '"+r.Method+"' is not supported on this path."))
+	}
+	return route(w, req)
+}
+
+// canonicalHost drops a default :443 so ids match the real service's.
+func canonicalHost(host string) string {
+	return strings.TrimSuffix(strings.ToLower(host), ":443")
+}
+
+// parseQuery decodes keys and values (JS sends api%2Dversion) and rejects
+// duplicated parameters rather than guessing which one counts.
+func parseQuery(raw string) (map[string][]string, error) {
+	q := map[string][]string{}
+	for _, part := range strings.Split(raw, "&") {
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		key, err1 := unescape(k)
+		val, err2 := unescape(v)
+		if err1 != nil || err2 != nil {
+			return nil, errors.New("The request query string is malformed.")
+		}
+		key = strings.ToLower(key)
+		if _, dup := q[key]; dup {
+			return nil, errors.New("The query parameter '" + key + "' is given more than once.")
+		}
+		q[key] = append(q[key], val)
+	}
+	return q, nil
+}
+
+func first(q map[string][]string, key string) string {
+	if v := q[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// splitPath collapses repeated slashes and returns the segments from the
+// first "secrets" or "deletedsecrets" on, ignoring any vault-URL prefix.
+func splitPath(p string) ([]string, bool) {
+	trail := strings.HasSuffix(p, "/")
+	var segs []string
+	for _, s := range strings.Split(p, "/") {
+		if s != "" {
+			segs = append(segs, s)
+		}
+	}
+	for i, s := range segs {
+		if strings.EqualFold(s, "secrets") || strings.EqualFold(s, "deletedsecrets") {
+			out := segs[i:]
+			out[0] = strings.ToLower(out[0])
+			return out, trail
+		}
+	}
+	return segs, trail
+}
+
+type routeFunc func(w http.ResponseWriter, req *request) error
+
+// route picks the operation. ok=false means no such path; a nil func with
+// ok=true means the path exists but not for this method.
+func (h *Handler) route(method string, segs []string) (routeFunc, bool) {
+	pick := func(m map[string]routeFunc) (routeFunc, bool) { return m[method], true }
+	if len(segs) == 0 {
+		return nil, false
+	}
+	switch segs[0] {
+	case "secrets":
+		switch len(segs) {
+		case 1:
+			return pick(map[string]routeFunc{"GET": h.listSecrets})
+		case 2:
+			if strings.EqualFold(segs[1], "restore") && method == http.MethodPost {
+				return h.restoreSecret, true
+			}
+			return pick(map[string]routeFunc{"GET": h.getSecret, "PUT": h.setSecret, "PATCH": h.updateSecret, "DELETE": h.deleteSecret})
+		case 3:
+			switch {
+			case strings.EqualFold(segs[2], "versions") && method == http.MethodGet:
+				return h.listVersions, true
+			case strings.EqualFold(segs[2], "backup"):
+				return pick(map[string]routeFunc{"POST": h.backupSecret})
+			}
+			return pick(map[string]routeFunc{"GET": h.getSecret, "PATCH": h.updateSecret})
+		}
+	case "deletedsecrets":
+		switch len(segs) {
+		case 1:
+			return pick(map[string]routeFunc{"GET": h.listDeleted})
+		case 2:
+			return pick(map[string]routeFunc{"GET": h.getDeleted, "DELETE": h.purgeDeleted})
+		case 3:
+			if strings.EqualFold(segs[2], "recover") {
+				return pick(map[string]routeFunc{"POST": h.recoverDeleted})
+			}
+		}
+	}
+	return nil, false
+}
+
+// name and version segments of /secrets/{name}[/{version}].
+func (req *request) name() string { return req.segs[1] }
+func (req *request) version() string {
+	if len(req.segs) > 2 {
+		return req.segs[2]
+	}
+	return ""
+}
+
+func badParameter(msg string) error {
+	return errs.E(errs.Invalid, errs.Code("BadParameter"), errs.Msg(msg))
+}
+
+// decode reads a JSON body into v, bounded by MaxBodyBytes.
+func decode(req *request, v any) error {
+	body := http.MaxBytesReader(nil, req.r.Body, MaxBodyBytes)
+	b, err := io.ReadAll(body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errs.E(errs.TooLarge, errs.Code("RequestBodyTooLarge"), errs.Msg("The request body is too large."))
+		}
+		return badParameter("The request body could not be read.")
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return badParameter("The request body is empty; a JSON object is required.")
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return badParameter("The request body is not valid JSON: " + jsonProblem(err))
+	}
+	return nil
+}
+
+// jsonProblem describes a decoding error without echoing the body (which
+// may hold a secret value).
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return "syntax error at offset " + itoa(se.Offset) + "."
+	case errors.As(err, &te):
+		return "property '" + te.Field + "' has the wrong type."
+	}
+	return "malformed."
+}
+
+func itoa(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+// decodeBase64URL accepts base64url with or without padding (and standard
+// base64, which some tools produce).
+func decodeBase64URL(s string) ([]byte, error) {
+	s = strings.TrimRight(s, "=")
+	if b, err := base64.RawURLEncoding.DecodeString(s); err == nil {
+		return b, nil
+	}
+	return base64.RawStdEncoding.DecodeString(s)
+}

@@ -1,0 +1,393 @@
+package keyvault
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/coffer-dev/coffer/internal/errs"
+	"github.com/coffer-dev/coffer/internal/httpx"
+	"github.com/coffer-dev/coffer/internal/model"
+	"github.com/coffer-dev/coffer/internal/policy"
+	"github.com/coffer-dev/coffer/internal/vaults"
+	"github.com/coffer-dev/coffer/internal/wire"
+)
+
+// open loads the vault and authorizes the action on the named secret.
+func (h *Handler) open(req *request, a policy.Action, secret string) (*model.Vault, error) {
+	v, err := h.Vaults.OpenVault(req.r.Context(), req.vault)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.Vaults.Authorize(req.r.Context(), v, req.caller, a, secret); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (req *request) base() string { return "https://" + req.host }
+
+func (req *request) secretID(name, version string) string {
+	id := req.base() + "/secrets/" + name
+	if version != "" {
+		id += "/" + version
+	}
+	return id
+}
+
+func (req *request) attributes(v *model.Vault, ver *model.SecretVersion) wire.SecretAttributes {
+	enabled := ver.Enabled
+	a := wire.SecretAttributes{
+		Enabled: &enabled, NotBefore: ver.NotBefore, Expires: ver.Expires,
+		Created: ver.Created, Updated: ver.Updated, RecoveryLevel: v.RecoveryLevel(),
+	}
+	if req.api.hasRecoverableDays {
+		a.RecoverableDays = v.RecoverableDays()
+	}
+	return a
+}
+
+func (req *request) bundle(v *model.Vault, sec *model.Secret, ver *model.SecretVersion, withValue bool) wire.SecretBundle {
+	b := wire.SecretBundle{
+		ContentType: ver.ContentType, ID: req.secretID(sec.Name, ver.Version),
+		Attributes: req.attributes(v, ver), Tags: ver.Tags,
+	}
+	if withValue {
+		value := ver.Value
+		b.Value = &value
+	}
+	return b
+}
+
+func (req *request) deletedBundle(v *model.Vault, sec *model.Secret) wire.DeletedSecretBundle {
+	ver := sec.Latest()
+	b := wire.DeletedSecretBundle{
+		ContentType: ver.ContentType, ID: req.secretID(sec.Name, ver.Version),
+		Attributes: req.attributes(v, ver), Tags: ver.Tags,
+	}
+	if sec.Deleted != nil {
+		b.RecoveryID = req.base() + "/deletedsecrets/" + sec.Name
+		b.DeletedDate = sec.Deleted.DeletedDate
+		b.ScheduledPurgeDate = sec.Deleted.ScheduledPurgeDate
+	}
+	return b
+}
+
+func toAttributes(a *wire.SecretAttributes) vaults.Attributes {
+	if a == nil {
+		return vaults.Attributes{}
+	}
+	return vaults.Attributes{Enabled: a.Enabled, NotBefore: a.NotBefore, Expires: a.Expires}
+}
+
+func (h *Handler) setSecret(w http.ResponseWriter, req *request) error {
+	if req.trail {
+		return badParameter("The request URI contains an invalid name: " + req.name() + "/")
+	}
+	v, err := h.open(req, policy.SetSecret, req.name())
+	if err != nil {
+		return err
+	}
+	var body wire.SecretSetParameters
+	if err := decode(req, &body); err != nil {
+		return err
+	}
+	sec, ver, err := h.Vaults.SetSecret(req.r.Context(), v, req.name(), vaults.SetParams{
+		Value: body.Value, ContentType: body.ContentType, Tags: body.Tags, Attributes: toAttributes(body.Attributes),
+	})
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, req.bundle(v, sec, ver, true))
+	return nil
+}
+
+func (h *Handler) getSecret(w http.ResponseWriter, req *request) error {
+	v, err := h.open(req, policy.GetSecret, req.name())
+	if err != nil {
+		return err
+	}
+	if oct := first(req.query, "outcontenttype"); oct != "" && oct != "application/x-pkcs12" && oct != "application/x-pem-file" {
+		return badParameter("The value of outContentType '" + oct + "' is not supported.")
+	}
+	sec, ver, err := h.Vaults.GetSecret(req.r.Context(), v, req.name(), req.version())
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, req.bundle(v, sec, ver, true))
+	return nil
+}
+
+func (h *Handler) updateSecret(w http.ResponseWriter, req *request) error {
+	v, err := h.open(req, policy.UpdateSecret, req.name())
+	if err != nil {
+		return err
+	}
+	var body wire.SecretUpdateParameters
+	if err := decode(req, &body); err != nil {
+		return err
+	}
+	p := vaults.UpdateParams{ContentType: body.ContentType, Attributes: toAttributes(body.Attributes)}
+	if body.Tags != nil {
+		p.Tags, p.TagsSet = *body.Tags, true
+	}
+	sec, ver, err := h.Vaults.UpdateSecret(req.r.Context(), v, req.name(), req.version(), p)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, req.bundle(v, sec, ver, false))
+	return nil
+}
+
+func (h *Handler) deleteSecret(w http.ResponseWriter, req *request) error {
+	v, err := h.open(req, policy.DeleteSecret, req.name())
+	if err != nil {
+		return err
+	}
+	sec, err := h.Vaults.DeleteSecret(req.r.Context(), v, req.name())
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, req.deletedBundle(v, sec))
+	return nil
+}
+
+func (h *Handler) getDeleted(w http.ResponseWriter, req *request) error {
+	v, err := h.open(req, policy.GetDeleted, req.name())
+	if err != nil {
+		return err
+	}
+	sec, err := h.Vaults.GetDeletedSecret(req.r.Context(), v, req.name())
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, req.deletedBundle(v, sec))
+	return nil
+}
+
+func (h *Handler) purgeDeleted(w http.ResponseWriter, req *request) error {
+	v, err := h.open(req, policy.PurgeSecret, req.name())
+	if err != nil {
+		return err
+	}
+	if err := h.Vaults.PurgeDeletedSecret(req.r.Context(), v, req.name()); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) recoverDeleted(w http.ResponseWriter, req *request) error {
+	v, err := h.open(req, policy.RecoverSecret, req.name())
+	if err != nil {
+		return err
+	}
+	sec, err := h.Vaults.RecoverDeletedSecret(req.r.Context(), v, req.name())
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, req.bundle(v, sec, sec.Latest(), false))
+	return nil
+}
+
+func (h *Handler) backupSecret(w http.ResponseWriter, req *request) error {
+	v, err := h.open(req, policy.BackupSecret, req.name())
+	if err != nil {
+		return err
+	}
+	blob, err := h.Vaults.BackupSecret(req.r.Context(), v, req.name())
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, wire.BackupSecretResult{Value: base64.RawURLEncoding.EncodeToString(blob)})
+	return nil
+}
+
+func (h *Handler) restoreSecret(w http.ResponseWriter, req *request) error {
+	v, err := h.open(req, policy.RestoreSecret, "")
+	if err != nil {
+		return err
+	}
+	var body wire.BackupSecretResult
+	if err := decode(req, &body); err != nil {
+		return err
+	}
+	blob, err := decodeBase64URL(body.Value)
+	if err != nil || body.Value == "" {
+		return badParameter("The backup blob is not valid base64url.")
+	}
+	sec, err := h.Vaults.RestoreSecret(req.r.Context(), v, blob)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, req.bundle(v, sec, sec.Latest(), false))
+	return nil
+}
+
+// page holds the parsed paging parameters of a list request.
+type page struct {
+	max    int
+	maxSet bool
+	after  string
+}
+
+func (req *request) page() (page, error) {
+	p := page{max: 25}
+	if m := first(req.query, "maxresults"); m != "" {
+		n, err := strconv.Atoi(m)
+		if err != nil || n < 1 || n > 25 {
+			return p, badParameter("Invalid value for maxresults: " + m + ". The value must be between 1 and 25.")
+		}
+		p.max, p.maxSet = n, true
+	}
+	if tok := first(req.query, "$skiptoken"); tok != "" {
+		b, err := base64.RawURLEncoding.DecodeString(tok)
+		var st skipToken
+		if err != nil || json.Unmarshal(b, &st) != nil || st.After == "" {
+			return p, badParameter("The $skiptoken is invalid.")
+		}
+		p.after = st.After
+	}
+	return p, nil
+}
+
+// skipToken marks where the next page starts. It is opaque to clients.
+type skipToken struct {
+	After string `json:"after"`
+}
+
+// nextLink builds the absolute link to the page after key, from the exact
+// scheme and Host the client used (JS requires the same origin).
+func (req *request) nextLink(path, after string, p page) *string {
+	tok, _ := json.Marshal(skipToken{After: after})
+	link := req.base() + path + "?api-version=" + req.api.raw + "&$skiptoken=" + base64.RawURLEncoding.EncodeToString(tok)
+	if p.maxSet {
+		link += "&maxresults=" + strconv.Itoa(p.max)
+	}
+	return &link
+}
+
+// paginate returns the items after p.after (by key), at most p.max, and the
+// key of the last one when more follow.
+func paginate[T any](items []T, key func(T) string, p page) ([]T, string) {
+	start := 0
+	if p.after != "" {
+		start = len(items)
+		for i, it := range items {
+			if key(it) > p.after {
+				start = i
+				break
+			}
+		}
+	}
+	items = items[start:]
+	if len(items) <= p.max {
+		return items, ""
+	}
+	return items[:p.max], key(items[p.max-1])
+}
+
+func upperName(s model.Secret) string { return strings.ToUpper(s.Name) }
+
+func (h *Handler) listSecrets(w http.ResponseWriter, req *request) error {
+	v, err := h.open(req, policy.ListSecrets, "")
+	if err != nil {
+		return err
+	}
+	p, err := req.page()
+	if err != nil {
+		return err
+	}
+	all, err := h.Vaults.ListSecrets(req.r.Context(), v)
+	if err != nil {
+		return err
+	}
+	items, last := paginate(all, upperName, p)
+	out := wire.ListResult[wire.SecretItem]{Value: []wire.SecretItem{}}
+	for i := range items {
+		ver := items[i].Latest()
+		out.Value = append(out.Value, wire.SecretItem{
+			ID: req.secretID(items[i].Name, ""), Attributes: req.attributes(v, ver), Tags: ver.Tags, ContentType: ver.ContentType,
+		})
+	}
+	if last != "" {
+		out.NextLink = req.nextLink("/secrets", last, p)
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (h *Handler) listVersions(w http.ResponseWriter, req *request) error {
+	v, err := h.open(req, policy.ListSecrets, req.name())
+	if err != nil {
+		return err
+	}
+	p, err := req.page()
+	if err != nil {
+		return err
+	}
+	sec, vers, err := h.Vaults.ListVersions(req.r.Context(), v, req.name())
+	if err != nil {
+		return err
+	}
+	// Versions are listed newest first; the position is the paging key,
+	// zero-padded so that keys compare like positions.
+	type indexed struct {
+		i   int
+		ver model.SecretVersion
+	}
+	all := make([]indexed, len(vers))
+	for i := range vers {
+		all[i] = indexed{i, vers[i]}
+	}
+	items, last := paginate(all, func(x indexed) string { return padIndex(x.i) }, p)
+	out := wire.ListResult[wire.SecretItem]{Value: []wire.SecretItem{}}
+	for _, it := range items {
+		out.Value = append(out.Value, wire.SecretItem{
+			ID: req.secretID(sec.Name, it.ver.Version), Attributes: req.attributes(v, &it.ver), Tags: it.ver.Tags, ContentType: it.ver.ContentType,
+		})
+	}
+	if last != "" {
+		out.NextLink = req.nextLink("/secrets/"+sec.Name+"/versions", last, p)
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func padIndex(i int) string {
+	s := strconv.Itoa(i)
+	return strings.Repeat("0", 10-len(s)) + s
+}
+
+func (h *Handler) listDeleted(w http.ResponseWriter, req *request) error {
+	v, err := h.open(req, policy.ListSecrets, "")
+	if err != nil {
+		return err
+	}
+	p, err := req.page()
+	if err != nil {
+		return err
+	}
+	all, err := h.Vaults.ListDeletedSecrets(req.r.Context(), v)
+	if err != nil {
+		return err
+	}
+	items, last := paginate(all, upperName, p)
+	out := wire.ListResult[wire.DeletedSecretItem]{Value: []wire.DeletedSecretItem{}}
+	for i := range items {
+		b := req.deletedBundle(v, &items[i])
+		out.Value = append(out.Value, wire.DeletedSecretItem{
+			RecoveryID: b.RecoveryID, DeletedDate: b.DeletedDate, ScheduledPurgeDate: b.ScheduledPurgeDate,
+			ID: req.secretID(items[i].Name, ""), Attributes: b.Attributes, Tags: b.Tags, ContentType: b.ContentType,
+		})
+	}
+	if last != "" {
+		out.NextLink = req.nextLink("/deletedsecrets", last, p)
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+var _ = errs.E

@@ -1,0 +1,26 @@
+package store
+
+import "strings"
+
+// Every key prefix of the store, in one place. Names that are
+// case-insensitive in Azure are folded here so that lookups agree.
+const (
+	prefixConfig      = "config/"
+	prefixPrincipals  = "principals/"
+	prefixAppIDs      = "appids/"
+	prefixVaults      = "vaults/"
+	prefixSecrets     = "secrets/"
+	prefixAssignments = "roleassignments/"
+	prefixComputes    = "computes/"
+	prefixComputeKeys = "computekeys/"
+	prefixGroups      = "resourcegroups/"
+	prefixUAMIs       = "uamis/"
+)
+
+func configKey(name string) string        { return prefixConfig + name }
+func principalKey(oid string) string      { return prefixPrincipals + strings.ToLower(oid) }
+func appIDKey(appID string) string        { return prefixAppIDs + strings.ToLower(appID) }
+func vaultKey(name string) string         { return prefixVaults + strings.ToLower(name) }
+func secretsPrefix(vault string) string   { return prefixSecrets + strings.ToLower(vault) + "/" }
+func secretKey(vault, name string) string { return secretsPrefix(vault) + strings.ToUpper(name) }
+func assignmentKey(id string) string      { return prefixAssignments + strings.ToLower(id) }

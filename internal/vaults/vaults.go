@@ -1,0 +1,475 @@
+// Package vaults implements Key Vault semantics over the store: secrets and
+// their versions, attributes, soft delete, recovery, purge, backup and
+// restore, and the authorization of each operation through policy.
+//
+// Every operation on one secret name is a single atomic read-modify-write
+// of that name's record, so concurrent writers never lose versions and a
+// failed validation stores nothing. Errors carry Key Vault's wire codes and
+// messages (azure-wire-spec §1.9) so transports can render them verbatim.
+package vaults
+
+import (
+	"context"
+	"crypto/cipher"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/coffer-dev/coffer/internal/errs"
+	"github.com/coffer-dev/coffer/internal/model"
+	"github.com/coffer-dev/coffer/internal/policy"
+	"github.com/coffer-dev/coffer/internal/store"
+)
+
+// Limits of the secrets API (azure-wire-spec §1.10).
+const (
+	MaxValueBytes       = 25 * 1024
+	MaxContentTypeChars = 255
+	MaxTags             = 15
+	MaxTagNameChars     = 512
+	MaxTagValueChars    = 512
+	MaxVersionsInBackup = 500
+)
+
+// Location is reported in access-denied messages.
+const Location = "local"
+
+var secretNameRE = regexp.MustCompile(`^[0-9a-zA-Z-]{1,127}$`)
+
+// ValidSecretName reports whether name satisfies Key Vault's object name rule.
+func ValidSecretName(name string) bool { return secretNameRE.MatchString(name) }
+
+// Service implements secret operations.
+type Service struct {
+	Store *store.Store
+	Now   func() time.Time
+	// Backup seals backup blobs (AES-256-GCM with a per-instance key).
+	Backup cipher.AEAD
+}
+
+// Caller is who performs an operation.
+type Caller = policy.Caller
+
+// OpenVault returns the live vault with the given name.
+func (s *Service) OpenVault(ctx context.Context, name string) (*model.Vault, error) {
+	const op errs.Op = "vaults.OpenVault"
+	v, err := s.Store.GetVault(ctx, name)
+	if err != nil || v.Deleted != nil {
+		return nil, errs.E(op, errs.NotExist, errs.Code("VaultNotFound"),
+			errs.Msg(fmt.Sprintf("The vault '%s' was not found.", name)), err)
+	}
+	return v, nil
+}
+
+// Authorize checks that caller may perform action on the named secret (or
+// the vault, when secret is empty), under the vault's permission model.
+func (s *Service) Authorize(ctx context.Context, v *model.Vault, c Caller, a policy.Action, secret string) error {
+	const op errs.Op = "vaults.Authorize"
+	if v.EnableRbacAuthorization {
+		assignments, err := s.Store.ListRoleAssignments(ctx)
+		if err != nil {
+			return errs.E(op, err)
+		}
+		scope := strings.ToLower(v.ResourceID())
+		if secret != "" {
+			scope += "/secrets/" + strings.ToLower(secret)
+		}
+		if policy.AllowedByRBAC(assignments, c, scope, a.DataAction) {
+			return nil
+		}
+		msg := fmt.Sprintf("Caller is not authorized to perform action on resource.\r\n"+
+			"If role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\n"+
+			"Caller: appid=%s;oid=%s;iss=https://sts.windows.net/%s/\r\n"+
+			"Action: '%s'\r\n"+
+			"Resource: '%s'\r\n"+
+			"Assignment: (not found)\r\n"+
+			"DenyAssignmentId: null\r\n"+
+			"DecisionReason: 'DeniedWithNoValidRBAC' \r\n"+
+			"Vault: %s;location=%s\r\n", c.AppID, c.ObjectID, c.TenantID, a.DataAction, scope, v.Name, Location)
+		return errs.E(op, errs.Permission, errs.Code("Forbidden"), errs.Inner("ForbiddenByRbac"), errs.Msg(msg))
+	}
+	if policy.AllowedByAccessPolicy(v.AccessPolicies, c, a.Permission) {
+		return nil
+	}
+	msg := fmt.Sprintf("The user, group or application 'appid=%s;oid=%s;iss=https://sts.windows.net/%s/' does not have secrets %s permission on key vault '%s;location=%s'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
+		c.AppID, c.ObjectID, c.TenantID, a.Permission, v.Name, Location)
+	return errs.E(op, errs.Permission, errs.Code("Forbidden"), errs.Inner("AccessDenied"), errs.Msg(msg))
+}
+
+// Attributes are the writable secret attributes; nil fields are unchanged
+// (on update) or defaulted (on set).
+type Attributes struct {
+	Enabled   *bool
+	NotBefore *int64
+	Expires   *int64
+}
+
+// SetParams is a SetSecret request.
+type SetParams struct {
+	Value       *string
+	ContentType *string
+	Tags        map[string]string
+	Attributes  Attributes
+}
+
+// UpdateParams is an UpdateSecret request.
+type UpdateParams struct {
+	ContentType *string
+	Tags        map[string]string
+	TagsSet     bool // tags present in the request (even if empty)
+	Attributes  Attributes
+}
+
+func badParameter(op errs.Op, msg string) error {
+	return errs.E(op, errs.Invalid, errs.Code("BadParameter"), errs.Msg(msg))
+}
+
+func invalidName(op errs.Op, name string) error {
+	return badParameter(op, "The request URI contains an invalid name: "+name)
+}
+
+func secretNotFound(op errs.Op, name, version string) error {
+	id := name
+	if version != "" {
+		id += "/" + version
+	}
+	return errs.E(op, errs.NotExist, errs.Code("SecretNotFound"), errs.Msg(fmt.Sprintf(
+		"A secret with (name/id) %s was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182", id)))
+}
+
+func deletedNotFound(op errs.Op, name string) error {
+	return errs.E(op, errs.NotExist, errs.Code("SecretNotFound"), errs.Msg("Deleted Secret not found: "+name))
+}
+
+func deletedButRecoverable(op errs.Op, name string) error {
+	return errs.E(op, errs.Conflict, errs.Code("Conflict"), errs.Inner("ObjectIsDeletedButRecoverable"), errs.Msg(fmt.Sprintf(
+		"Secret %s is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.", name)))
+}
+
+func validateTags(op errs.Op, tags map[string]string) error {
+	if len(tags) > MaxTags {
+		return badParameter(op, fmt.Sprintf("Tags exceed the maximum of %d per secret.", MaxTags))
+	}
+	for k, v := range tags {
+		if len(k) == 0 || len([]rune(k)) > MaxTagNameChars {
+			return badParameter(op, fmt.Sprintf("Tag names must be between 1 and %d characters.", MaxTagNameChars))
+		}
+		if len([]rune(v)) > MaxTagValueChars {
+			return badParameter(op, fmt.Sprintf("Tag values must be at most %d characters.", MaxTagValueChars))
+		}
+	}
+	return nil
+}
+
+func validateContentType(op errs.Op, ct *string) error {
+	if ct != nil && len([]rune(*ct)) > MaxContentTypeChars {
+		return badParameter(op, fmt.Sprintf("The content type must be at most %d characters.", MaxContentTypeChars))
+	}
+	return nil
+}
+
+// NewVersionID returns a version id: 32 lower-case hex characters.
+func NewVersionID() string { return strings.ReplaceAll(uuid.NewString(), "-", "") }
+
+// SetSecret adds a new version (creating the secret if needed) and makes it latest.
+func (s *Service) SetSecret(ctx context.Context, v *model.Vault, name string, p SetParams) (*model.Secret, *model.SecretVersion, error) {
+	const op errs.Op = "vaults.SetSecret"
+	if !ValidSecretName(name) {
+		return nil, nil, invalidName(op, name)
+	}
+	if p.Value == nil {
+		return nil, nil, badParameter(op, "The parameter 'value' is required.")
+	}
+	if len(*p.Value) > MaxValueBytes {
+		return nil, nil, badParameter(op, fmt.Sprintf("Secret is beyond the maximum permitted length of %d characters.", MaxValueBytes))
+	}
+	if err := validateContentType(op, p.ContentType); err != nil {
+		return nil, nil, err
+	}
+	if err := validateTags(op, p.Tags); err != nil {
+		return nil, nil, err
+	}
+	now := s.Now().Unix()
+	ver := model.SecretVersion{
+		Version: NewVersionID(), Value: *p.Value, Tags: p.Tags, Enabled: true,
+		NotBefore: p.Attributes.NotBefore, Expires: p.Attributes.Expires, Created: now, Updated: now,
+	}
+	if p.ContentType != nil {
+		ver.ContentType = *p.ContentType
+	}
+	if p.Attributes.Enabled != nil {
+		ver.Enabled = *p.Attributes.Enabled
+	}
+	var out model.Secret
+	err := s.Store.UpdateSecret(ctx, v.Name, name, func(sec *model.Secret, exists bool) (bool, error) {
+		if exists && sec.Deleted != nil {
+			return false, deletedButRecoverable(op, sec.Name)
+		}
+		if !exists {
+			sec.Name = name
+		}
+		sec.Versions = append(sec.Versions, ver)
+		out = *sec
+		return true, nil
+	})
+	if err != nil {
+		return nil, nil, errs.E(op, err)
+	}
+	return &out, out.Latest(), nil
+}
+
+// GetSecret returns a live secret and the requested version (latest when
+// version is empty). A disabled version is Forbidden/SecretDisabled.
+func (s *Service) GetSecret(ctx context.Context, v *model.Vault, name, version string) (*model.Secret, *model.SecretVersion, error) {
+	const op errs.Op = "vaults.GetSecret"
+	sec, ver, err := s.lookup(ctx, op, v, name, version)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ver.Enabled {
+		return nil, nil, errs.E(op, errs.Permission, errs.Code("Forbidden"), errs.Inner("SecretDisabled"),
+			errs.Msg("Operation get is not allowed on a disabled secret."))
+	}
+	return sec, ver, nil
+}
+
+func (s *Service) lookup(ctx context.Context, op errs.Op, v *model.Vault, name, version string) (*model.Secret, *model.SecretVersion, error) {
+	if !ValidSecretName(name) {
+		return nil, nil, invalidName(op, name)
+	}
+	sec, err := s.Store.GetSecret(ctx, v.Name, name)
+	if errs.KindOf(err) == errs.NotExist || (err == nil && sec.Deleted != nil) {
+		return nil, nil, secretNotFound(op, name, version)
+	}
+	if err != nil {
+		return nil, nil, errs.E(op, err)
+	}
+	if version == "" {
+		return sec, sec.Latest(), nil
+	}
+	ver := sec.Version(version)
+	if ver == nil {
+		return nil, nil, secretNotFound(op, name, version)
+	}
+	return sec, ver, nil
+}
+
+// UpdateSecret changes the attributes, content type or tags of one version
+// (latest when version is empty). Allowed on disabled versions.
+func (s *Service) UpdateSecret(ctx context.Context, v *model.Vault, name, version string, p UpdateParams) (*model.Secret, *model.SecretVersion, error) {
+	const op errs.Op = "vaults.UpdateSecret"
+	if !ValidSecretName(name) {
+		return nil, nil, invalidName(op, name)
+	}
+	if err := validateContentType(op, p.ContentType); err != nil {
+		return nil, nil, err
+	}
+	if err := validateTags(op, p.Tags); err != nil {
+		return nil, nil, err
+	}
+	var out model.Secret
+	var idx int
+	err := s.Store.UpdateSecret(ctx, v.Name, name, func(sec *model.Secret, exists bool) (bool, error) {
+		if !exists || sec.Deleted != nil {
+			return exists, secretNotFound(op, name, version)
+		}
+		idx = len(sec.Versions) - 1
+		if version != "" {
+			idx = -1
+			for i := range sec.Versions {
+				if strings.EqualFold(sec.Versions[i].Version, version) {
+					idx = i
+				}
+			}
+			if idx < 0 {
+				return true, secretNotFound(op, name, version)
+			}
+		}
+		ver := &sec.Versions[idx]
+		if p.ContentType != nil {
+			ver.ContentType = *p.ContentType
+		}
+		if p.TagsSet {
+			ver.Tags = p.Tags
+		}
+		if p.Attributes.Enabled != nil {
+			ver.Enabled = *p.Attributes.Enabled
+		}
+		if p.Attributes.NotBefore != nil {
+			ver.NotBefore = p.Attributes.NotBefore
+		}
+		if p.Attributes.Expires != nil {
+			ver.Expires = p.Attributes.Expires
+		}
+		ver.Updated = s.Now().Unix()
+		out = *sec
+		return true, nil
+	})
+	if err != nil {
+		return nil, nil, errs.E(op, err)
+	}
+	return &out, &out.Versions[idx], nil
+}
+
+// DeleteSecret deletes every version: soft delete when the vault has it,
+// otherwise a permanent delete. It returns the record as deleted.
+func (s *Service) DeleteSecret(ctx context.Context, v *model.Vault, name string) (*model.Secret, error) {
+	const op errs.Op = "vaults.DeleteSecret"
+	if !ValidSecretName(name) {
+		return nil, invalidName(op, name)
+	}
+	now := s.Now()
+	var out model.Secret
+	err := s.Store.UpdateSecret(ctx, v.Name, name, func(sec *model.Secret, exists bool) (bool, error) {
+		if !exists || sec.Deleted != nil {
+			return exists, secretNotFound(op, name, "")
+		}
+		out = *sec
+		if !v.EnableSoftDelete {
+			return false, nil
+		}
+		sec.Deleted = &model.DeletedInfo{
+			DeletedDate:        now.Unix(),
+			ScheduledPurgeDate: now.Add(time.Duration(v.RecoverableDays()) * 24 * time.Hour).Unix(),
+		}
+		out = *sec
+		return true, nil
+	})
+	if err != nil {
+		return nil, errs.E(op, err)
+	}
+	return &out, nil
+}
+
+// ListSecrets returns the live secrets, ordered by upper-cased name.
+func (s *Service) ListSecrets(ctx context.Context, v *model.Vault) ([]model.Secret, error) {
+	return s.list(ctx, v, false)
+}
+
+// ListDeletedSecrets returns the soft-deleted secrets, ordered by upper-cased name.
+func (s *Service) ListDeletedSecrets(ctx context.Context, v *model.Vault) ([]model.Secret, error) {
+	return s.list(ctx, v, true)
+}
+
+func (s *Service) list(ctx context.Context, v *model.Vault, deleted bool) ([]model.Secret, error) {
+	all, err := s.Store.ListSecrets(ctx, v.Name)
+	if err != nil {
+		return nil, errs.E(errs.Op("vaults.list"), err)
+	}
+	out := all[:0]
+	for _, sec := range all {
+		if (sec.Deleted != nil) == deleted {
+			out = append(out, sec)
+		}
+	}
+	return out, nil
+}
+
+// ListVersions returns a live secret's versions, newest first.
+func (s *Service) ListVersions(ctx context.Context, v *model.Vault, name string) (*model.Secret, []model.SecretVersion, error) {
+	const op errs.Op = "vaults.ListVersions"
+	sec, _, err := s.lookup(ctx, op, v, name, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	vers := make([]model.SecretVersion, len(sec.Versions))
+	for i := range sec.Versions {
+		vers[len(vers)-1-i] = sec.Versions[i]
+	}
+	sort.SliceStable(vers, func(i, j int) bool { return vers[i].Created > vers[j].Created })
+	return sec, vers, nil
+}
+
+// GetDeletedSecret returns a soft-deleted secret.
+func (s *Service) GetDeletedSecret(ctx context.Context, v *model.Vault, name string) (*model.Secret, error) {
+	const op errs.Op = "vaults.GetDeletedSecret"
+	if !ValidSecretName(name) {
+		return nil, invalidName(op, name)
+	}
+	sec, err := s.Store.GetSecret(ctx, v.Name, name)
+	if errs.KindOf(err) == errs.NotExist || (err == nil && sec.Deleted == nil) {
+		return nil, deletedNotFound(op, name)
+	}
+	if err != nil {
+		return nil, errs.E(op, err)
+	}
+	return sec, nil
+}
+
+// PurgeDeletedSecret permanently removes a soft-deleted secret, unless the
+// vault's recovery level forbids purging.
+func (s *Service) PurgeDeletedSecret(ctx context.Context, v *model.Vault, name string) error {
+	const op errs.Op = "vaults.PurgeDeletedSecret"
+	if !ValidSecretName(name) {
+		return invalidName(op, name)
+	}
+	err := s.Store.UpdateSecret(ctx, v.Name, name, func(sec *model.Secret, exists bool) (bool, error) {
+		if !exists || sec.Deleted == nil {
+			return exists, deletedNotFound(op, name)
+		}
+		if v.EnablePurgeProtection {
+			return true, errs.E(op, errs.Permission, errs.Code("Forbidden"), errs.Inner("ForbiddenByPolicy"), errs.Msg(fmt.Sprintf(
+				"Operation \"purge\" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.\r\nVault: %s;location=%s", v.Name, Location)))
+		}
+		return false, nil
+	})
+	if err != nil {
+		return errs.E(op, err)
+	}
+	return nil
+}
+
+// RecoverDeletedSecret undoes a soft delete, restoring every version.
+func (s *Service) RecoverDeletedSecret(ctx context.Context, v *model.Vault, name string) (*model.Secret, error) {
+	const op errs.Op = "vaults.RecoverDeletedSecret"
+	if !ValidSecretName(name) {
+		return nil, invalidName(op, name)
+	}
+	var out model.Secret
+	err := s.Store.UpdateSecret(ctx, v.Name, name, func(sec *model.Secret, exists bool) (bool, error) {
+		if !exists || sec.Deleted == nil {
+			return exists, deletedNotFound(op, name)
+		}
+		sec.Deleted = nil
+		out = *sec
+		return true, nil
+	})
+	if err != nil {
+		return nil, errs.E(op, err)
+	}
+	return &out, nil
+}
+
+// PurgeExpired permanently removes soft-deleted secrets whose scheduled
+// purge date has passed, in every vault. It returns how many it removed.
+func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
+	vaults, err := s.Store.ListVaults(ctx)
+	if err != nil {
+		return 0, err
+	}
+	now := s.Now().Unix()
+	n := 0
+	for i := range vaults {
+		secs, err := s.Store.ListSecrets(ctx, vaults[i].Name)
+		if err != nil {
+			return n, err
+		}
+		for _, sec := range secs {
+			if sec.Deleted == nil || sec.Deleted.ScheduledPurgeDate > now {
+				continue
+			}
+			err := s.Store.UpdateSecret(ctx, vaults[i].Name, sec.Name, func(cur *model.Secret, exists bool) (bool, error) {
+				return !(exists && cur.Deleted != nil && cur.Deleted.ScheduledPurgeDate <= now), nil
+			})
+			if err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
+}
