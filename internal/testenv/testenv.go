@@ -69,7 +69,9 @@ func (e *Env) Transport() *http.Transport {
 }
 
 // Client is an http.Client with Transport.
-func (e *Env) Client() *http.Client { return &http.Client{Transport: e.Transport(), Timeout: 30 * time.Second} }
+func (e *Env) Client() *http.Client {
+	return &http.Client{Transport: e.Transport(), Timeout: 30 * time.Second}
+}
 
 // VaultURL is the URL of a vault as clients would write it: the real name
 // without a port in cloud profiles (Transport pins every name to the test

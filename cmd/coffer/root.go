@@ -1,0 +1,37 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+)
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "coffer",
+		Short:         "Azure-compatible managed identity and Key Vault, in one binary",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newServeCmd(), newCACmd(), newEnvCmd())
+	return root
+}
+
+// defaultDataDir is $COFFER_DATA_DIR, else the per-user data directory.
+func defaultDataDir() string {
+	if d := os.Getenv("COFFER_DATA_DIR"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "coffer")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "coffer")
+	}
+	return "coffer-data"
+}
+
+func addDataDirFlag(cmd *cobra.Command, dst *string) {
+	cmd.Flags().StringVar(dst, "data-dir", defaultDataDir(), "data directory (default $COFFER_DATA_DIR, else the per-user data directory)")
+}
