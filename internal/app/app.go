@@ -26,8 +26,10 @@ import (
 	"github.com/coffer-dev/coffer/internal/kv"
 	"github.com/coffer-dev/coffer/internal/kv/boltkv"
 	"github.com/coffer-dev/coffer/internal/kv/memkv"
+	"github.com/coffer-dev/coffer/internal/msi"
 	"github.com/coffer-dev/coffer/internal/oidc"
 	"github.com/coffer-dev/coffer/internal/pki"
+	"github.com/coffer-dev/coffer/internal/resources"
 	"github.com/coffer-dev/coffer/internal/store"
 	"github.com/coffer-dev/coffer/internal/vaults"
 )
@@ -56,13 +58,14 @@ type Server struct {
 	Instance *Instance
 	// Admin is the bootstrap admin credential when it was created by this
 	// process (first start), else nil; on disk it is in DataDir.
-	Admin   *AdminCredential
-	CA      *pki.CA
-	Addr    string // the bound address (useful with port 0)
-	Profile cloud.Profile
-	Store   *store.Store
-	Minter  *identity.Minter
-	Vaults  *vaults.Service
+	Admin     *AdminCredential
+	CA        *pki.CA
+	Addr      string // the bound address (useful with port 0)
+	Profile   cloud.Profile
+	Store     *store.Store
+	Minter    *identity.Minter
+	Vaults    *vaults.Service
+	Resources *resources.Service
 
 	cfg      Config
 	kv       kv.Store
@@ -111,6 +114,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.Minter = &identity.Minter{Keys: sec.keys, TenantID: inst.TenantID, Now: cfg.Now}
 	s.Vaults = &vaults.Service{Store: s.Store, Now: cfg.Now, Backup: aead}
+	s.Resources = &resources.Service{Store: s.Store, Minter: s.Minter, TenantID: inst.TenantID, Now: cfg.Now}
 	handler := s.routes(sec.keys)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -191,6 +195,7 @@ func (s *Server) routes(keys *identity.KeySet) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	(&msi.Handler{Resources: s.Resources, TenantID: s.Instance.TenantID, Profile: s.Profile, Logger: s.logger}).Mount(mux)
 	(&oidc.Handler{Minter: s.Minter, Keys: keys, Principals: s.Store, TenantID: s.Instance.TenantID, Logger: s.logger, Now: s.cfg.Now}).Mount(mux)
 	return httpx.Middleware(s.logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		class, _ := s.Profile.Classify(r.Host)

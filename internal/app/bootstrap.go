@@ -42,6 +42,7 @@ type AdminCredential struct {
 const (
 	DefaultVaultName = "default"
 	DefaultGroupName = "coffer"
+	DefaultLocation  = "local"
 	AdminCredFile    = "admin.json"
 	CAFile           = "ca.pem"
 	ServerInfoFile   = "server.json"
@@ -88,9 +89,13 @@ func bootstrap(ctx context.Context, st *store.Store, now time.Time, adminCredPat
 		if err := st.CreateConfig(ctx, "instance", &inst); err != nil {
 			return nil, nil, nil, err
 		}
+		g := &model.ResourceGroup{Name: DefaultGroupName, SubscriptionID: inst.SubscriptionID, Location: DefaultLocation, Created: now}
+		if err := st.CreateResourceGroup(ctx, g); err != nil && errs.KindOf(err) != errs.Exist {
+			return nil, nil, nil, err
+		}
 		v := &model.Vault{
 			Name: DefaultVaultName, SubscriptionID: inst.SubscriptionID, ResourceGroup: DefaultGroupName,
-			Location: "local", TenantID: inst.TenantID, SKU: "standard",
+			Location: DefaultLocation, TenantID: inst.TenantID, SKU: "standard",
 			AccessPolicies: []model.AccessPolicy{{
 				TenantID: inst.TenantID, ObjectID: inst.AdminObjectID,
 				Permissions: model.Permissions{Secrets: []string{model.PermAll}},
