@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coffer-dev/coffer/internal/arm"
 	"github.com/coffer-dev/coffer/internal/cloud"
 	"github.com/coffer-dev/coffer/internal/crypt"
 	"github.com/coffer-dev/coffer/internal/httpx"
@@ -195,6 +196,10 @@ func (s *Server) routes(keys *identity.KeySet) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	armh := &arm.Handler{Vaults: s.Vaults, Resources: s.Resources, Store: s.Store, Verify: verifier, Profile: s.Profile,
+		TenantID: s.Instance.TenantID, SubscriptionID: s.Instance.SubscriptionID, AdminObjectID: s.Instance.AdminObjectID,
+		Logger: s.logger, Now: s.cfg.Now}
+	mux.HandleFunc("GET /metadata/endpoints", arm.CloudMetadata(s.Profile))
 	(&msi.Handler{Resources: s.Resources, TenantID: s.Instance.TenantID, Profile: s.Profile, Logger: s.logger}).Mount(mux)
 	(&oidc.Handler{Minter: s.Minter, Keys: keys, Principals: s.Store, TenantID: s.Instance.TenantID, Logger: s.logger, Now: s.cfg.Now}).Mount(mux)
 	return httpx.Middleware(s.logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -204,10 +209,19 @@ func (s *Server) routes(keys *identity.KeySet) http.Handler {
 			kvh.ServeHTTP(w, r)
 		case class == cloud.HostBare && isKeyVaultPath(r.URL.Path):
 			kvh.ServeHTTP(w, r)
+		case (class == cloud.HostBare || class == cloud.HostManagement) && isARMPath(r.URL.Path):
+			armh.ServeHTTP(w, r)
 		default:
 			mux.ServeHTTP(w, r)
 		}
 	}))
+}
+
+// isARMPath: ARM's paths all start with /subscriptions (the wildcard
+// patterns of the issuer would conflict with it in one ServeMux).
+func isARMPath(p string) bool {
+	p = strings.ToLower(strings.TrimLeft(p, "/"))
+	return p == "subscriptions" || strings.HasPrefix(p, "subscriptions/")
 }
 
 func isKeyVaultPath(p string) bool {

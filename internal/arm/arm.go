@@ -1,0 +1,212 @@
+// Package arm serves Coffer's Azure Resource Manager-compatible control
+// plane: subscriptions, resource groups, virtual machines (identity
+// holders), user-assigned identities, key vaults with access policies,
+// deleted vaults and role assignments, in ARM's wire shapes and errors.
+// Every request needs a management-audience token; the bootstrap admin may
+// do everything, other principals need Owner/Contributor (or Reader for
+// reads) role assignments covering the resource.
+package arm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/cloud"
+	"github.com/coffer-dev/coffer/internal/errs"
+	"github.com/coffer-dev/coffer/internal/httpx"
+	"github.com/coffer-dev/coffer/internal/identity"
+	"github.com/coffer-dev/coffer/internal/model"
+	"github.com/coffer-dev/coffer/internal/policy"
+	"github.com/coffer-dev/coffer/internal/resources"
+	"github.com/coffer-dev/coffer/internal/store"
+	"github.com/coffer-dev/coffer/internal/vaults"
+	"github.com/coffer-dev/coffer/internal/wire"
+)
+
+// MaxBodyBytes bounds ARM request bodies.
+const MaxBodyBytes = 1 << 20
+
+// Verifier verifies bearer tokens.
+type Verifier interface {
+	Verify(raw string, audOK func(aud string) bool) (*identity.Claims, error)
+}
+
+// Handler serves ARM.
+type Handler struct {
+	Vaults         *vaults.Service
+	Resources      *resources.Service
+	Store          *store.Store
+	Verify         Verifier
+	Profile        cloud.Profile
+	TenantID       string
+	SubscriptionID string
+	AdminObjectID  string
+	Logger         *slog.Logger
+	Now            func() time.Time
+}
+
+// call is one parsed ARM request.
+type call struct {
+	w      http.ResponseWriter
+	r      *http.Request
+	segs   []string
+	caller *identity.Claims
+	api    string
+	host   string
+}
+
+func (c *call) ctx() context.Context { return c.r.Context() }
+
+var apiVersionRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-preview|-beta|-alpha)?$`)
+
+// ServeHTTP handles /subscriptions/... requests.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("x-ms-correlation-request-id", httpx.RequestID(r.Context()))
+	w.Header().Set("x-ms-routing-request-id", "LOCAL:"+httpx.RequestID(r.Context()))
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("Pragma", "no-cache")
+	w.Header().Set("Expires", "-1")
+	if err := h.serve(w, r); err != nil {
+		h.writeError(w, r, err)
+	}
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
+	c := &call{w: w, r: r, host: strings.TrimSuffix(strings.ToLower(r.Host), ":443")}
+	claims, err := h.authenticate(r)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer authorization_uri="https://`+h.loginHost(r)+`/`+h.TenantID+`", error="invalid_token", error_description="The access token is missing or invalid."`)
+		return err
+	}
+	c.caller = claims
+	c.api = r.URL.Query().Get("api-version")
+	if c.api == "" {
+		return armErr(errs.Invalid, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
+	}
+	if !apiVersionRE.MatchString(c.api) {
+		return armErr(errs.Invalid, "InvalidApiVersionParameter", "The api-version '"+c.api+"' is invalid. The supported versions are '2025-05-01,2024-11-01,2023-07-01,2022-09-01,2021-04-01'.")
+	}
+	for _, s := range strings.Split(r.URL.Path, "/") {
+		if s != "" {
+			c.segs = append(c.segs, s)
+		}
+	}
+	return h.route(c)
+}
+
+func (h *Handler) loginHost(r *http.Request) string {
+	if h.Profile.LoginHost != "" {
+		return h.Profile.LoginHost
+	}
+	return "localhost" + cloud.PortSuffix(r.Host)
+}
+
+func (h *Handler) authenticate(r *http.Request) (*identity.Claims, error) {
+	scheme, raw, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(raw) == "" {
+		return nil, armErr(errs.Unauthenticated, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
+	}
+	claims, err := h.Verify.Verify(strings.TrimSpace(raw), h.Profile.IsManagementAudience)
+	if err != nil {
+		_, _, msg := errs.Details(err)
+		return nil, armErr(errs.Unauthenticated, "InvalidAuthenticationToken", "The access token is invalid. "+string(msg))
+	}
+	if _, err := h.Store.GetPrincipal(r.Context(), claims.ObjectID); err != nil {
+		return nil, armErr(errs.Unauthenticated, "InvalidAuthenticationToken", "The access token's principal no longer exists.")
+	}
+	return claims, nil
+}
+
+func armErr(kind errs.Kind, code, msg string) error {
+	return errs.E(kind, errs.Code(code), errs.Msg(msg))
+}
+
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	kind := errs.KindOf(err)
+	code, _, msg := errs.Details(err)
+	if code == "" || kind == errs.Other || kind == errs.Internal {
+		h.Logger.ErrorContext(r.Context(), "arm request failed", "request_id", httpx.RequestID(r.Context()), "err", err)
+		code, msg = "InternalServerError", errs.Msg("An internal error occurred. Request id: "+httpx.RequestID(r.Context()))
+	}
+	httpx.WriteJSON(w, httpx.Status(kind), wire.KeyVaultError{Error: wire.ErrorDetail{Code: string(code), Message: string(msg)}})
+}
+
+// authorize checks the caller may act on scope: the admin always may;
+// others need a role assignment whose role's actions cover the request.
+func (h *Handler) authorize(c *call, scope string, write bool) error {
+	if strings.EqualFold(c.caller.ObjectID, h.AdminObjectID) {
+		return nil
+	}
+	assignments, err := h.Store.ListRoleAssignments(c.ctx())
+	if err != nil {
+		return err
+	}
+	action := "Microsoft.Resources/read"
+	if write {
+		action = "Microsoft.Resources/write"
+	}
+	for _, a := range assignments {
+		if !strings.EqualFold(a.PrincipalID, c.caller.ObjectID) || !policy.ScopeCovers(a.Scope, scope) {
+			continue
+		}
+		role, ok := policy.LookupRole(a.RoleDefinitionID)
+		if !ok {
+			continue
+		}
+		for _, pattern := range role.Actions {
+			if policy.MatchAction(pattern, action) || (!write && strings.HasSuffix(strings.ToLower(pattern), "/read")) {
+				return nil
+			}
+		}
+	}
+	return armErr(errs.Permission, "AuthorizationFailed", "The client '"+c.caller.AppID+"' with object id '"+c.caller.ObjectID+"' does not have authorization to perform action over scope '"+scope+"' or the scope is invalid. If access was recently granted, please refresh your credentials.")
+}
+
+// decode reads a JSON body into v.
+func decode(c *call, v any) error {
+	b, err := io.ReadAll(http.MaxBytesReader(nil, c.r.Body, MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return armErr(errs.TooLarge, "RequestEntityTooLarge", "The request body is too large.")
+		}
+		return armErr(errs.Invalid, "InvalidRequestContent", "The request content could not be read.")
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return armErr(errs.Invalid, "InvalidRequestContent", "The request content was invalid and could not be deserialized: the body is empty.")
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return armErr(errs.Invalid, "InvalidRequestContent", "The request content was invalid and could not be deserialized: "+jsonProblem(err))
+	}
+	return nil
+}
+
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return "syntax error."
+	case errors.As(err, &te):
+		return "property '" + te.Field + "' has the wrong type."
+	}
+	return "malformed JSON."
+}
+
+func eq(a, b string) bool { return strings.EqualFold(a, b) }
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func systemData(createdBy string, created time.Time, updatedBy string, updated time.Time) *wire.SystemData {
+	return &wire.SystemData{CreatedBy: createdBy, CreatedByType: "Application", CreatedAt: rfc3339(created),
+		LastModifiedBy: updatedBy, LastModifiedByType: "Application", LastModifiedAt: rfc3339(updated)}
+}
+
+var _ = model.PermAll

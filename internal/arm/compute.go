@@ -1,0 +1,280 @@
+package arm
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/coffer-dev/coffer/internal/errs"
+	"github.com/coffer-dev/coffer/internal/httpx"
+	"github.com/coffer-dev/coffer/internal/model"
+	"github.com/coffer-dev/coffer/internal/resources"
+	"github.com/coffer-dev/coffer/internal/wire"
+)
+
+func (h *Handler) vmWire(c *call, vm *model.Compute) wire.VirtualMachine {
+	out := wire.VirtualMachine{ID: vm.ResourceID(), Name: vm.Name, Type: "Microsoft.Compute/virtualMachines", Location: vm.Location, Tags: vm.Tags}
+	out.Properties.VMID = vm.VMID
+	out.Properties.ProvisioningState = "Succeeded"
+	var types []string
+	id := &wire.ResourceIdentity{}
+	if vm.SystemAssigned != "" {
+		types = append(types, "SystemAssigned")
+		id.PrincipalID, id.TenantID = vm.SystemAssigned, h.TenantID
+	}
+	if len(vm.UserAssigned) > 0 {
+		types = append(types, "UserAssigned")
+		id.UserAssignedIdentities = map[string]*wire.UserAssignedIdentityRef{}
+		for _, rid := range vm.UserAssigned {
+			ref := &wire.UserAssignedIdentityRef{}
+			parts := strings.Split(strings.Trim(rid, "/"), "/")
+			if len(parts) == 8 {
+				if u, err := h.Store.GetUAMI(c.ctx(), parts[1], parts[3], parts[7]); err == nil {
+					ref.PrincipalID, ref.ClientID = u.PrincipalID, u.ClientID
+				}
+			}
+			id.UserAssignedIdentities[rid] = ref
+		}
+	}
+	if len(types) > 0 {
+		id.Type = strings.Join(types, ", ")
+		out.Identity = id
+	}
+	return out
+}
+
+func (h *Handler) listVMs(c *call, sub, rg string) error {
+	if c.r.Method != http.MethodGet {
+		return methodNotAllowed(c)
+	}
+	scope := "/subscriptions/" + sub
+	if rg != "" {
+		if _, err := h.Resources.Group(c.ctx(), sub, rg); err != nil {
+			return err
+		}
+		scope += "/resourceGroups/" + rg
+	}
+	if err := h.authorize(c, scope, false); err != nil {
+		return err
+	}
+	vms, err := h.Store.ListComputes(c.ctx(), sub, rg)
+	if err != nil {
+		return err
+	}
+	out := wire.Page[wire.VirtualMachine]{Value: []wire.VirtualMachine{}}
+	for i := range vms {
+		out.Value = append(out.Value, h.vmWire(c, &vms[i]))
+	}
+	httpx.WriteJSON(c.w, http.StatusOK, out)
+	return nil
+}
+
+func (h *Handler) vm(c *call, sub, rg, name string) error {
+	scope := "/subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/virtualMachines/" + name
+	switch c.r.Method {
+	case http.MethodGet:
+		if err := h.authorize(c, scope, false); err != nil {
+			return err
+		}
+		vm, err := h.Resources.VM(c.ctx(), sub, rg, name)
+		if err != nil {
+			return err
+		}
+		httpx.WriteJSON(c.w, http.StatusOK, h.vmWire(c, vm))
+		return nil
+	case http.MethodPut, http.MethodPatch:
+		if err := h.authorize(c, scope, true); err != nil {
+			return err
+		}
+		var body struct {
+			Location string            `json:"location"`
+			Tags     map[string]string `json:"tags"`
+			Identity *struct {
+				Type                   string         `json:"type"`
+				UserAssignedIdentities map[string]any `json:"userAssignedIdentities"`
+			} `json:"identity"`
+		}
+		if err := decode(c, &body); err != nil {
+			return err
+		}
+		spec := resources.VMSpec{Location: body.Location, Tags: body.Tags}
+		existing, err := h.Store.GetCompute(c.ctx(), sub, rg, name)
+		if err == nil && (c.r.Method == http.MethodPatch || body.Identity == nil) {
+			// PATCH and identity-less PUTs keep the current assignment.
+			spec.SystemAssigned, spec.UserAssigned = existing.SystemAssigned != "", existing.UserAssigned
+		}
+		if body.Identity != nil {
+			t := strings.ToLower(strings.ReplaceAll(body.Identity.Type, " ", ""))
+			switch t {
+			case "systemassigned", "userassigned", "systemassigned,userassigned", "none":
+			default:
+				return armErr(errs.Invalid, "InvalidIdentityType", "The identity type '"+body.Identity.Type+"' is invalid. Allowed: SystemAssigned, UserAssigned, 'SystemAssigned, UserAssigned', None.")
+			}
+			spec.SystemAssigned = strings.Contains(t, "systemassigned")
+			if strings.Contains(t, "userassigned") {
+				spec.UserAssigned = nil
+				if c.r.Method == http.MethodPatch && existing != nil {
+					spec.UserAssigned = existing.UserAssigned
+				}
+				for rid, v := range body.Identity.UserAssignedIdentities {
+					if v == nil { // PATCH with null removes the identity, as in ARM
+						spec.UserAssigned = removeID(spec.UserAssigned, rid)
+						continue
+					}
+					spec.UserAssigned = append(spec.UserAssigned, rid)
+				}
+			} else {
+				spec.UserAssigned = nil
+			}
+		}
+		vm, created, err := h.Resources.CreateOrUpdateVM(c.ctx(), sub, rg, name, spec)
+		if err != nil {
+			return err
+		}
+		status := http.StatusOK
+		if created {
+			status = http.StatusCreated
+		}
+		httpx.WriteJSON(c.w, status, h.vmWire(c, vm))
+		return nil
+	case http.MethodDelete:
+		if err := h.authorize(c, scope, true); err != nil {
+			return err
+		}
+		err := h.Resources.DeleteVM(c.ctx(), sub, rg, name)
+		if errs.KindOf(err) == errs.NotExist {
+			c.w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		c.w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	return methodNotAllowed(c)
+}
+
+func removeID(ids []string, id string) []string {
+	var out []string
+	for _, x := range ids {
+		if !strings.EqualFold(x, id) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// vmCredentials is Coffer's extension for machine credentials:
+// POST …/cofferCredentials issues one (shown once), DELETE …/cofferCredentials
+// revokes all, DELETE …/cofferCredentials/{keyId} revokes one.
+func (h *Handler) vmCredentials(c *call, sub, rg, name, keyID string) error {
+	scope := "/subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/virtualMachines/" + name
+	if err := h.authorize(c, scope, true); err != nil {
+		return err
+	}
+	switch {
+	case c.r.Method == http.MethodPost && keyID == "":
+		cred, id, err := h.Resources.NewCredential(c.ctx(), sub, rg, name)
+		if err != nil {
+			return err
+		}
+		c.w.Header().Set("Cache-Control", "no-store")
+		httpx.WriteJSON(c.w, http.StatusOK, wire.MachineCredential{KeyID: id, Credential: cred})
+		return nil
+	case c.r.Method == http.MethodDelete:
+		n, err := h.Resources.RevokeCredentials(c.ctx(), sub, rg, name, keyID)
+		if err != nil {
+			return err
+		}
+		if keyID != "" && n == 0 {
+			return armErr(errs.NotExist, "CredentialNotFound", "The credential '"+keyID+"' was not found on virtual machine '"+name+"'.")
+		}
+		httpx.WriteJSON(c.w, http.StatusOK, map[string]int{"revoked": n})
+		return nil
+	}
+	return methodNotAllowed(c)
+}
+
+func (h *Handler) uamiWire(u *model.UserAssignedIdentity) wire.UserAssignedIdentity {
+	out := wire.UserAssignedIdentity{ID: u.ResourceID(), Name: u.Name, Type: "Microsoft.ManagedIdentity/userAssignedIdentities", Location: u.Location, Tags: u.Tags}
+	out.Properties.TenantID, out.Properties.PrincipalID, out.Properties.ClientID = u.TenantID, u.PrincipalID, u.ClientID
+	return out
+}
+
+func (h *Handler) listUAMIs(c *call, sub, rg string) error {
+	if c.r.Method != http.MethodGet {
+		return methodNotAllowed(c)
+	}
+	scope := "/subscriptions/" + sub
+	if rg != "" {
+		if _, err := h.Resources.Group(c.ctx(), sub, rg); err != nil {
+			return err
+		}
+		scope += "/resourceGroups/" + rg
+	}
+	if err := h.authorize(c, scope, false); err != nil {
+		return err
+	}
+	us, err := h.Store.ListUAMIs(c.ctx(), sub, rg)
+	if err != nil {
+		return err
+	}
+	out := wire.Page[wire.UserAssignedIdentity]{Value: []wire.UserAssignedIdentity{}}
+	for i := range us {
+		out.Value = append(out.Value, h.uamiWire(&us[i]))
+	}
+	httpx.WriteJSON(c.w, http.StatusOK, out)
+	return nil
+}
+
+func (h *Handler) uami(c *call, sub, rg, name string) error {
+	scope := "/subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/" + name
+	switch c.r.Method {
+	case http.MethodGet:
+		if err := h.authorize(c, scope, false); err != nil {
+			return err
+		}
+		u, err := h.Resources.UAMI(c.ctx(), sub, rg, name)
+		if err != nil {
+			return err
+		}
+		httpx.WriteJSON(c.w, http.StatusOK, h.uamiWire(u))
+		return nil
+	case http.MethodPut, http.MethodPatch:
+		if err := h.authorize(c, scope, true); err != nil {
+			return err
+		}
+		var body struct {
+			Location string            `json:"location"`
+			Tags     map[string]string `json:"tags"`
+		}
+		if err := decode(c, &body); err != nil {
+			return err
+		}
+		u, created, err := h.Resources.CreateOrUpdateUAMI(c.ctx(), sub, rg, name, body.Location, body.Tags)
+		if err != nil {
+			return err
+		}
+		status := http.StatusOK
+		if created {
+			status = http.StatusCreated
+		}
+		httpx.WriteJSON(c.w, status, h.uamiWire(u))
+		return nil
+	case http.MethodDelete:
+		if err := h.authorize(c, scope, true); err != nil {
+			return err
+		}
+		err := h.Resources.DeleteUAMI(c.ctx(), sub, rg, name)
+		if errs.KindOf(err) == errs.NotExist {
+			c.w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		c.w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	return methodNotAllowed(c)
+}

@@ -1,0 +1,155 @@
+package arm
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/coffer-dev/coffer/internal/errs"
+	"github.com/coffer-dev/coffer/internal/httpx"
+)
+
+func notFound(c *call) error {
+	return armErr(errs.NotExist, "InvalidResourceType", "The resource type or path '"+c.r.URL.Path+"' is not supported by Coffer.")
+}
+
+func methodNotAllowed(c *call) error {
+	return armErr(errs.MethodNotAllowed, "MethodNotAllowed", "The HTTP method '"+c.r.Method+"' is not supported for '"+c.r.URL.Path+"'.")
+}
+
+// route dispatches on path segments; ARM path segments compare case-insensitively.
+func (h *Handler) route(c *call) error {
+	s := c.segs
+	if len(s) < 1 || !eq(s[0], "subscriptions") {
+		return notFound(c)
+	}
+	// Role assignments exist at any scope: {scope}/providers/Microsoft.Authorization/roleAssignments[/{name}].
+	for i := 1; i+1 < len(s); i++ {
+		if eq(s[i], "providers") && eq(s[i+1], "Microsoft.Authorization") && i+2 < len(s) && eq(s[i+2], "roleAssignments") {
+			scope := "/" + strings.Join(s[:i], "/")
+			switch len(s) - (i + 3) {
+			case 0:
+				return h.listRoleAssignments(c, scope)
+			case 1:
+				return h.roleAssignment(c, scope, s[i+3])
+			}
+			return notFound(c)
+		}
+	}
+	if len(s) == 1 {
+		if c.r.Method != http.MethodGet {
+			return methodNotAllowed(c)
+		}
+		return h.listSubscriptions(c)
+	}
+	sub := s[1]
+	if !eq(sub, h.SubscriptionID) {
+		return armErr(errs.NotExist, "SubscriptionNotFound", "The subscription '"+sub+"' could not be found.")
+	}
+	sub = h.SubscriptionID
+	if len(s) == 2 {
+		if c.r.Method != http.MethodGet {
+			return methodNotAllowed(c)
+		}
+		return h.getSubscription(c)
+	}
+	switch {
+	case eq(s[2], "resourcegroups"):
+		switch {
+		case len(s) == 3:
+			return h.listGroups(c, sub)
+		case len(s) == 4:
+			return h.group(c, sub, s[3])
+		case len(s) >= 7 && eq(s[4], "providers"):
+			return h.rgProvider(c, sub, s[3], s[5], s[6], s[7:])
+		}
+	case eq(s[2], "operationresults") && len(s) == 4:
+		return h.operationResult(c, s[3])
+	case eq(s[2], "providers") && len(s) >= 5:
+		return h.subProvider(c, sub, s[3], s[4], s[5:])
+	}
+	return notFound(c)
+}
+
+// rgProvider handles /subscriptions/{sub}/resourceGroups/{rg}/providers/{ns}/{type}/...
+func (h *Handler) rgProvider(c *call, sub, rg, ns, typ string, rest []string) error {
+	switch {
+	case eq(ns, "Microsoft.KeyVault") && eq(typ, "vaults"):
+		switch {
+		case len(rest) == 0:
+			return h.listVaults(c, sub, rg)
+		case len(rest) == 1:
+			return h.vault(c, sub, rg, rest[0])
+		case len(rest) == 3 && eq(rest[1], "accessPolicies"):
+			return h.accessPolicies(c, sub, rg, rest[0], rest[2])
+		}
+	case eq(ns, "Microsoft.Compute") && eq(typ, "virtualMachines"):
+		switch {
+		case len(rest) == 0:
+			return h.listVMs(c, sub, rg)
+		case len(rest) == 1:
+			return h.vm(c, sub, rg, rest[0])
+		case len(rest) >= 2 && eq(rest[1], "cofferCredentials"):
+			keyID := ""
+			if len(rest) == 3 {
+				keyID = rest[2]
+			}
+			return h.vmCredentials(c, sub, rg, rest[0], keyID)
+		}
+	case eq(ns, "Microsoft.ManagedIdentity") && eq(typ, "userAssignedIdentities"):
+		switch len(rest) {
+		case 0:
+			return h.listUAMIs(c, sub, rg)
+		case 1:
+			return h.uami(c, sub, rg, rest[0])
+		}
+	}
+	return notFound(c)
+}
+
+// subProvider handles /subscriptions/{sub}/providers/{ns}/{type}/...
+func (h *Handler) subProvider(c *call, sub, ns, typ string, rest []string) error {
+	if !eq(ns, "Microsoft.KeyVault") {
+		if eq(ns, "Microsoft.Compute") && eq(typ, "virtualMachines") && len(rest) == 0 {
+			return h.listVMs(c, sub, "")
+		}
+		if eq(ns, "Microsoft.ManagedIdentity") && eq(typ, "userAssignedIdentities") && len(rest) == 0 {
+			return h.listUAMIs(c, sub, "")
+		}
+		return notFound(c)
+	}
+	switch {
+	case eq(typ, "vaults") && len(rest) == 0:
+		return h.listVaults(c, sub, "")
+	case eq(typ, "deletedVaults") && len(rest) == 0:
+		return h.listDeletedVaults(c, sub)
+	case eq(typ, "checkNameAvailability") && len(rest) == 0:
+		return h.checkNameAvailability(c, sub)
+	case eq(typ, "locations") && len(rest) >= 3 && eq(rest[1], "deletedVaults"):
+		switch {
+		case len(rest) == 3:
+			return h.deletedVault(c, sub, rest[2])
+		case len(rest) == 4 && eq(rest[3], "purge"):
+			return h.purgeDeletedVault(c, sub, rest[2])
+		}
+	}
+	return notFound(c)
+}
+
+func (h *Handler) listSubscriptions(c *call) error {
+	httpx.WriteJSON(c.w, http.StatusOK, map[string]any{"value": []any{h.subscription()}})
+	return nil
+}
+
+func (h *Handler) getSubscription(c *call) error {
+	httpx.WriteJSON(c.w, http.StatusOK, h.subscription())
+	return nil
+}
+
+func (h *Handler) subscription() map[string]any {
+	return map[string]any{
+		"id": "/subscriptions/" + h.SubscriptionID, "subscriptionId": h.SubscriptionID, "tenantId": h.TenantID,
+		"displayName": "Coffer", "state": "Enabled",
+		"subscriptionPolicies": map[string]string{"locationPlacementId": "Public_2014-09-01", "quotaId": "Coffer", "spendingLimit": "Off"},
+		"authorizationSource":  "RoleBased",
+	}
+}
