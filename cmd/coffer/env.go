@@ -11,12 +11,11 @@ import (
 )
 
 func newCACmd() *cobra.Command {
-	var dataDir string
 	cmd := &cobra.Command{
 		Use:   "ca",
 		Short: "Print Coffer's CA certificate (PEM) so clients can trust it",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			info, err := app.ReadServerInfo(dataDir)
+			info, err := app.ReadServerInfo(opts.dataDir)
 			if err != nil {
 				return err
 			}
@@ -28,7 +27,6 @@ func newCACmd() *cobra.Command {
 			return err
 		},
 	}
-	addDataDirFlag(cmd, &dataDir)
 	return cmd
 }
 
@@ -36,16 +34,16 @@ func newCACmd() *cobra.Command {
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 func newEnvCmd() *cobra.Command {
-	var dataDir string
+	var vmName, rg string
 	cmd := &cobra.Command{
 		Use:   "env",
 		Short: "Print export lines for the Azure SDKs (eval \"$(coffer env)\")",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			info, err := app.ReadServerInfo(dataDir)
+			info, err := app.ReadServerInfo(opts.dataDir)
 			if err != nil {
 				return err
 			}
-			cred, err := app.ReadAdminCredential(dataDir)
+			cred, err := app.ReadAdminCredential(opts.dataDir)
 			if err != nil {
 				return err
 			}
@@ -59,6 +57,19 @@ func newEnvCmd() *cobra.Command {
 				{"COFFER_VAULT_URL", info.VaultURL},
 				{"COFFER_URL", info.URL},
 			}
+			if vmName != "" {
+				// App Service protocol for that VM: a fresh machine
+				// credential (shown once) as IDENTITY_HEADER.
+				s, err := connect()
+				if err != nil {
+					return err
+				}
+				cred, err := newMachineCredential(cmd.Context(), s, rg, vmName)
+				if err != nil {
+					return err
+				}
+				vars = append(vars, [2]string{"IDENTITY_ENDPOINT", info.URL + "/msi/token"}, [2]string{"IDENTITY_HEADER", cred})
+			}
 			w := cmd.OutOrStdout()
 			for _, v := range vars {
 				fmt.Fprintf(w, "export %s=%s\n", v[0], shellQuote(v[1]))
@@ -66,6 +77,7 @@ func newEnvCmd() *cobra.Command {
 			return nil
 		},
 	}
-	addDataDirFlag(cmd, &dataDir)
+	cmd.Flags().StringVar(&vmName, "identity", "", "also export IDENTITY_ENDPOINT/IDENTITY_HEADER for this VM (App Service protocol)")
+	cmd.Flags().StringVarP(&rg, "resource-group", "g", app.DefaultGroupName, "resource group of --identity")
 	return cmd
 }

@@ -14,7 +14,9 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newCACmd(), newEnvCmd())
+	root.PersistentFlags().StringVar(&opts.dataDir, "data-dir", defaultDataDir(), "data directory of the server (default $COFFER_DATA_DIR, else the per-user data directory)")
+	addOutputFlags(root)
+	root.AddCommand(newServeCmd(), newCACmd(), newEnvCmd(), newGroupCmd(), newVMCmd(), newIdentityCmd(), newKeyVaultCmd(), newAccountCmd())
 	return root
 }
 
@@ -30,8 +32,4 @@ func defaultDataDir() string {
 		return filepath.Join(home, ".local", "share", "coffer")
 	}
 	return "coffer-data"
-}
-
-func addDataDirFlag(cmd *cobra.Command, dst *string) {
-	cmd.Flags().StringVar(dst, "data-dir", defaultDataDir(), "data directory (default $COFFER_DATA_DIR, else the per-user data directory)")
 }

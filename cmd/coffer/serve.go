@@ -30,6 +30,7 @@ func newServeCmd() *cobra.Command {
 				return err
 			}
 			cfg.Cloud = p
+			cfg.DataDir = opts.dataDir
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return fmt.Errorf("--log-level: %w", err)
@@ -62,7 +63,6 @@ func newServeCmd() *cobra.Command {
 			return s.Close()
 		},
 	}
-	addDataDirFlag(cmd, &cfg.DataDir)
 	cmd.Flags().StringVar(&cfg.Addr, "addr", "127.0.0.1:8443", "listen address (HOST:PORT)")
 	cmd.Flags().BoolVar(&cfg.InMemory, "in-memory", false, "keep everything in memory; nothing is written to disk")
 	cmd.Flags().StringVar(&cloudName, "cloud", "local", "cloud profile: local, AzureCloud, AzureUSGovernment, AzureChinaCloud")

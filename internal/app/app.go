@@ -270,8 +270,17 @@ func (s *Server) Info() ServerInfo {
 	if login == "" {
 		login = "localhost"
 	}
+	host := "localhost"
+	if h, _, err := net.SplitHostPort(s.Addr); err == nil {
+		if ip := net.ParseIP(h); ip != nil && !ip.IsUnspecified() && !ip.Equal(net.IPv4(127, 0, 0, 1)) && !ip.Equal(net.IPv6loopback) {
+			host = h
+			if ip.To4() == nil {
+				host = "[" + h + "]"
+			}
+		}
+	}
 	info := ServerInfo{
-		URL: "https://localhost" + portSuffix, Addr: s.Addr, Cloud: s.Profile.Name, TenantID: s.Instance.TenantID,
+		URL: "https://" + host + portSuffix, Addr: s.Addr, Cloud: s.Profile.Name, TenantID: s.Instance.TenantID,
 		AuthorityHost: "https://" + login + portSuffix + "/",
 		VaultURL:      "https://" + s.Instance.DefaultVault + "." + s.Profile.VaultSuffix + portSuffix + "/",
 		VaultSuffix:   s.Profile.VaultSuffix,

@@ -1,0 +1,414 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/coffer-dev/coffer/internal/app"
+)
+
+func newGroupCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "group", Short: "Manage resource groups"}
+	var name, location string
+	create := &cobra.Command{Use: "create", Short: "Create a resource group", RunE: func(cmd *cobra.Command, _ []string) error {
+		s, err := connect()
+		if err != nil {
+			return err
+		}
+		var out map[string]any
+		if _, err := s.c.ARM(cmd.Context(), "PUT", s.rgPath(name), map[string]any{"location": location}, &out); err != nil {
+			return err
+		}
+		return printResult(cmd.OutOrStdout(), out)
+	}}
+	create.Flags().StringVarP(&name, "name", "n", "", "resource group name")
+	create.Flags().StringVarP(&location, "location", "l", app.DefaultLocation, "location")
+	_ = create.MarkFlagRequired("name")
+
+	show := &cobra.Command{Use: "show", Short: "Show a resource group", RunE: func(cmd *cobra.Command, _ []string) error {
+		s, err := connect()
+		if err != nil {
+			return err
+		}
+		var out map[string]any
+		if _, err := s.c.ARM(cmd.Context(), "GET", s.rgPath(name), nil, &out); err != nil {
+			return err
+		}
+		return printResult(cmd.OutOrStdout(), out)
+	}}
+	show.Flags().StringVarP(&name, "name", "n", "", "resource group name")
+	_ = show.MarkFlagRequired("name")
+
+	list := &cobra.Command{Use: "list", Short: "List resource groups", RunE: func(cmd *cobra.Command, _ []string) error {
+		s, err := connect()
+		if err != nil {
+			return err
+		}
+		var out struct {
+			Value []map[string]any `json:"value"`
+		}
+		if _, err := s.c.ARM(cmd.Context(), "GET", "/subscriptions/"+s.sub+"/resourcegroups", nil, &out); err != nil {
+			return err
+		}
+		return printResult(cmd.OutOrStdout(), out.Value)
+	}}
+
+	var yes bool
+	del := &cobra.Command{Use: "delete", Short: "Delete a resource group and everything in it", RunE: func(cmd *cobra.Command, _ []string) error {
+		s, err := connect()
+		if err != nil {
+			return err
+		}
+		_, err = s.c.ARM(cmd.Context(), "DELETE", s.rgPath(name), nil, nil)
+		return err
+	}}
+	del.Flags().StringVarP(&name, "name", "n", "", "resource group name")
+	del.Flags().BoolVarP(&yes, "yes", "y", false, "do not prompt for confirmation")
+	_ = del.MarkFlagRequired("name")
+	cmd.AddCommand(create, show, list, del)
+	return cmd
+}
+
+// identityIDs turns --assign-identity values into (system, user ids).
+func identityIDs(s *session, rg string, values []string) (bool, []string) {
+	if len(values) == 0 {
+		return true, nil
+	}
+	system := false
+	var user []string
+	for _, v := range values {
+		for _, x := range strings.Split(v, " ") {
+			switch {
+			case x == "":
+			case strings.EqualFold(x, "[system]") || strings.EqualFold(x, "system"):
+				system = true
+			case strings.HasPrefix(x, "/"):
+				user = append(user, x)
+			default: // a bare name: an identity in the same group
+				user = append(user, s.rgPath(rg)+"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/"+x)
+			}
+		}
+	}
+	return system, user
+}
+
+func vmPath(s *session, rg, name string) string {
+	return s.rgPath(rg) + "/providers/Microsoft.Compute/virtualMachines/" + url.PathEscape(name)
+}
+
+func newVMCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "vm", Short: "Manage virtual machines (identity holders)"}
+	var name, rg, location string
+	var assign []string
+	create := &cobra.Command{Use: "create", Short: "Create a VM, optionally with managed identities", RunE: func(cmd *cobra.Command, _ []string) error {
+		s, err := connect()
+		if err != nil {
+			return err
+		}
+		ctx := cmd.Context()
+		if err := s.ensureGroup(ctx, rg, location); err != nil {
+			return err
+		}
+		body := map[string]any{"location": location}
+		if cmd.Flags().Changed("assign-identity") {
+			system, user := identityIDs(s, rg, assign)
+			body["identity"] = identityBody(system, user)
+		}
+		var out map[string]any
+		if _, err := s.c.ARM(ctx, "PUT", vmPath(s, rg, name), body, &out); err != nil {
+			return err
+		}
+		out["resourceGroup"] = rg
+		return printResult(cmd.OutOrStdout(), out)
+	}}
+	create.Flags().StringVarP(&name, "name", "n", "", "VM name")
+	create.Flags().StringVarP(&rg, "resource-group", "g", app.DefaultGroupName, "resource group")
+	create.Flags().StringVarP(&location, "location", "l", app.DefaultLocation, "location")
+	create.Flags().StringSliceVar(&assign, "assign-identity", nil, "identities to assign: [system] and/or user-assigned identity names or ids (no value: system-assigned)")
+	create.Flags().Lookup("assign-identity").NoOptDefVal = "[system]"
+	_ = create.MarkFlagRequired("name")
+
+	show := &cobra.Command{Use: "show", Short: "Show a VM", RunE: func(cmd *cobra.Command, _ []string) error {
+		s, err := connect()
+		if err != nil {
+			return err
+		}
+		var out map[string]any
+		if _, err := s.c.ARM(cmd.Context(), "GET", vmPath(s, rg, name), nil, &out); err != nil {
+			return err
+		}
+		return printResult(cmd.OutOrStdout(), out)
+	}}
+	list := &cobra.Command{Use: "list", Short: "List VMs", RunE: func(cmd *cobra.Command, _ []string) error {
+		s, err := connect()
+		if err != nil {
+			return err
+		}
+		var out struct {
+			Value []map[string]any `json:"value"`
+		}
+		path := "/subscriptions/" + s.sub + "/providers/Microsoft.Compute/virtualMachines"
+		if rg != "" {
+			path = s.rgPath(rg) + "/providers/Microsoft.Compute/virtualMachines"
+		}
+		if _, err := s.c.ARM(cmd.Context(), "GET", path, nil, &out); err != nil {
+			return err
+		}
+		return printResult(cmd.OutOrStdout(), out.Value)
+	}}
+	list.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
+	var yes bool
+	del := &cobra.Command{Use: "delete", Short: "Delete a VM (and its system-assigned identity)", RunE: func(cmd *cobra.Command, _ []string) error {
+		s, err := connect()
+		if err != nil {
+			return err
+		}
+		_, err = s.c.ARM(cmd.Context(), "DELETE", vmPath(s, rg, name), nil, nil)
+		return err
+	}}
+	del.Flags().BoolVarP(&yes, "yes", "y", false, "do not prompt for confirmation")
+	for _, c := range []*cobra.Command{show, del} {
+		c.Flags().StringVarP(&name, "name", "n", "", "VM name")
+		c.Flags().StringVarP(&rg, "resource-group", "g", app.DefaultGroupName, "resource group")
+		_ = c.MarkFlagRequired("name")
+	}
+	cmd.AddCommand(create, show, list, del, newVMIdentityCmd(), newVMCredentialCmd())
+	return cmd
+}
+
+func identityBody(system bool, user []string) map[string]any {
+	var types []string
+	if system {
+		types = append(types, "SystemAssigned")
+	}
+	if len(user) > 0 {
+		types = append(types, "UserAssigned")
+	}
+	if len(types) == 0 {
+		return map[string]any{"type": "None"}
+	}
+	id := map[string]any{"type": strings.Join(types, ", ")}
+	if len(user) > 0 {
+		m := map[string]any{}
+		for _, u := range user {
+			m[u] = map[string]any{}
+		}
+		id["userAssignedIdentities"] = m
+	}
+	return id
+}
+
+func newVMIdentityCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "identity", Short: "Assign or remove a VM's managed identities"}
+	var name, rg string
+	var ids []string
+	change := func(add bool) func(cmd *cobra.Command, _ []string) error {
+		return func(cmd *cobra.Command, _ []string) error {
+			s, err := connect()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			var vm struct {
+				Identity *struct {
+					Type                   string         `json:"type"`
+					UserAssignedIdentities map[string]any `json:"userAssignedIdentities"`
+				} `json:"identity"`
+			}
+			if _, err := s.c.ARM(ctx, "GET", vmPath(s, rg, name), nil, &vm); err != nil {
+				return err
+			}
+			system := vm.Identity != nil && strings.Contains(vm.Identity.Type, "SystemAssigned")
+			var user []string
+			if vm.Identity != nil {
+				for id := range vm.Identity.UserAssignedIdentities {
+					user = append(user, id)
+				}
+			}
+			wantSystem, wantUser := identityIDs(s, rg, ids)
+			if add {
+				system = system || wantSystem
+				user = append(user, wantUser...)
+			} else {
+				if wantSystem {
+					system = false
+				}
+				var kept []string
+				for _, u := range user {
+					drop := false
+					for _, w := range wantUser {
+						drop = drop || strings.EqualFold(u, w)
+					}
+					if !drop {
+						kept = append(kept, u)
+					}
+				}
+				user = kept
+			}
+			var out map[string]any
+			if _, err := s.c.ARM(ctx, "PUT", vmPath(s, rg, name), map[string]any{"identity": identityBody(system, user)}, &out); err != nil {
+				return err
+			}
+			return printResult(cmd.OutOrStdout(), out["identity"])
+		}
+	}
+	assign := &cobra.Command{Use: "assign", Short: "Assign identities to a VM", RunE: change(true)}
+	remove := &cobra.Command{Use: "remove", Short: "Remove identities from a VM", RunE: change(false)}
+	for _, c := range []*cobra.Command{assign, remove} {
+		c.Flags().StringVarP(&name, "name", "n", "", "VM name")
+		c.Flags().StringVarP(&rg, "resource-group", "g", app.DefaultGroupName, "resource group")
+		c.Flags().StringSliceVar(&ids, "identities", []string{"[system]"}, "[system] and/or user-assigned identity names or ids")
+		_ = c.MarkFlagRequired("name")
+	}
+	cmd.AddCommand(assign, remove)
+	return cmd
+}
+
+func newVMCredentialCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "credential", Short: "Manage a VM's machine credentials (for coffer agent / IDENTITY_HEADER)"}
+	var name, rg, keyID string
+	create := &cobra.Command{Use: "create", Short: "Issue a new machine credential (shown once)", RunE: func(cmd *cobra.Command, _ []string) error {
+		s, err := connect()
+		if err != nil {
+			return err
+		}
+		var out map[string]any
+		if _, err := s.c.ARM(cmd.Context(), "POST", vmPath(s, rg, name)+"/cofferCredentials", nil, &out); err != nil {
+			return err
+		}
+		return printResult(cmd.OutOrStdout(), out)
+	}}
+	revoke := &cobra.Command{Use: "revoke", Short: "Revoke one (--key-id) or all machine credentials", RunE: func(cmd *cobra.Command, _ []string) error {
+		s, err := connect()
+		if err != nil {
+			return err
+		}
+		path := vmPath(s, rg, name) + "/cofferCredentials"
+		if keyID != "" {
+			path += "/" + url.PathEscape(keyID)
+		}
+		var out map[string]any
+		if _, err := s.c.ARM(cmd.Context(), "DELETE", path, nil, &out); err != nil {
+			return err
+		}
+		return printResult(cmd.OutOrStdout(), out)
+	}}
+	revoke.Flags().StringVar(&keyID, "key-id", "", "credential key id (default: all)")
+	for _, c := range []*cobra.Command{create, revoke} {
+		c.Flags().StringVarP(&name, "name", "n", "", "VM name")
+		c.Flags().StringVarP(&rg, "resource-group", "g", app.DefaultGroupName, "resource group")
+		_ = c.MarkFlagRequired("name")
+	}
+	cmd.AddCommand(create, revoke)
+	return cmd
+}
+
+// newMachineCredential issues a credential for a VM (used by env/run).
+func newMachineCredential(ctx context.Context, s *session, rg, name string) (string, error) {
+	var out struct {
+		Credential string `json:"credential"`
+	}
+	if _, err := s.c.ARM(ctx, "POST", vmPath(s, rg, name)+"/cofferCredentials", nil, &out); err != nil {
+		return "", fmt.Errorf("issuing a credential for VM %s/%s: %w", rg, name, err)
+	}
+	return out.Credential, nil
+}
+
+func uamiPath(s *session, rg, name string) string {
+	return s.rgPath(rg) + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/" + url.PathEscape(name)
+}
+
+// flatIdentity is az's flattened shape of a user-assigned identity.
+func flatIdentity(in map[string]any, rg string) map[string]any {
+	props, _ := in["properties"].(map[string]any)
+	out := map[string]any{"id": in["id"], "name": in["name"], "location": in["location"], "type": in["type"], "tags": in["tags"], "resourceGroup": rg}
+	for _, k := range []string{"clientId", "principalId", "tenantId"} {
+		out[k] = props[k]
+	}
+	if out["tags"] == nil {
+		out["tags"] = map[string]any{}
+	}
+	return out
+}
+
+func newIdentityCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "identity", Short: "Manage user-assigned managed identities"}
+	var name, rg, location string
+	create := &cobra.Command{Use: "create", Short: "Create a user-assigned identity", RunE: func(cmd *cobra.Command, _ []string) error {
+		s, err := connect()
+		if err != nil {
+			return err
+		}
+		if err := s.ensureGroup(cmd.Context(), rg, location); err != nil {
+			return err
+		}
+		var out map[string]any
+		if _, err := s.c.ARM(cmd.Context(), "PUT", uamiPath(s, rg, name), map[string]any{"location": location}, &out); err != nil {
+			return err
+		}
+		return printResult(cmd.OutOrStdout(), flatIdentity(out, rg))
+	}}
+	create.Flags().StringVarP(&location, "location", "l", app.DefaultLocation, "location")
+	show := &cobra.Command{Use: "show", Short: "Show a user-assigned identity", RunE: func(cmd *cobra.Command, _ []string) error {
+		s, err := connect()
+		if err != nil {
+			return err
+		}
+		var out map[string]any
+		if _, err := s.c.ARM(cmd.Context(), "GET", uamiPath(s, rg, name), nil, &out); err != nil {
+			return err
+		}
+		return printResult(cmd.OutOrStdout(), flatIdentity(out, rg))
+	}}
+	del := &cobra.Command{Use: "delete", Short: "Delete a user-assigned identity", RunE: func(cmd *cobra.Command, _ []string) error {
+		s, err := connect()
+		if err != nil {
+			return err
+		}
+		_, err = s.c.ARM(cmd.Context(), "DELETE", uamiPath(s, rg, name), nil, nil)
+		return err
+	}}
+	for _, c := range []*cobra.Command{create, show, del} {
+		c.Flags().StringVarP(&name, "name", "n", "", "identity name")
+		c.Flags().StringVarP(&rg, "resource-group", "g", app.DefaultGroupName, "resource group")
+		_ = c.MarkFlagRequired("name")
+	}
+	list := &cobra.Command{Use: "list", Short: "List user-assigned identities", RunE: func(cmd *cobra.Command, _ []string) error {
+		s, err := connect()
+		if err != nil {
+			return err
+		}
+		path := "/subscriptions/" + s.sub + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities"
+		if rg != "" {
+			path = s.rgPath(rg) + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities"
+		}
+		var out struct {
+			Value []map[string]any `json:"value"`
+		}
+		if _, err := s.c.ARM(cmd.Context(), "GET", path, nil, &out); err != nil {
+			return err
+		}
+		var flat []map[string]any
+		for _, v := range out.Value {
+			flat = append(flat, flatIdentity(v, rgOf(v)))
+		}
+		return printResult(cmd.OutOrStdout(), flat)
+	}}
+	list.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
+	cmd.AddCommand(create, show, list, del)
+	return cmd
+}
+
+// rgOf extracts the resource group from an ARM resource's id.
+func rgOf(v map[string]any) string {
+	id, _ := v["id"].(string)
+	parts := strings.Split(strings.Trim(id, "/"), "/")
+	if len(parts) > 3 && strings.EqualFold(parts[2], "resourceGroups") {
+		return parts[3]
+	}
+	return ""
+}
