@@ -16,6 +16,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/cloud"
@@ -106,15 +108,38 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return badParameter("The specified version (" + ver + ") is not recognized. Consider using the latest supported version (" + LatestAPIVersion + ").")
 	}
 	req.api = api
-	req.segs, req.trail = splitPath(r.URL.Path)
-	route, ok := h.route(r.Method, req.segs)
+	req.segs, req.trail, err = splitPath(r.URL.EscapedPath())
+	if err != nil {
+		return badParameter("The request URI is malformed.")
+	}
+	method := methodOf(r)
+	route, allowed, ok := h.route(method, req.segs)
 	if !ok {
-		return errs.E(errs.NotExist, errs.Code("BadParameter"), errs.Msg("The request URI is not a supported Key Vault path: "+r.Method+" "+r.URL.Path))
+		return errs.E(errs.NotExist, errs.Code("BadParameter"), errs.Msg("The request URI is not a supported Key Vault path: "+method+" "+r.URL.Path))
 	}
 	if route == nil {
-		return errs.E(errs.MethodNotAllowed, errs.Code("BadParameter"), errs.Msg("The HTTP method '"+r.Method+"' is not supported on this path."))
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		return errs.E(errs.MethodNotAllowed, errs.Code("BadParameter"), errs.Msg("The HTTP method '"+method+"' is not supported on this path."))
 	}
 	return route(w, req)
+}
+
+// methodOf honours Key Vault's documented method override: a POST with
+// X-HTTP-Method (also spelt X-HTTP-REQUEST) PATCH or DELETE is that method,
+// for clients that cannot send them. Nothing else can be overridden.
+func methodOf(r *http.Request) string {
+	if r.Method != http.MethodPost {
+		return r.Method
+	}
+	o := r.Header.Get("X-HTTP-Method")
+	if o == "" {
+		o = r.Header.Get("X-HTTP-REQUEST")
+	}
+	switch o = strings.ToUpper(strings.TrimSpace(o)); o {
+	case http.MethodPatch, http.MethodDelete:
+		return o
+	}
+	return r.Method
 }
 
 // canonicalHost drops a default :443 so ids match the real service's.
@@ -154,32 +179,51 @@ func first(q map[string][]string, key string) string {
 
 // splitPath collapses repeated slashes and returns the segments from the
 // first "secrets" or "deletedsecrets" on, ignoring any vault-URL prefix.
-func splitPath(p string) ([]string, bool) {
-	trail := strings.HasSuffix(p, "/")
+// It splits the escaped path before unescaping each segment, so that an
+// encoded slash stays inside its segment: SDKs path-escape names, and a
+// name "a/b" must be rejected as a name, not routed as name "a" version "b".
+func splitPath(escaped string) ([]string, bool, error) {
+	trail := strings.HasSuffix(escaped, "/")
 	var segs []string
-	for _, s := range strings.Split(p, "/") {
-		if s != "" {
-			segs = append(segs, s)
+	for _, s := range strings.Split(escaped, "/") {
+		if s == "" {
+			continue
 		}
+		seg, err := url.PathUnescape(s)
+		if err != nil {
+			return nil, false, err
+		}
+		segs = append(segs, seg)
 	}
 	for i, s := range segs {
 		if strings.EqualFold(s, "secrets") || strings.EqualFold(s, "deletedsecrets") {
 			out := segs[i:]
 			out[0] = strings.ToLower(out[0])
-			return out, trail
+			return out, trail, nil
 		}
 	}
-	return segs, trail
+	return segs, trail, nil
 }
 
 type routeFunc func(w http.ResponseWriter, req *request) error
 
 // route picks the operation. ok=false means no such path; a nil func with
-// ok=true means the path exists but not for this method.
-func (h *Handler) route(method string, segs []string) (routeFunc, bool) {
-	pick := func(m map[string]routeFunc) (routeFunc, bool) { return m[method], true }
+// ok=true means the path exists but not for this method, and allowed lists
+// the methods it has (for the Allow header of the 405).
+func (h *Handler) route(method string, segs []string) (f routeFunc, allowed []string, ok bool) {
+	pick := func(m map[string]routeFunc, extra ...string) (routeFunc, []string, bool) {
+		if f := m[method]; f != nil {
+			return f, nil, true
+		}
+		allowed := extra
+		for k := range m {
+			allowed = append(allowed, k)
+		}
+		slices.Sort(allowed)
+		return nil, allowed, true
+	}
 	if len(segs) == 0 {
-		return nil, false
+		return nil, nil, false
 	}
 	switch segs[0] {
 	case "secrets":
@@ -187,14 +231,17 @@ func (h *Handler) route(method string, segs []string) (routeFunc, bool) {
 		case 1:
 			return pick(map[string]routeFunc{"GET": h.listSecrets})
 		case 2:
-			if strings.EqualFold(segs[1], "restore") && method == http.MethodPost {
-				return h.restoreSecret, true
+			if strings.EqualFold(segs[1], "restore") {
+				if method == http.MethodPost {
+					return h.restoreSecret, nil, true
+				}
+				return pick(map[string]routeFunc{"GET": h.getSecret, "PUT": h.setSecret, "PATCH": h.updateSecret, "DELETE": h.deleteSecret}, "POST")
 			}
 			return pick(map[string]routeFunc{"GET": h.getSecret, "PUT": h.setSecret, "PATCH": h.updateSecret, "DELETE": h.deleteSecret})
 		case 3:
 			switch {
 			case strings.EqualFold(segs[2], "versions") && method == http.MethodGet:
-				return h.listVersions, true
+				return h.listVersions, nil, true
 			case strings.EqualFold(segs[2], "backup"):
 				return pick(map[string]routeFunc{"POST": h.backupSecret})
 			}
@@ -212,7 +259,7 @@ func (h *Handler) route(method string, segs []string) (routeFunc, bool) {
 			}
 		}
 	}
-	return nil, false
+	return nil, nil, false
 }
 
 // name and version segments of /secrets/{name}[/{version}].

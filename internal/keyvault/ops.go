@@ -3,7 +3,10 @@ package keyvault
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"math"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -332,17 +335,25 @@ func (h *Handler) listVersions(w http.ResponseWriter, req *request) error {
 	if err != nil {
 		return err
 	}
-	// Versions are listed newest first; the position is the paging key,
-	// zero-padded so that keys compare like positions.
+	// Versions are listed newest first. The paging key must not move when
+	// versions are added between two page requests, so it is not the list
+	// position but (created, insertion order), both inverted so that keys
+	// ascend in list order: a new version sorts before every page already
+	// served, and no existing version is listed twice or skipped.
 	type indexed struct {
-		i   int
+		key string
 		ver model.SecretVersion
+	}
+	order := make(map[string]int, len(sec.Versions))
+	for i := range sec.Versions {
+		order[strings.ToLower(sec.Versions[i].Version)] = i
 	}
 	all := make([]indexed, len(vers))
 	for i := range vers {
-		all[i] = indexed{i, vers[i]}
+		all[i] = indexed{versionKey(vers[i].Created, order[strings.ToLower(vers[i].Version)]), vers[i]}
 	}
-	items, last := paginate(all, func(x indexed) string { return padIndex(x.i) }, p)
+	sort.SliceStable(all, func(i, j int) bool { return all[i].key < all[j].key })
+	items, last := paginate(all, func(x indexed) string { return x.key }, p)
 	out := wire.ListResult[wire.SecretItem]{Value: []wire.SecretItem{}}
 	for _, it := range items {
 		out.Value = append(out.Value, wire.SecretItem{
@@ -356,9 +367,13 @@ func (h *Handler) listVersions(w http.ResponseWriter, req *request) error {
 	return nil
 }
 
-func padIndex(i int) string {
-	s := strconv.Itoa(i)
-	return strings.Repeat("0", 10-len(s)) + s
+// versionKey is the paging key of a version: newer (created later, or
+// added later within the same second) sorts first.
+func versionKey(created int64, insertion int) string {
+	// Flipping the sign bit maps int64 order onto uint64 order; the
+	// complement then makes later times sort first.
+	inv := ^(uint64(created) ^ 1<<63)
+	return fmt.Sprintf("%020d.%010d", inv, math.MaxInt32-insertion)
 }
 
 func (h *Handler) listDeleted(w http.ResponseWriter, req *request) error {
