@@ -21,6 +21,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/arm"
 	"github.com/coffer-dev/coffer/internal/cloud"
 	"github.com/coffer-dev/coffer/internal/crypt"
+	"github.com/coffer-dev/coffer/internal/graph"
 	"github.com/coffer-dev/coffer/internal/httpx"
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/keyvault"
@@ -200,6 +201,8 @@ func (s *Server) routes(keys *identity.KeySet) http.Handler {
 		TenantID: s.Instance.TenantID, SubscriptionID: s.Instance.SubscriptionID, AdminObjectID: s.Instance.AdminObjectID,
 		Logger: s.logger, Now: s.cfg.Now}
 	mux.HandleFunc("GET /metadata/endpoints", arm.CloudMetadata(s.Profile))
+	graphh := &graph.Handler{Store: s.Store, Verify: verifier, Profile: s.Profile, TenantID: s.Instance.TenantID,
+		AdminObjectID: s.Instance.AdminObjectID, Logger: s.logger, Now: s.cfg.Now}
 	(&msi.Handler{Resources: s.Resources, TenantID: s.Instance.TenantID, Profile: s.Profile, Logger: s.logger}).Mount(mux)
 	(&oidc.Handler{Minter: s.Minter, Keys: keys, Principals: s.Store, TenantID: s.Instance.TenantID, Logger: s.logger, Now: s.cfg.Now}).Mount(mux)
 	return httpx.Middleware(s.logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -211,6 +214,8 @@ func (s *Server) routes(keys *identity.KeySet) http.Handler {
 			kvh.ServeHTTP(w, r)
 		case (class == cloud.HostBare || class == cloud.HostManagement) && isARMPath(r.URL.Path):
 			armh.ServeHTTP(w, r)
+		case (class == cloud.HostBare || class == cloud.HostGraph) && strings.HasPrefix(r.URL.Path, "/v1.0/"):
+			graphh.ServeHTTP(w, r)
 		default:
 			mux.ServeHTTP(w, r)
 		}

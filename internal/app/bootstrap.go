@@ -71,7 +71,7 @@ func bootstrap(ctx context.Context, st *store.Store, now time.Time, adminCredPat
 		}
 		secret, c := identity.NewClientSecret(now)
 		admin := &model.Principal{
-			ObjectID: inst.AdminObjectID, AppID: inst.AdminAppID, DisplayName: "coffer-admin",
+			ObjectID: inst.AdminObjectID, AppID: inst.AdminAppID, ApplicationObjectID: identity.NewObjectID(), DisplayName: "coffer-admin",
 			Type: model.PrincipalServicePrincipal, Credentials: []model.Credential{c}, Created: now,
 		}
 		cred = &AdminCredential{TenantID: inst.TenantID, ClientID: inst.AdminAppID, ClientSecret: secret}
@@ -82,6 +82,9 @@ func bootstrap(ctx context.Context, st *store.Store, now time.Time, adminCredPat
 			if err := writeFileAtomic(adminCredPath, mustJSON(cred), 0o600); err != nil {
 				return nil, nil, nil, err
 			}
+		}
+		if err := st.PutApplicationIndex(ctx, admin.ApplicationObjectID, admin.ObjectID); err != nil {
+			return nil, nil, nil, err
 		}
 		if err := st.CreatePrincipal(ctx, admin); err != nil {
 			return nil, nil, nil, err

@@ -118,7 +118,7 @@ func (h *Handler) authenticate(r *http.Request) (*identity.Claims, error) {
 		_, _, msg := errs.Details(err)
 		return nil, armErr(errs.Unauthenticated, "InvalidAuthenticationToken", "The access token is invalid. "+string(msg))
 	}
-	if _, err := h.Store.GetPrincipal(r.Context(), claims.ObjectID); err != nil {
+	if p, err := h.Store.GetPrincipal(r.Context(), claims.ObjectID); err != nil || p.Type == model.PrincipalApplication {
 		return nil, armErr(errs.Unauthenticated, "InvalidAuthenticationToken", "The access token's principal no longer exists.")
 	}
 	return claims, nil
@@ -208,5 +208,3 @@ func systemData(createdBy string, created time.Time, updatedBy string, updated t
 	return &wire.SystemData{CreatedBy: createdBy, CreatedByType: "Application", CreatedAt: rfc3339(created),
 		LastModifiedBy: updatedBy, LastModifiedByType: "Application", LastModifiedAt: rfc3339(updated)}
 }
-
-var _ = model.PermAll

@@ -222,3 +222,8 @@ func (c *Client) GetURL(ctx context.Context, rawURL, resource string, out any) e
 	_, err := c.do(ctx, http.MethodGet, rawURL, resource, nil, out)
 	return err
 }
+
+// Graph calls the Microsoft Graph subset; path starts with /v1.0.
+func (c *Client) Graph(ctx context.Context, method, path string, body, out any) (int, error) {
+	return c.do(ctx, method, c.BaseURL()+path, c.Profile.GraphResource(), body, out)
+}

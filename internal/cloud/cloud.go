@@ -186,3 +186,22 @@ func (p Profile) IsManagementAudience(aud string) bool {
 	}
 	return false
 }
+
+// GraphAppID is Microsoft Graph's application id, a valid token audience.
+const GraphAppID = "00000003-0000-0000-c000-000000000000"
+
+// GraphResource is the Graph token audience of the profile.
+func (p Profile) GraphResource() string {
+	if p.GraphHost == "" {
+		return "https://graph.microsoft.com"
+	}
+	return "https://" + p.GraphHost
+}
+
+// IsGraphAudience reports whether aud names this profile's Graph.
+func (p Profile) IsGraphAudience(aud string) bool {
+	if aud == GraphAppID {
+		return true
+	}
+	return strings.EqualFold(strings.TrimSuffix(aud, "/"), p.GraphResource())
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/cloud"
 	"github.com/coffer-dev/coffer/internal/errs"
 	"github.com/coffer-dev/coffer/internal/httpx"
+	"github.com/coffer-dev/coffer/internal/model"
 	"github.com/coffer-dev/coffer/internal/policy"
 	"github.com/coffer-dev/coffer/internal/wire"
 )
@@ -41,7 +42,12 @@ func (h *Handler) authenticate(ctx context.Context, req *request) error {
 		_, _, msg := errs.Details(err)
 		return errs.E(op, errs.Unauthenticated, errs.Code("Unauthorized"), errs.Msg("AKV10001: Error validating token: "+string(msg)), err)
 	}
-	if _, err := h.Principals.GetPrincipal(ctx, claims.ObjectID); err != nil {
+	p, err := h.Principals.GetPrincipal(ctx, claims.ObjectID)
+	if err == nil && p.Type == model.PrincipalApplication {
+		// The service principal was deleted; the app registration remains.
+		err = errs.E(errs.NotExist)
+	}
+	if err != nil {
 		if errs.KindOf(err) == errs.NotExist {
 			return errs.E(op, errs.Unauthenticated, errs.Code("Unauthorized"),
 				errs.Msg("AKV10001: Error validating token: the principal "+claims.ObjectID+" no longer exists."))

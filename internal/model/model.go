@@ -13,6 +13,9 @@ import (
 const (
 	PrincipalServicePrincipal = "ServicePrincipal"
 	PrincipalManagedIdentity  = "ManagedIdentity"
+	// PrincipalApplication is an app registration without a service
+	// principal yet: it cannot obtain tokens.
+	PrincipalApplication = "Application"
 )
 
 // Principal is anything that can hold a token: a service principal with
@@ -25,6 +28,9 @@ type Principal struct {
 	// ResourceID is the ARM id a managed identity belongs to (xms_mirid):
 	// the VM for system-assigned, the identity resource for user-assigned.
 	ResourceID string `json:"resourceId,omitempty"`
+	// ApplicationObjectID is the Graph object id of the app registration
+	// (distinct from ObjectID, the service principal's), if any.
+	ApplicationObjectID string `json:"applicationObjectId,omitempty"`
 	// Credentials are hashed client secrets; the plain text is shown once.
 	Credentials []Credential `json:"credentials,omitempty"`
 	Created     time.Time    `json:"created"`
@@ -36,6 +42,7 @@ type Credential struct {
 	KeyID   string    `json:"keyId"`
 	Hash    []byte    `json:"hash"`
 	Hint    string    `json:"hint"`
+	Name    string    `json:"displayName,omitempty"`
 	Created time.Time `json:"created"`
 	Expires time.Time `json:"expires,omitzero"`
 }

@@ -15,6 +15,7 @@ const (
 	prefixComputeKeys = "computekeys/"
 	prefixGroups      = "resourcegroups/"
 	prefixUAMIs       = "uamis/"
+	prefixAppObjects  = "appobjects/"
 )
 
 func configKey(name string) string        { return prefixConfig + name }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 
 	"github.com/coffer-dev/coffer/internal/errs"
 	"github.com/coffer-dev/coffer/internal/kv"
@@ -266,4 +267,29 @@ func (s *Store) DeleteRoleAssignment(ctx context.Context, name string) error {
 // ListRoleAssignments returns every role assignment.
 func (s *Store) ListRoleAssignments(ctx context.Context) ([]model.RoleAssignment, error) {
 	return listJSON[model.RoleAssignment](ctx, s.kv, "store.ListRoleAssignments", prefixAssignments)
+}
+
+func appObjectKey(id string) string { return prefixAppObjects + strings.ToLower(id) }
+
+// PutApplicationIndex maps a Graph application object id to its principal.
+func (s *Store) PutApplicationIndex(ctx context.Context, appObjectID, objectID string) error {
+	return mapErr("store.PutApplicationIndex", s.kv.Put(ctx, appObjectKey(appObjectID), []byte(objectID)))
+}
+
+// DeleteApplicationIndex drops a Graph application object id mapping.
+func (s *Store) DeleteApplicationIndex(ctx context.Context, appObjectID string) error {
+	err := mapErr("store.DeleteApplicationIndex", s.kv.Delete(ctx, appObjectKey(appObjectID)))
+	if errs.KindOf(err) == errs.NotExist {
+		return nil
+	}
+	return err
+}
+
+// GetPrincipalByApplicationObjectID returns the principal of an app registration.
+func (s *Store) GetPrincipalByApplicationObjectID(ctx context.Context, appObjectID string) (*model.Principal, error) {
+	oid, err := s.kv.Get(ctx, appObjectKey(appObjectID))
+	if err != nil {
+		return nil, mapErr("store.GetPrincipalByApplicationObjectID", err)
+	}
+	return s.GetPrincipal(ctx, string(oid))
 }
