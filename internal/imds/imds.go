@@ -18,6 +18,7 @@
 package imds
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -87,7 +88,7 @@ type Front struct {
 	Now func() time.Time
 
 	// IdentityRate and IdentityConcurrency limit the identity category
-	// (token, info); zero means IMDS's 20 per second and 5 at a time.
+	// (token, info); zero (or less) means IMDS's 20 per second and 5 at a time.
 	IdentityRate        int
 	IdentityConcurrency int
 	// MetadataRate limits the instance category; zero means IMDS's 5 per second.
@@ -127,18 +128,11 @@ func (f *Front) init() {
 		if f.Upstream == nil {
 			f.Upstream = &http.Client{Timeout: 30 * time.Second}
 		}
-		f.identityRate = newBucket(cmpOr(f.IdentityRate, 20))
-		f.metadataRate = newBucket(cmpOr(f.MetadataRate, 5))
-		f.slots = make(chan struct{}, cmpOr(f.IdentityConcurrency, 5))
+		f.identityRate = newBucket(cmp.Or(max(f.IdentityRate, 0), 20))
+		f.metadataRate = newBucket(cmp.Or(max(f.MetadataRate, 0), 5))
+		f.slots = make(chan struct{}, cmp.Or(max(f.IdentityConcurrency, 0), 5))
 		f.tokens = map[cacheKey]cachedToken{}
 	})
-}
-
-func cmpOr(v, def int) int {
-	if v > 0 {
-		return v
-	}
-	return def
 }
 
 // category decides the error body shape: the identity endpoints speak
@@ -380,7 +374,7 @@ func (f *Front) relayTokenError(w http.ResponseWriter, r *http.Request, res *ups
 		f.Logger.ErrorContext(ctx, "imds: the coffer server rejected the machine credential; issue a new one", "server", f.ServerURL, "status", res.status)
 		writeError(w, catIdentity, http.StatusBadRequest, "invalid_request", "The Coffer server rejected this machine's credential (revoked, its VM deleted, or mistyped). Issue a new one with `coffer vm credential create` and install it on this machine.")
 	case res.status == http.StatusTooManyRequests:
-		w.Header().Set("Retry-After", cmpOrString(res.header.Get("Retry-After"), "1"))
+		w.Header().Set("Retry-After", cmp.Or(res.header.Get("Retry-After"), "1"))
 		writeError(w, catIdentity, http.StatusTooManyRequests, "too_many_requests", "The Coffer server is throttling token requests.")
 	case res.status >= 500:
 		f.Logger.WarnContext(ctx, "imds: the coffer server failed to issue a token", "status", res.status)
@@ -395,13 +389,6 @@ func (f *Front) relayTokenError(w http.ResponseWriter, r *http.Request, res *ups
 		f.Logger.ErrorContext(ctx, "imds: unexpected answer from the coffer server; is --server right?", "server", f.ServerURL, "status", res.status)
 		writeError(w, catIdentity, http.StatusBadRequest, "invalid_request", fmt.Sprintf("The Coffer server answered %d to the token request; see the Coffer agent's log.", res.status))
 	}
-}
-
-func cmpOrString(v, def string) string {
-	if v != "" {
-		return v
-	}
-	return def
 }
 
 // admitIdentity applies the identity category's rate and concurrency

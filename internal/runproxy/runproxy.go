@@ -17,6 +17,7 @@
 package runproxy
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/base64"
@@ -145,18 +146,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		p.Front.ServeHTTP(w, r)
 		return
 	}
-	if r.URL.Scheme == "http" && p.servesTarget(host, cmpOr(port, "80")) {
+	if r.URL.Scheme == "http" && p.servesTarget(host, cmp.Or(port, "80")) {
 		p.refuse(w, r.URL.Host, "Coffer serves "+host+" over HTTPS only; use https://")
 		return
 	}
 	p.refuse(w, r.URL.Host, p.servedNames())
-}
-
-func cmpOr(v, def string) string {
-	if v != "" {
-		return v
-	}
-	return def
 }
 
 // authorized checks Proxy-Authorization: Basic against User/Password in
