@@ -178,7 +178,8 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Metadata") != "true" {
 		// Also the answer to the SDKs' availability probes, which send
 		// neither the header nor a query: any response means "present".
-		writeError(w, cat, http.StatusBadRequest, "invalid_request", "Required metadata header not specified")
+		// The code is the documented one (azure-wire-spec §3.1/§3.2).
+		writeError(w, cat, http.StatusBadRequest, "bad_request_102", "Required metadata header not specified")
 		return
 	}
 	q, err := url.ParseQuery(r.URL.RawQuery)

@@ -196,7 +196,7 @@ func claims(t *testing.T, jwt string) map[string]any {
 }
 
 const (
-	noMetadata   = `{"error":"invalid_request","error_description":"Required metadata header not specified"}`
+	noMetadata   = `{"error":"bad_request_102","error_description":"Required metadata header not specified"}`
 	badAPI       = `{"error":"Bad request. api-version is invalid or was not specified in the request. For more information refer to aka.ms/azureimds","newest-versions":["2025-04-07","2024-07-17","2024-03-15"]}`
 	xffRejected  = `{"error":"invalid_request","error_description":"Requests with an X-Forwarded-For header are not accepted."}`
 	noResource   = `{"error":"invalid_request","error_description":"Required query variable 'resource' is missing"}`

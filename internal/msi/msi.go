@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/cloud"
 	"github.com/coffer-dev/coffer/internal/errs"
@@ -132,7 +133,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		h.oauthError(w, http.StatusBadRequest, "invalid_request", "Only one of client_id, object_id/principal_id and msi_res_id/mi_res_id may be given.")
 		return
 	}
-	tok, p, err := h.Resources.ManagedIdentityToken(r.Context(), c, sel, resource)
+	tok, p, err := h.Resources.ManagedIdentityToken(r.Context(), c, sel, resource, q.Get("bypass_cache") == "true")
 	if err != nil {
 		if errs.KindOf(err) == errs.Invalid {
 			h.oauthError(w, http.StatusBadRequest, "invalid_request", "Identity not found")
@@ -143,12 +144,13 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	httpx.WriteJSON(w, http.StatusOK, TokenBody(tok, p, resource))
+	httpx.WriteJSON(w, http.StatusOK, TokenBody(tok, p, resource, h.Resources.Now()))
 }
 
 // TokenBody renders a token the way IMDS and App Service do: all strings.
-func TokenBody(tok *identity.Token, p *model.Principal, resource string) wire.ManagedIdentityToken {
-	secs := strconv.FormatInt(int64(tok.Expires.Sub(tok.NotBefore).Seconds()), 10)
+// expires_in counts from now, so a cached token reports what is left.
+func TokenBody(tok *identity.Token, p *model.Principal, resource string, now time.Time) wire.ManagedIdentityToken {
+	secs := strconv.FormatInt(int64(tok.Expires.Sub(now).Seconds()), 10)
 	return wire.ManagedIdentityToken{
 		AccessToken: tok.Raw, ClientID: p.AppID, ExpiresIn: secs, ExtExpiresIn: secs,
 		ExpiresOn: strconv.FormatInt(tok.Expires.Unix(), 10), NotBefore: strconv.FormatInt(tok.NotBefore.Unix(), 10),

@@ -481,7 +481,8 @@ func (s *Service) ResolveIdentity(ctx context.Context, c *model.Compute, sel Sel
 // ManagedIdentityToken returns a token for the VM's selected identity and
 // resource, reusing a cached one (as IMDS does) until half its lifetime
 // has passed, so clients that refresh at half-life get a fresh token.
-func (s *Service) ManagedIdentityToken(ctx context.Context, c *model.Compute, sel Selector, resource string) (*identity.Token, *model.Principal, error) {
+// bypassCache (IMDS's bypass_cache=true) forces a fresh token.
+func (s *Service) ManagedIdentityToken(ctx context.Context, c *model.Compute, sel Selector, resource string, bypassCache bool) (*identity.Token, *model.Principal, error) {
 	p, err := s.ResolveIdentity(ctx, c, sel)
 	if err != nil {
 		return nil, nil, err
@@ -489,7 +490,7 @@ func (s *Service) ManagedIdentityToken(ctx context.Context, c *model.Compute, se
 	key := cacheKey{p.ObjectID, resource}
 	now := s.Now()
 	s.mu.Lock()
-	if t := s.cache[key]; t != nil && now.Before(t.NotBefore.Add(t.Expires.Sub(t.NotBefore)/2)) {
+	if t := s.cache[key]; !bypassCache && t != nil && now.Before(t.NotBefore.Add(t.Expires.Sub(t.NotBefore)/2)) {
 		s.mu.Unlock()
 		return t, p, nil
 	}
