@@ -39,9 +39,14 @@ func connect() (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	cred, err := app.ReadAdminCredential(opts.dataDir)
+	cred, err := readLogin()
 	if err != nil {
 		return nil, err
+	}
+	if cred == nil {
+		if cred, err = app.ReadAdminCredential(opts.dataDir); err != nil {
+			return nil, err
+		}
 	}
 	p, err := cloud.Lookup(info.Cloud)
 	if err != nil {

@@ -64,7 +64,7 @@ func newEnvCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				cred, err := newMachineCredential(cmd.Context(), s, rg, vmName)
+				cred, _, err := newMachineCredential(cmd.Context(), s, rg, vmName)
 				if err != nil {
 					return err
 				}

@@ -307,15 +307,17 @@ func newVMCredentialCmd() *cobra.Command {
 	return cmd
 }
 
-// newMachineCredential issues a credential for a VM (used by env/run).
-func newMachineCredential(ctx context.Context, s *session, rg, name string) (string, error) {
+// newMachineCredential issues a credential for a VM (used by env/run) and
+// returns it with its key id.
+func newMachineCredential(ctx context.Context, s *session, rg, name string) (string, string, error) {
 	var out struct {
+		KeyID      string `json:"keyId"`
 		Credential string `json:"credential"`
 	}
 	if _, err := s.c.ARM(ctx, "POST", vmPath(s, rg, name)+"/cofferCredentials", nil, &out); err != nil {
-		return "", fmt.Errorf("issuing a credential for VM %s/%s: %w", rg, name, err)
+		return "", "", fmt.Errorf("issuing a credential for VM %s/%s: %w", rg, name, err)
 	}
-	return out.Credential, nil
+	return out.Credential, out.KeyID, nil
 }
 
 func uamiPath(s *session, rg, name string) string {
