@@ -2,8 +2,9 @@
 // apps need to get credentials: applications (app registrations) with
 // password credentials (addPassword/removePassword) and service principals,
 // with get, list ($filter by displayName or appId) and delete. Client
-// secrets are returned once and stored hashed. Only the bootstrap admin (or
-// a principal with the Owner role at subscription scope) may write.
+// secrets are returned once and stored hashed. Any principal may read; only
+// the bootstrap admin may write, because Azure RBAC roles (even Owner of the
+// subscription) are not directory roles.
 package graph
 
 import (
@@ -61,10 +62,28 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		h.Logger.ErrorContext(r.Context(), "graph request failed", "err", err)
 		ge = &gerr{http.StatusInternalServerError, "InternalServerError", "An internal error occurred."}
 	}
+	// Graph echoes the client's client-request-id and writes the date
+	// without a zone designator.
+	rid := httpx.RequestID(r.Context())
+	crid := r.Header.Get("client-request-id")
+	if crid == "" {
+		crid = rid
+	}
 	httpx.WriteJSON(w, ge.status, map[string]any{"error": map[string]any{
 		"code": ge.code, "message": ge.msg,
-		"innerError": map[string]string{"date": h.Now().UTC().Format(time.RFC3339), "request-id": httpx.RequestID(r.Context()), "client-request-id": httpx.RequestID(r.Context())},
+		"innerError": map[string]string{"date": h.Now().UTC().Format("2006-01-02T15:04:05"), "request-id": rid, "client-request-id": crid},
 	}})
+}
+
+// odataContext is the @odata.context URL for what, e.g. "applications/$entity".
+func (h *Handler) odataContext(what string) string {
+	return h.Profile.GraphResource() + "/v1.0/$metadata#" + what
+}
+
+// entity adds the @odata.context of a single entity of collection coll.
+func (h *Handler) entity(coll string, m map[string]any) map[string]any {
+	m["@odata.context"] = h.odataContext(coll + "/$entity")
+	return m
 }
 
 func notFound(id string) error {
@@ -72,6 +91,15 @@ func notFound(id string) error {
 }
 
 func badRequest(msg string) error { return &gerr{http.StatusBadRequest, "Request_BadRequest", msg} }
+
+// checkID rejects an object id that is not a GUID, as Graph does, before
+// any lookup.
+func checkID(id string) error {
+	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+		return badRequest("Invalid object identifier '" + id + "'.")
+	}
+	return nil
+}
 
 // ServeHTTP handles /v1.0/...
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -120,7 +148,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return err
 			}
-			httpx.WriteJSON(w, http.StatusOK, h.appJSON(p))
+			httpx.WriteJSON(w, http.StatusOK, h.entity("applications", h.appJSON(p)))
 			return nil
 		case len(segs) == 3 && r.Method == http.MethodDelete:
 			return h.deleteApplication(ctx, w, segs[2])
@@ -140,7 +168,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return err
 			}
-			httpx.WriteJSON(w, http.StatusOK, h.spJSON(p))
+			httpx.WriteJSON(w, http.StatusOK, h.entity("servicePrincipals", h.spJSON(p)))
 			return nil
 		case len(segs) == 3 && r.Method == http.MethodDelete:
 			return h.deleteServicePrincipal(ctx, w, segs[2])
@@ -175,8 +203,7 @@ func (h *Handler) passwordCreds(p *model.Principal) []map[string]any {
 
 func (h *Handler) appJSON(p *model.Principal) map[string]any {
 	return map[string]any{
-		"@odata.context": "https://" + h.Profile.GraphResource() + "/v1.0/$metadata#applications/$entity",
-		"id":             p.ApplicationObjectID, "appId": p.AppID, "displayName": p.DisplayName,
+		"id": p.ApplicationObjectID, "appId": p.AppID, "displayName": p.DisplayName,
 		"createdDateTime": p.Created.UTC().Format(time.RFC3339), "signInAudience": "AzureADMyOrg",
 		"passwordCredentials": h.passwordCreds(p), "keyCredentials": []any{},
 	}
@@ -199,6 +226,9 @@ func (h *Handler) spJSON(p *model.Principal) map[string]any {
 }
 
 func (h *Handler) application(ctx context.Context, id string) (*model.Principal, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
 	p, err := h.Store.GetPrincipalByApplicationObjectID(ctx, id)
 	if err != nil {
 		if errs.KindOf(err) == errs.NotExist {
@@ -210,6 +240,9 @@ func (h *Handler) application(ctx context.Context, id string) (*model.Principal,
 }
 
 func (h *Handler) servicePrincipal(ctx context.Context, id string) (*model.Principal, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
 	p, err := h.Store.GetPrincipal(ctx, id)
 	if err != nil || p.Type == model.PrincipalApplication {
 		if err == nil || errs.KindOf(err) == errs.NotExist {
@@ -256,7 +289,7 @@ func (h *Handler) list(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	if apps {
 		kind = "applications"
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"@odata.context": "https://" + h.Profile.GraphResource() + "/v1.0/$metadata#" + kind, "value": out})
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"@odata.context": h.odataContext(kind), "value": out})
 	return nil
 }
 
@@ -279,7 +312,7 @@ func (h *Handler) createApplication(ctx context.Context, w http.ResponseWriter, 
 		_ = h.Store.DeleteApplicationIndex(ctx, p.ApplicationObjectID)
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusCreated, h.appJSON(p))
+	httpx.WriteJSON(w, http.StatusCreated, h.entity("applications", h.appJSON(p)))
 	return nil
 }
 
@@ -337,7 +370,7 @@ func (h *Handler) addPassword(ctx context.Context, w http.ResponseWriter, r *htt
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{
-		"@odata.context": "https://" + h.Profile.GraphResource() + "/v1.0/$metadata#microsoft.graph.passwordCredential",
+		"@odata.context": h.odataContext("microsoft.graph.passwordCredential"),
 		"keyId":          cred.KeyID, "displayName": cred.Name, "hint": cred.Hint, "secretText": secret,
 		"startDateTime": cred.Created.UTC().Format(time.RFC3339), "endDateTime": cred.Expires.UTC().Format(time.RFC3339),
 		"customKeyIdentifier": nil,
@@ -403,7 +436,7 @@ func (h *Handler) createServicePrincipal(ctx context.Context, w http.ResponseWri
 		return err
 	}
 	p.Type = model.PrincipalServicePrincipal
-	httpx.WriteJSON(w, http.StatusCreated, h.spJSON(p))
+	httpx.WriteJSON(w, http.StatusCreated, h.entity("servicePrincipals", h.spJSON(p)))
 	return nil
 }
 
@@ -415,15 +448,26 @@ func (h *Handler) deleteServicePrincipal(ctx context.Context, w http.ResponseWri
 	if strings.EqualFold(p.ObjectID, h.AdminObjectID) || p.Type == model.PrincipalManagedIdentity {
 		return badRequest("This service principal is managed by Coffer and cannot be deleted here.")
 	}
-	if p.ApplicationObjectID == "" {
-		if err := h.Store.DeletePrincipal(ctx, p.ObjectID); err != nil {
+	if err := h.Store.DeletePrincipal(ctx, p.ObjectID); err != nil {
+		if errs.KindOf(err) == errs.NotExist {
+			return notFound(id)
+		}
+		return err
+	}
+	if p.ApplicationObjectID != "" {
+		// The app registration (and its passwords) stays, under a fresh
+		// object id: as in Azure, a service principal created again for
+		// the app is a new object, so the deleted one's tokens, access
+		// policies and role assignments never apply to it.
+		app := *p
+		app.ObjectID, app.Type = identity.NewObjectID(), model.PrincipalApplication
+		if err := h.Store.CreatePrincipal(ctx, &app); err != nil {
+			_ = h.Store.CreatePrincipal(ctx, p) // put the service principal back
 			return err
 		}
-	} else if err := h.Store.UpdatePrincipal(ctx, p.ObjectID, func(cur *model.Principal) error {
-		cur.Type = model.PrincipalApplication
-		return nil
-	}); err != nil {
-		return err
+		if err := h.Store.PutApplicationIndex(ctx, app.ApplicationObjectID, app.ObjectID); err != nil {
+			return err
+		}
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/coffer-dev/coffer/internal/model"
@@ -63,6 +65,14 @@ func TestAllowedByRBAC(t *testing.T) {
 		{"contributor has no data", assign(sub, "b24988ac-6180-42a0-ab88-20f7382dd24c"), GetSecret.DataAction, false},
 		{"other vault scope", assign(rg+"/providers/Microsoft.KeyVault/vaults/kv10", "Key Vault Secrets Officer"), GetSecret.DataAction, false},
 		{"secret scope", assign(secret, "Key Vault Secrets User"), GetSecret.DataAction, true},
+		{"other secret scope", assign(vault+"/secrets/dbx", "Key Vault Secrets User"), GetSecret.DataAction, false},
+		{"owner has no data", assign(sub, "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"), GetSecret.DataAction, false},
+		{"certificate user can get", assign(vault, "db79e9a7-68ee-4b58-9aeb-b90e7c24fcba"), GetSecret.DataAction, true},
+		{"certificate user cannot set", assign(vault, "db79e9a7-68ee-4b58-9aeb-b90e7c24fcba"), SetSecret.DataAction, false},
+		{"crypto officer has no secrets", assign(vault, "14b46e9e-c2b7-41b4-b07b-48a6ebf60603"), GetSecret.DataAction, false},
+		{"other principal", []model.RoleAssignment{{Scope: vault, RoleDefinitionID: "Key Vault Administrator", PrincipalID: "o2"}}, GetSecret.DataAction, false},
+		{"unknown role", assign(vault, "11111111-1111-1111-1111-111111111111"), GetSecret.DataAction, false},
+		{"full role definition id", assign(vault, sub+"/providers/Microsoft.Authorization/roleDefinitions/b86a8fe4-44ce-4948-aee5-eccb2c155cd7"), SetSecret.DataAction, true},
 		{"none", nil, GetSecret.DataAction, false},
 	}
 	for _, tt := range tests {
@@ -73,6 +83,59 @@ func TestAllowedByRBAC(t *testing.T) {
 		})
 	}
 }
+
+func TestAllowedControlAction(t *testing.T) {
+	const sub = "/subscriptions/s1"
+	vault := sub + "/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv1"
+	user := Caller{ObjectID: "o1"}
+	assign := func(role string) []model.RoleAssignment {
+		return []model.RoleAssignment{{Scope: sub, RoleDefinitionID: role, PrincipalID: "o1"}}
+	}
+	const (
+		writeVault  = "Microsoft.KeyVault/vaults/write"
+		writeAssign = "Microsoft.Authorization/roleAssignments/write"
+	)
+	tests := []struct {
+		name   string
+		assign []model.RoleAssignment
+		action string
+		want   bool
+	}{
+		{"owner writes vaults", assign("Owner"), writeVault, true},
+		{"owner assigns roles", assign("Owner"), writeAssign, true},
+		{"contributor writes vaults", assign("Contributor"), writeVault, true},
+		{"contributor cannot assign roles", assign("Contributor"), writeAssign, false},
+		{"contributor cannot delete assignments", assign("Contributor"), "Microsoft.Authorization/roleAssignments/delete", false},
+		{"reader reads", assign("Reader"), "Microsoft.KeyVault/vaults/read", true},
+		{"reader cannot write", assign("Reader"), writeVault, false},
+		{"secrets user has no control plane", assign("Key Vault Secrets User"), "Microsoft.KeyVault/vaults/read", false},
+		{"none", nil, writeVault, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := AllowedControlAction(tt.assign, user, vault, tt.action); got != tt.want {
+				t.Errorf("AllowedControlAction(%s) = %v, want %v", tt.action, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestBuiltinRoles(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range BuiltinRoles {
+		if !guid.MatchString(r.ID) || seen[r.ID] || seen[r.Name] {
+			t.Errorf("role %q: id %q invalid or duplicated", r.Name, r.ID)
+		}
+		seen[r.ID], seen[r.Name] = true, true
+		for _, a := range r.Actions {
+			if strings.Contains(strings.ToLower(a), "/secrets/") {
+				t.Errorf("role %q grants secret data through Actions %q", r.Name, a)
+			}
+		}
+	}
+}
+
+var guid = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 func TestMatchAction(t *testing.T) {
 	tests := []struct {

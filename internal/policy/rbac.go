@@ -6,24 +6,56 @@ import (
 	"github.com/coffer-dev/coffer/internal/model"
 )
 
-// RoleDefinition is a built-in role and the permissions it grants.
+// RoleDefinition is a built-in role and the permissions it grants: the
+// control-plane Actions minus NotActions, and the data-plane DataActions.
+// Control-plane patterns never grant data actions ("*" in Actions does not
+// read a secret), which is how Azure keeps Key Vault data permissions from
+// leaking through Owner or Contributor.
 type RoleDefinition struct {
 	ID          string // GUID
 	Name        string
 	Actions     []string
+	NotActions  []string
 	DataActions []string
 }
 
 // BuiltinRoles are the Azure built-in roles Coffer knows, with their real ids.
 var BuiltinRoles = []RoleDefinition{
 	{ID: "8e3af657-a8ff-443c-a75c-2fe8c4bcb635", Name: "Owner", Actions: []string{"*"}},
-	{ID: "b24988ac-6180-42a0-ab88-20f7382dd24c", Name: "Contributor", Actions: []string{"*"}},
+	// Contributor manages everything but access: it cannot write or delete
+	// role assignments, so it cannot give itself a Key Vault data role.
+	{ID: "b24988ac-6180-42a0-ab88-20f7382dd24c", Name: "Contributor", Actions: []string{"*"},
+		NotActions: []string{"Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write", "Microsoft.Authorization/elevateAccess/Action"}},
 	{ID: "acdd72a7-3385-48ef-bd42-f606fba81ae7", Name: "Reader", Actions: []string{"*/read"}},
 	{ID: "00482a5a-887f-4fb3-b363-3b7fe8e74483", Name: "Key Vault Administrator", Actions: []string{"Microsoft.KeyVault/vaults/*/read"}, DataActions: []string{"Microsoft.KeyVault/vaults/*"}},
 	{ID: "b86a8fe4-44ce-4948-aee5-eccb2c155cd7", Name: "Key Vault Secrets Officer", Actions: []string{"Microsoft.KeyVault/vaults/*/read"}, DataActions: []string{"Microsoft.KeyVault/vaults/secrets/*"}},
 	{ID: "4633458b-17de-408a-b874-0445c86b69e6", Name: "Key Vault Secrets User", DataActions: []string{"Microsoft.KeyVault/vaults/secrets/getSecret/action", "Microsoft.KeyVault/vaults/secrets/readMetadata/action"}},
 	{ID: "21090545-7ca7-4776-b22c-e363652d74d2", Name: "Key Vault Reader", Actions: []string{"Microsoft.KeyVault/vaults/*/read"}, DataActions: []string{"Microsoft.KeyVault/vaults/*/read", "Microsoft.KeyVault/vaults/secrets/readMetadata/action"}},
+	{ID: "db79e9a7-68ee-4b58-9aeb-b90e7c24fcba", Name: "Key Vault Certificate User", DataActions: []string{"Microsoft.KeyVault/vaults/certificates/read", "Microsoft.KeyVault/vaults/secrets/getSecret/action", "Microsoft.KeyVault/vaults/secrets/readMetadata/action", "Microsoft.KeyVault/vaults/keys/read"}},
+	{ID: "a4417e6f-fecd-4de8-b567-7b0420556985", Name: "Key Vault Certificates Officer", Actions: []string{"Microsoft.KeyVault/vaults/*/read"}, DataActions: []string{"Microsoft.KeyVault/vaults/certificatecas/*", "Microsoft.KeyVault/vaults/certificates/*", "Microsoft.KeyVault/vaults/certificatecontacts/write"}},
+	{ID: "14b46e9e-c2b7-41b4-b07b-48a6ebf60603", Name: "Key Vault Crypto Officer", Actions: []string{"Microsoft.KeyVault/vaults/*/read"}, DataActions: []string{"Microsoft.KeyVault/vaults/keys/*", "Microsoft.KeyVault/vaults/keyrotationpolicies/*"}},
 	{ID: "f25e0fa2-a7c8-4377-a976-54943a77a395", Name: "Key Vault Contributor", Actions: []string{"Microsoft.KeyVault/*"}},
+}
+
+// Allows reports whether the role grants a control-plane action: some
+// Actions pattern matches it and no NotActions pattern does.
+func (r RoleDefinition) Allows(action string) bool {
+	return matchAny(r.Actions, action) && !matchAny(r.NotActions, action)
+}
+
+// AllowsData reports whether the role grants a data-plane action. Only
+// DataActions count.
+func (r RoleDefinition) AllowsData(dataAction string) bool {
+	return matchAny(r.DataActions, dataAction)
+}
+
+func matchAny(patterns []string, action string) bool {
+	for _, p := range patterns {
+		if MatchAction(p, action) {
+			return true
+		}
+	}
+	return false
 }
 
 // LookupRole finds a built-in role by GUID, full role-definition id, or name
@@ -44,6 +76,17 @@ func LookupRole(ref string) (RoleDefinition, bool) {
 // groups) at scope or a parent scope grants dataAction. Scopes compare
 // case-insensitively on whole path segments.
 func AllowedByRBAC(assignments []model.RoleAssignment, c Caller, scope, dataAction string) bool {
+	return anyRole(assignments, c, scope, func(r RoleDefinition) bool { return r.AllowsData(dataAction) })
+}
+
+// AllowedControlAction reports whether any assignment to the caller (or
+// one of its groups) at scope or a parent scope grants the control-plane
+// action, e.g. "Microsoft.Authorization/roleAssignments/write".
+func AllowedControlAction(assignments []model.RoleAssignment, c Caller, scope, action string) bool {
+	return anyRole(assignments, c, scope, func(r RoleDefinition) bool { return r.Allows(action) })
+}
+
+func anyRole(assignments []model.RoleAssignment, c Caller, scope string, grants func(RoleDefinition) bool) bool {
 	for _, a := range assignments {
 		if !strings.EqualFold(a.PrincipalID, c.ObjectID) && !contains(c.Groups, a.PrincipalID) {
 			continue
@@ -51,14 +94,8 @@ func AllowedByRBAC(assignments []model.RoleAssignment, c Caller, scope, dataActi
 		if !ScopeCovers(a.Scope, scope) {
 			continue
 		}
-		role, ok := LookupRole(a.RoleDefinitionID)
-		if !ok {
-			continue
-		}
-		for _, pattern := range role.DataActions {
-			if MatchAction(pattern, dataAction) {
-				return true
-			}
+		if role, ok := LookupRole(a.RoleDefinitionID); ok && grants(role) {
+			return true
 		}
 	}
 	return false

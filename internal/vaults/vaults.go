@@ -9,6 +9,7 @@
 package vaults
 
 import (
+	"cmp"
 	"context"
 	"crypto/cipher"
 	"fmt"
@@ -69,6 +70,8 @@ func (s *Service) OpenVault(ctx context.Context, name string) (*model.Vault, err
 // the vault, when secret is empty), under the vault's permission model.
 func (s *Service) Authorize(ctx context.Context, v *model.Vault, c Caller, a policy.Action, secret string) error {
 	const op errs.Op = "vaults.Authorize"
+	// Denials name the vault's own location, as Azure's do.
+	loc := cmp.Or(v.Location, Location)
 	if v.EnableRbacAuthorization {
 		assignments, err := s.Store.ListRoleAssignments(ctx)
 		if err != nil {
@@ -89,14 +92,14 @@ func (s *Service) Authorize(ctx context.Context, v *model.Vault, c Caller, a pol
 			"Assignment: (not found)\r\n"+
 			"DenyAssignmentId: null\r\n"+
 			"DecisionReason: 'DeniedWithNoValidRBAC' \r\n"+
-			"Vault: %s;location=%s\r\n", c.AppID, c.ObjectID, c.TenantID, a.DataAction, scope, v.Name, Location)
+			"Vault: %s;location=%s\r\n", c.AppID, c.ObjectID, c.TenantID, a.DataAction, scope, v.Name, loc)
 		return errs.E(op, errs.Permission, errs.Code("Forbidden"), errs.Inner("ForbiddenByRbac"), errs.Msg(msg))
 	}
 	if policy.AllowedByAccessPolicy(v.AccessPolicies, c, a.Permission) {
 		return nil
 	}
 	msg := fmt.Sprintf("The user, group or application 'appid=%s;oid=%s;iss=https://sts.windows.net/%s/' does not have secrets %s permission on key vault '%s;location=%s'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
-		c.AppID, c.ObjectID, c.TenantID, a.Permission, v.Name, Location)
+		c.AppID, c.ObjectID, c.TenantID, a.Permission, v.Name, loc)
 	return errs.E(op, errs.Permission, errs.Code("Forbidden"), errs.Inner("AccessDenied"), errs.Msg(msg))
 }
 
