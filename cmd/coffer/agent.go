@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -207,15 +208,26 @@ func readCredentialFile(path string) (string, error) {
 	if !st.Mode().IsRegular() {
 		return "", fmt.Errorf("credential file %s is not a regular file", path)
 	}
-	if perm := st.Mode().Perm(); perm&0o077 != 0 && !inCredentialsDirectory(path) {
-		return "", fmt.Errorf("credential file %s is accessible to group or others (mode %04o); whoever reads it can act as this VM: chmod 600 %s",
+	if perm := st.Mode().Perm(); perm&0o022 != 0 && !inCredentialsDirectory(path) {
+		return "", fmt.Errorf("credential file %s is writable by group or others (mode %04o); anyone could swap in another VM's credential: chmod 600 %s",
 			path, perm, path)
+	} else if perm&0o044 != 0 && !inCredentialsDirectory(path) {
+		// Readable by others is a leak, but refusing would break the common
+		// `coffer vm credential create … > file` under umask 022; warn loudly.
+		fmt.Fprintf(os.Stderr, "WARNING: credential file %s is readable by group or others (mode %04o); whoever reads it can act as this VM: chmod 600 %s\n", path, perm, path)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, 4096))
 	if err != nil {
 		return "", err
 	}
 	cred := strings.TrimSpace(string(b))
+	// Accept the JSON that `coffer vm credential create` prints, too.
+	var printed struct {
+		Credential string `json:"credential"`
+	}
+	if strings.HasPrefix(cred, "{") && json.Unmarshal([]byte(cred), &printed) == nil {
+		cred = strings.TrimSpace(printed.Credential)
+	}
 	if !strings.HasPrefix(cred, credentialPrefix) || strings.ContainsAny(cred, " \t\r\n") {
 		return "", fmt.Errorf("credential file %s does not hold a Coffer machine credential (one line starting %s)", path, credentialPrefix)
 	}

@@ -56,9 +56,10 @@ func TestReadCredentialFile(t *testing.T) {
 	}{
 		{"private, trailing newline", writeFile(t, dir, "ok", cred+"\n", 0o600), cred, ""},
 		{"read-only owner", writeFile(t, dir, "ro", "  "+cred+"\r\n", 0o400), cred, ""},
-		{"world readable", writeFile(t, dir, "world", cred, 0o644), "", "is accessible to group or others (mode 0644)"},
-		{"group readable", writeFile(t, dir, "group", cred, 0o640), "", "chmod 600"},
-		{"group writable", writeFile(t, dir, "gw", cred, 0o620), "", "chmod 600"},
+		{"world readable: warned, accepted", writeFile(t, dir, "world", cred, 0o644), cred, ""},
+		{"group writable", writeFile(t, dir, "gw", cred, 0o620), "", "is writable by group or others (mode 0620)"},
+		{"group readable: warned, accepted", writeFile(t, dir, "group", cred, 0o640), cred, ""},
+		{"JSON as printed by vm credential create", writeFile(t, dir, "json", `{"keyId":"k","credential":"`+cred+`"}`, 0o600), cred, ""},
 		{"systemd credential (ACL mask shows as group read)", writeFile(t, systemd, "agent.credential", cred, 0o440), cred, ""},
 		{"not a machine credential", writeFile(t, dir, "other", "hunter2", 0o600), "", "does not hold a Coffer machine credential"},
 		{"two lines", writeFile(t, dir, "two", cred+"\n"+cred, 0o600), "", "does not hold a Coffer machine credential"},
@@ -161,7 +162,7 @@ func TestAgentRefuses(t *testing.T) {
 	dir := t.TempDir()
 	good := writeFile(t, dir, "good", m.cred, 0o600)
 	bogus := writeFile(t, dir, "bogus", "cofferm_0123456789abcdef0123456789abcdef.bm9wZQ", 0o600)
-	loose := writeFile(t, dir, "loose", m.cred, 0o644)
+	loose := writeFile(t, dir, "loose", m.cred, 0o666)
 	server := "https://localhost:" + m.env.Port()
 	tests := []struct {
 		name string
@@ -170,7 +171,7 @@ func TestAgentRefuses(t *testing.T) {
 	}{
 		{"no server", agentConfig{credentialFile: good}, "--server and --credential-file are required"},
 		{"plain HTTP server", agentConfig{server: "http://localhost:" + m.env.Port(), credentialFile: good}, "must be an https:// URL"},
-		{"loose credential file", agentConfig{server: server, credentialFile: loose, caFile: m.caFile}, "chmod 600 " + loose},
+		{"world-writable credential file", agentConfig{server: server, credentialFile: loose, caFile: m.caFile}, "chmod 600 " + loose},
 		{"rejected credential", agentConfig{server: server, credentialFile: bogus, caFile: m.caFile}, "rejected the machine credential"},
 		{"bad CA file", agentConfig{server: server, credentialFile: good, caFile: good}, "holds no PEM certificate"},
 		{"address not on this machine", agentConfig{server: server, credentialFile: good, caFile: m.caFile, addr: "192.0.2.1:0"}, "ip addr add 192.0.2.1/32 dev lo"},

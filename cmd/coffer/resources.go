@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -123,6 +124,9 @@ func newVMCmd() *cobra.Command {
 			return err
 		}
 		out["resourceGroup"] = rg
+		if id, ok := out["identity"].(map[string]any); ok && id["principalId"] != nil {
+			id["systemAssignedIdentity"] = id["principalId"] // az vm create's name for it
+		}
 		return printResult(cmd.OutOrStdout(), out)
 	}}
 	create.Flags().StringVarP(&name, "name", "n", "", "VM name")
@@ -270,7 +274,7 @@ func newVMIdentityCmd() *cobra.Command {
 
 func newVMCredentialCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "credential", Short: "Manage a VM's machine credentials (for coffer agent / IDENTITY_HEADER)"}
-	var name, rg, keyID string
+	var name, rg, keyID, file string
 	create := &cobra.Command{Use: "create", Short: "Issue a new machine credential (shown once)", RunE: func(cmd *cobra.Command, _ []string) error {
 		s, err := connect()
 		if err != nil {
@@ -280,8 +284,18 @@ func newVMCredentialCmd() *cobra.Command {
 		if _, err := s.c.ARM(cmd.Context(), "POST", vmPath(s, rg, name)+"/cofferCredentials", nil, &out); err != nil {
 			return err
 		}
+		if file != "" {
+			// Written 0600 and never printed: the file is what the agent reads.
+			cred, _ := out["credential"].(string)
+			if err := writePrivateFile(file, cred+"\n"); err != nil {
+				return err
+			}
+			delete(out, "credential")
+			out["credentialFile"] = file
+		}
 		return printResult(cmd.OutOrStdout(), out)
 	}}
+	create.Flags().StringVar(&file, "credential-file", "", "write the credential to this file (mode 0600) instead of printing it")
 	revoke := &cobra.Command{Use: "revoke", Short: "Revoke one (--key-id) or all machine credentials", RunE: func(cmd *cobra.Command, _ []string) error {
 		s, err := connect()
 		if err != nil {
@@ -413,4 +427,22 @@ func rgOf(v map[string]any) string {
 		return parts[3]
 	}
 	return ""
+}
+
+// writePrivateFile creates path with mode 0600 (failing if it exists with
+// other permissions is not needed: O_TRUNC keeps the mode, so chmod too).
+func writePrivateFile(path, content string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.WriteString(content); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
