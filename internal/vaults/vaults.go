@@ -416,7 +416,7 @@ func (s *Service) PurgeDeletedSecret(ctx context.Context, v *model.Vault, name s
 		}
 		if v.EnablePurgeProtection {
 			return true, errs.E(op, errs.Permission, errs.Code("Forbidden"), errs.Inner("ForbiddenByPolicy"), errs.Msg(fmt.Sprintf(
-				"Operation \"purge\" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.\r\nVault: %s;location=%s", v.Name, Location)))
+				"Operation \"purge\" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.\r\nVault: %s;location=%s", v.Name, cmp.Or(v.Location, Location))))
 		}
 		return false, nil
 	})
