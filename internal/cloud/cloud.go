@@ -139,9 +139,17 @@ func (p Profile) ServesName(host string) bool {
 	if host == "localhost" || net.ParseIP(host) != nil || strings.HasSuffix(host, ".localhost") {
 		return true
 	}
+	if host == msalDiscoveryHost {
+		// MSAL validates any authority it does not know by asking this
+		// host; pinning it to Coffer must work in every profile.
+		return true
+	}
 	c, _ := p.Classify(host)
 	return c != HostBare
 }
+
+// msalDiscoveryHost is where MSAL sends instance discovery for unknown authorities.
+const msalDiscoveryHost = "login.microsoftonline.com"
 
 // StripPort removes a :port from a Host value, keeping IPv6 literals intact.
 func StripPort(hostport string) string {
