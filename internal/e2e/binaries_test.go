@@ -14,7 +14,7 @@ var (
 	buildErr  error
 )
 
-// binaries builds the coffer binary and the seed client once per test run.
+// binaries builds the coffer binary and the test clients once per test run.
 func binaries(t *testing.T) (coffer, seedclient string) {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -22,7 +22,7 @@ func binaries(t *testing.T) (coffer, seedclient string) {
 		if buildErr != nil {
 			return
 		}
-		for name, pkg := range map[string]string{"coffer": "github.com/coffer-dev/coffer/cmd/coffer", "seedclient": "./testdata/seedclient"} {
+		for name, pkg := range map[string]string{"coffer": "github.com/coffer-dev/coffer/cmd/coffer", "seedclient": "./testdata/seedclient", "envclient": "./testdata/envclient"} {
 			out, err := exec.Command("go", "build", "-o", filepath.Join(buildDir, name), pkg).CombinedOutput()
 			if err != nil {
 				buildErr = err
