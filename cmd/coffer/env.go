@@ -56,6 +56,7 @@ func newEnvCmd() *cobra.Command {
 				{"NODE_EXTRA_CA_CERTS", info.CAFile},
 				{"COFFER_VAULT_URL", info.VaultURL},
 				{"COFFER_URL", info.URL},
+				{"COFFER_MANAGEMENT_URL", info.ManagementURL},
 			}
 			if vmName != "" {
 				// App Service protocol for that VM: a fresh machine

@@ -215,11 +215,11 @@ func callerObjectID(ctx context.Context, s *session) (string, error) {
 }
 
 func newSetPolicyCmd() *cobra.Command {
-	var name, rg, objectID, template string
+	var name, rg, objectID, template, spn string
 	var secretPerms []string
 	cmd := &cobra.Command{Use: "set-policy", Short: "Grant a principal secret permissions in a vault's access policy", RunE: func(cmd *cobra.Command, _ []string) error {
-		if objectID == "" {
-			return fmt.Errorf("--object-id is required")
+		if objectID == "" && spn == "" {
+			return fmt.Errorf("give --object-id or --spn")
 		}
 		perms := secretPerms
 		if strings.EqualFold(template, "Secret Management") || strings.EqualFold(template, "secret-management") {
@@ -235,6 +235,14 @@ func newSetPolicyCmd() *cobra.Command {
 			return err
 		}
 		ctx := cmd.Context()
+		if spn != "" {
+			// --spn: a service principal's appId or display name.
+			sp, err := findSP(ctx, s, spn)
+			if err != nil {
+				return err
+			}
+			objectID, _ = sp["id"].(string)
+		}
 		g, _, err := findVault(ctx, s, name, rg)
 		if err != nil {
 			return err
@@ -276,18 +284,29 @@ func newSetPolicyCmd() *cobra.Command {
 	cmd.Flags().StringVar(&objectID, "object-id", "", "object id of the principal (user, service principal or managed identity)")
 	cmd.Flags().StringSliceVar(&secretPerms, "secret-permissions", nil, "secret permissions: all get list set delete backup restore recover purge")
 	cmd.Flags().StringVar(&template, "template", "", "permission template, e.g. \"Secret Management\"")
+	cmd.Flags().StringVar(&spn, "spn", "", "service principal by appId or display name (instead of --object-id)")
 	_ = cmd.MarkFlagRequired("name")
 	return cmd
 }
 
 func newDeletePolicyCmd() *cobra.Command {
-	var name, rg, objectID string
+	var name, rg, objectID, spn string
 	cmd := &cobra.Command{Use: "delete-policy", Short: "Remove a principal from a vault's access policy", RunE: func(cmd *cobra.Command, _ []string) error {
+		if objectID == "" && spn == "" {
+			return fmt.Errorf("give --object-id or --spn")
+		}
 		s, err := connect()
 		if err != nil {
 			return err
 		}
 		ctx := cmd.Context()
+		if spn != "" {
+			sp, err := findSP(ctx, s, spn)
+			if err != nil {
+				return err
+			}
+			objectID, _ = sp["id"].(string)
+		}
 		g, _, err := findVault(ctx, s, name, rg)
 		if err != nil {
 			return err
@@ -305,8 +324,8 @@ func newDeletePolicyCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&name, "name", "n", "", "vault name")
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	cmd.Flags().StringVar(&objectID, "object-id", "", "object id of the principal")
+	cmd.Flags().StringVar(&spn, "spn", "", "service principal by appId or display name (instead of --object-id)")
 	_ = cmd.MarkFlagRequired("name")
-	_ = cmd.MarkFlagRequired("object-id")
 	return cmd
 }
 

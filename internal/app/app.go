@@ -266,6 +266,7 @@ type ServerInfo struct {
 	AuthorityHost string `json:"authorityHost"`
 	VaultURL      string `json:"vaultUrl"`
 	VaultSuffix   string `json:"vaultSuffix"`
+	ManagementURL string `json:"managementUrl"`
 	CAFile        string `json:"caFile"`
 }
 
@@ -294,6 +295,10 @@ func (s *Server) Info() ServerInfo {
 		AuthorityHost: "https://" + login + portSuffix + "/",
 		VaultURL:      "https://" + s.Instance.DefaultVault + "." + s.Profile.VaultSuffix + portSuffix + "/",
 		VaultSuffix:   s.Profile.VaultSuffix,
+		ManagementURL: "https://" + host + portSuffix + "/",
+	}
+	if s.Profile.ManagementHost != "" {
+		info.ManagementURL = "https://" + s.Profile.ManagementHost + portSuffix + "/"
 	}
 	if !s.cfg.InMemory {
 		info.CAFile = filepath.Join(s.cfg.DataDir, CAFile)
