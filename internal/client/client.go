@@ -98,6 +98,7 @@ func (c *Client) VaultResource() string { return c.Profile.VaultResource() }
 type Error struct {
 	Status  int
 	Code    string
+	Inner   string // Key Vault's innererror.code, if any
 	Message string
 }
 
@@ -105,7 +106,11 @@ func (e *Error) Error() string {
 	if e.Code == "" {
 		return fmt.Sprintf("HTTP %d", e.Status)
 	}
-	return fmt.Sprintf("(%s) %s", e.Code, e.Message)
+	msg := fmt.Sprintf("(%s) %s", e.Code, strings.TrimSpace(e.Message))
+	if e.Inner != "" {
+		msg += "\nInner error: " + e.Inner
+	}
+	return msg
 }
 
 // IsNotFound reports whether err is a 404 API error.
@@ -189,7 +194,11 @@ func (c *Client) do(ctx context.Context, method, rawURL, resource string, body, 
 	if resp.StatusCode >= 400 {
 		var ke wire.KeyVaultError
 		_ = json.Unmarshal(b, &ke)
-		return resp.StatusCode, &Error{Status: resp.StatusCode, Code: ke.Error.Code, Message: ke.Error.Message}
+		e := &Error{Status: resp.StatusCode, Code: ke.Error.Code, Message: ke.Error.Message}
+		if ke.Error.InnerError != nil {
+			e.Inner = ke.Error.InnerError.Code
+		}
+		return resp.StatusCode, e
 	}
 	if out != nil && len(b) > 0 {
 		if err := json.Unmarshal(b, out); err != nil {
