@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/cloud"
@@ -50,6 +51,9 @@ type Handler struct {
 	AdminObjectID  string
 	Logger         *slog.Logger
 	Now            func() time.Time
+
+	// ops remembers finished asynchronous operations for polling.
+	ops sync.Map
 }
 
 // call is one parsed ARM request.
@@ -64,7 +68,18 @@ type call struct {
 
 func (c *call) ctx() context.Context { return c.r.Context() }
 
-var apiVersionRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-preview|-beta|-alpha)?$`)
+var apiVersionRE = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2})(-preview|-beta|-alpha)?$`)
+
+// wellFormedVersion reports whether v is a date (a real one) with an
+// optional pre-release suffix, the only shape ARM accepts.
+func wellFormedVersion(v string) bool {
+	m := apiVersionRE.FindStringSubmatch(v)
+	if m == nil {
+		return false
+	}
+	_, err := time.Parse(time.DateOnly, m[1])
+	return err == nil
+}
 
 // ServeHTTP handles /subscriptions/... requests.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -90,8 +105,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if c.api == "" {
 		return armErr(errs.Invalid, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
 	}
-	if !apiVersionRE.MatchString(c.api) {
-		return armErr(errs.Invalid, "InvalidApiVersionParameter", "The api-version '"+c.api+"' is invalid. The supported versions are '2025-05-01,2024-11-01,2023-07-01,2022-09-01,2021-04-01'.")
+	if !wellFormedVersion(c.api) {
+		return invalidAPIVersion(c.api)
 	}
 	for _, s := range strings.Split(r.URL.Path, "/") {
 		if s != "" {
@@ -113,8 +128,19 @@ func (h *Handler) authenticate(r *http.Request) (*identity.Claims, error) {
 	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(raw) == "" {
 		return nil, armErr(errs.Unauthenticated, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
 	}
-	claims, err := h.Verify.Verify(strings.TrimSpace(raw), h.Profile.IsManagementAudience)
+	var badAud string
+	claims, err := h.Verify.Verify(strings.TrimSpace(raw), func(aud string) bool {
+		ok := h.Profile.IsManagementAudience(aud)
+		if !ok {
+			badAud = aud
+		}
+		return ok
+	})
 	if err != nil {
+		if badAud != "" {
+			return nil, armErr(errs.Unauthenticated, "InvalidAuthenticationTokenAudience", "The access token has been obtained for wrong audience or resource '"+
+				badAud+"'. It should exactly match with one of the allowed audiences '"+strings.Join(h.Profile.ManagementAudiences, "','")+"'.")
+		}
 		_, _, msg := errs.Details(err)
 		return nil, armErr(errs.Unauthenticated, "InvalidAuthenticationToken", "The access token is invalid. "+string(msg))
 	}
@@ -138,9 +164,34 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	httpx.WriteJSON(w, httpx.Status(kind), wire.KeyVaultError{Error: wire.ErrorDetail{Code: string(code), Message: string(msg)}})
 }
 
-// authorize checks the caller may act on scope: the admin always may;
-// others need a role assignment whose role's actions cover the request.
-func (h *Handler) authorize(c *call, scope string, write bool) error {
+// notActions are the actions a built-in role's "*" does not grant, keyed by
+// role id: Contributor manages everything except access (as in Azure).
+var notActions = map[string][]string{
+	"b24988ac-6180-42a0-ab88-20f7382dd24c": {"Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write", "Microsoft.Authorization/elevateAccess/Action"},
+}
+
+// roleGrants reports whether a role's actions cover action. A "/*/" in a
+// pattern may also stand for no segment at all for reads, so
+// "Microsoft.KeyVault/vaults/*/read" lets Key Vault readers read the vault.
+func roleGrants(role policy.RoleDefinition, action string) bool {
+	for _, na := range notActions[role.ID] {
+		if policy.MatchAction(na, action) {
+			return false
+		}
+	}
+	read := strings.HasSuffix(strings.ToLower(action), "/read")
+	for _, pattern := range role.Actions {
+		if policy.MatchAction(pattern, action) || (read && policy.MatchAction(strings.Replace(pattern, "/*/", "/", 1), action)) {
+			return true
+		}
+	}
+	return false
+}
+
+// authorize checks the caller may perform action (an Azure operation name
+// such as "Microsoft.KeyVault/vaults/write") on scope: the admin always
+// may; others need a role assignment at or above scope whose role grants it.
+func (h *Handler) authorize(c *call, scope, action string) error {
 	if strings.EqualFold(c.caller.ObjectID, h.AdminObjectID) {
 		return nil
 	}
@@ -148,25 +199,17 @@ func (h *Handler) authorize(c *call, scope string, write bool) error {
 	if err != nil {
 		return err
 	}
-	action := "Microsoft.Resources/read"
-	if write {
-		action = "Microsoft.Resources/write"
-	}
 	for _, a := range assignments {
 		if !strings.EqualFold(a.PrincipalID, c.caller.ObjectID) || !policy.ScopeCovers(a.Scope, scope) {
 			continue
 		}
-		role, ok := policy.LookupRole(a.RoleDefinitionID)
-		if !ok {
-			continue
-		}
-		for _, pattern := range role.Actions {
-			if policy.MatchAction(pattern, action) || (!write && strings.HasSuffix(strings.ToLower(pattern), "/read")) {
-				return nil
-			}
+		if role, ok := policy.LookupRole(a.RoleDefinitionID); ok && roleGrants(role, action) {
+			return nil
 		}
 	}
-	return armErr(errs.Permission, "AuthorizationFailed", "The client '"+c.caller.AppID+"' with object id '"+c.caller.ObjectID+"' does not have authorization to perform action over scope '"+scope+"' or the scope is invalid. If access was recently granted, please refresh your credentials.")
+	return armErr(errs.Permission, "AuthorizationFailed", "The client '"+c.caller.AppID+"' with object id '"+c.caller.ObjectID+
+		"' does not have authorization to perform action '"+action+"' over scope '"+scope+
+		"' or the scope is invalid. If access was recently granted, please refresh your credentials.")
 }
 
 // decode reads a JSON body into v.

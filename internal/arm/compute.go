@@ -1,7 +1,9 @@
 package arm
 
 import (
+	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/errs"
@@ -53,7 +55,7 @@ func (h *Handler) listVMs(c *call, sub, rg string) error {
 		}
 		scope += "/resourceGroups/" + rg
 	}
-	if err := h.authorize(c, scope, false); err != nil {
+	if err := h.authorize(c, scope, vmRead); err != nil {
 		return err
 	}
 	vms, err := h.Store.ListComputes(c.ctx(), sub, rg)
@@ -68,11 +70,75 @@ func (h *Handler) listVMs(c *call, sub, rg string) error {
 	return nil
 }
 
+// Operation names the VM and identity handlers authorize.
+const (
+	vmRead         = "Microsoft.Compute/virtualMachines/read"
+	vmWrite        = "Microsoft.Compute/virtualMachines/write"
+	vmDelete       = "Microsoft.Compute/virtualMachines/delete"
+	vmCredentials  = "Microsoft.Compute/virtualMachines/cofferCredentials/action"
+	identityRead   = "Microsoft.ManagedIdentity/userAssignedIdentities/read"
+	identityWrite  = "Microsoft.ManagedIdentity/userAssignedIdentities/write"
+	identityDelete = "Microsoft.ManagedIdentity/userAssignedIdentities/delete"
+	identityAssign = "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"
+)
+
+// vmIdentityBody is the identity of a VM request. A null entry in
+// userAssignedIdentities (PATCH) removes that identity, as in ARM.
+type vmIdentityBody struct {
+	Type                   string                      `json:"type"`
+	UserAssignedIdentities map[string]*json.RawMessage `json:"userAssignedIdentities"`
+}
+
+func invalidIdentity(msg string) error {
+	return armErr(errs.Invalid, "InvalidIdentityValues", msg)
+}
+
+// identitySpec applies a request's identity to spec: the type must be one
+// ARM knows, user-assigned identities come with the UserAssigned type and
+// only with it, and every entry must be an object (or null in a PATCH).
+func identitySpec(id *vmIdentityBody, existing *model.Compute, patch bool, spec *resources.VMSpec) error {
+	t := strings.ToLower(strings.ReplaceAll(id.Type, " ", ""))
+	switch t {
+	case "systemassigned", "userassigned", "systemassigned,userassigned", "none":
+	default:
+		return armErr(errs.Invalid, "InvalidIdentityType", "The identity type '"+id.Type+"' is invalid. Allowed: SystemAssigned, UserAssigned, 'SystemAssigned, UserAssigned', None.")
+	}
+	spec.SystemAssigned = strings.Contains(t, "systemassigned")
+	if !strings.Contains(t, "userassigned") {
+		if len(id.UserAssignedIdentities) > 0 {
+			return invalidIdentity("The property 'userAssignedIdentities' can only be given with the identity type 'UserAssigned' or 'SystemAssigned, UserAssigned'.")
+		}
+		spec.UserAssigned = nil
+		return nil
+	}
+	spec.UserAssigned = nil
+	if patch && existing != nil {
+		spec.UserAssigned = existing.UserAssigned
+	}
+	for rid, v := range id.UserAssignedIdentities {
+		if v == nil || string(*v) == "null" {
+			if !patch {
+				return invalidIdentity("The user-assigned identity '" + rid + "' has a null value; null removes an identity only in a PATCH.")
+			}
+			spec.UserAssigned = removeID(spec.UserAssigned, rid)
+			continue
+		}
+		if b := strings.TrimSpace(string(*v)); !strings.HasPrefix(b, "{") {
+			return armErr(errs.Invalid, "InvalidRequestContent", "The request content was invalid and could not be deserialized: property 'userAssignedIdentities' has the wrong type.")
+		}
+		spec.UserAssigned = append(removeID(spec.UserAssigned, rid), rid)
+	}
+	if len(spec.UserAssigned) == 0 {
+		return invalidIdentity("The identity type '" + id.Type + "' requires at least one entry in 'userAssignedIdentities'.")
+	}
+	return nil
+}
+
 func (h *Handler) vm(c *call, sub, rg, name string) error {
 	scope := "/subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/virtualMachines/" + name
 	switch c.r.Method {
 	case http.MethodGet:
-		if err := h.authorize(c, scope, false); err != nil {
+		if err := h.authorize(c, scope, vmRead); err != nil {
 			return err
 		}
 		vm, err := h.Resources.VM(c.ctx(), sub, rg, name)
@@ -82,48 +148,45 @@ func (h *Handler) vm(c *call, sub, rg, name string) error {
 		httpx.WriteJSON(c.w, http.StatusOK, h.vmWire(c, vm))
 		return nil
 	case http.MethodPut, http.MethodPatch:
-		if err := h.authorize(c, scope, true); err != nil {
+		if err := h.authorize(c, scope, vmWrite); err != nil {
 			return err
 		}
 		var body struct {
 			Location string            `json:"location"`
 			Tags     map[string]string `json:"tags"`
-			Identity *struct {
-				Type                   string         `json:"type"`
-				UserAssignedIdentities map[string]any `json:"userAssignedIdentities"`
-			} `json:"identity"`
+			Identity *vmIdentityBody   `json:"identity"`
 		}
 		if err := decode(c, &body); err != nil {
 			return err
 		}
+		patch := c.r.Method == http.MethodPatch
 		spec := resources.VMSpec{Location: body.Location, Tags: body.Tags}
 		existing, err := h.Store.GetCompute(c.ctx(), sub, rg, name)
-		if err == nil && (c.r.Method == http.MethodPatch || body.Identity == nil) {
+		if err != nil && errs.KindOf(err) != errs.NotExist {
+			return err
+		}
+		if patch && existing == nil {
+			if _, err := h.Resources.VM(c.ctx(), sub, rg, name); err != nil {
+				return err
+			}
+		}
+		if existing != nil && (patch || body.Identity == nil) {
 			// PATCH and identity-less PUTs keep the current assignment.
 			spec.SystemAssigned, spec.UserAssigned = existing.SystemAssigned != "", existing.UserAssigned
 		}
 		if body.Identity != nil {
-			t := strings.ToLower(strings.ReplaceAll(body.Identity.Type, " ", ""))
-			switch t {
-			case "systemassigned", "userassigned", "systemassigned,userassigned", "none":
-			default:
-				return armErr(errs.Invalid, "InvalidIdentityType", "The identity type '"+body.Identity.Type+"' is invalid. Allowed: SystemAssigned, UserAssigned, 'SystemAssigned, UserAssigned', None.")
+			if err := identitySpec(body.Identity, existing, patch, &spec); err != nil {
+				return err
 			}
-			spec.SystemAssigned = strings.Contains(t, "systemassigned")
-			if strings.Contains(t, "userassigned") {
-				spec.UserAssigned = nil
-				if c.r.Method == http.MethodPatch && existing != nil {
-					spec.UserAssigned = existing.UserAssigned
+			// Attaching a user-assigned identity needs the right to assign it.
+			for _, rid := range spec.UserAssigned {
+				if existing != nil && slices.ContainsFunc(existing.UserAssigned, func(x string) bool { return strings.EqualFold(x, rid) }) {
+					continue
 				}
-				for rid, v := range body.Identity.UserAssignedIdentities {
-					if v == nil { // PATCH with null removes the identity, as in ARM
-						spec.UserAssigned = removeID(spec.UserAssigned, rid)
-						continue
-					}
-					spec.UserAssigned = append(spec.UserAssigned, rid)
+				if err := h.authorize(c, rid, identityAssign); err != nil {
+					_, _, msg := errs.Details(err)
+					return armErr(errs.Permission, "LinkedAuthorizationFailed", string(msg))
 				}
-			} else {
-				spec.UserAssigned = nil
 			}
 		}
 		vm, created, err := h.Resources.CreateOrUpdateVM(c.ctx(), sub, rg, name, spec)
@@ -137,7 +200,7 @@ func (h *Handler) vm(c *call, sub, rg, name string) error {
 		httpx.WriteJSON(c.w, status, h.vmWire(c, vm))
 		return nil
 	case http.MethodDelete:
-		if err := h.authorize(c, scope, true); err != nil {
+		if err := h.authorize(c, scope, vmDelete); err != nil {
 			return err
 		}
 		err := h.Resources.DeleteVM(c.ctx(), sub, rg, name)
@@ -169,7 +232,7 @@ func removeID(ids []string, id string) []string {
 // revokes all, DELETE …/cofferCredentials/{keyId} revokes one.
 func (h *Handler) vmCredentials(c *call, sub, rg, name, keyID string) error {
 	scope := "/subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/virtualMachines/" + name
-	if err := h.authorize(c, scope, true); err != nil {
+	if err := h.authorize(c, scope, vmCredentials); err != nil {
 		return err
 	}
 	switch {
@@ -212,7 +275,7 @@ func (h *Handler) listUAMIs(c *call, sub, rg string) error {
 		}
 		scope += "/resourceGroups/" + rg
 	}
-	if err := h.authorize(c, scope, false); err != nil {
+	if err := h.authorize(c, scope, identityRead); err != nil {
 		return err
 	}
 	us, err := h.Store.ListUAMIs(c.ctx(), sub, rg)
@@ -231,7 +294,7 @@ func (h *Handler) uami(c *call, sub, rg, name string) error {
 	scope := "/subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/" + name
 	switch c.r.Method {
 	case http.MethodGet:
-		if err := h.authorize(c, scope, false); err != nil {
+		if err := h.authorize(c, scope, identityRead); err != nil {
 			return err
 		}
 		u, err := h.Resources.UAMI(c.ctx(), sub, rg, name)
@@ -241,7 +304,7 @@ func (h *Handler) uami(c *call, sub, rg, name string) error {
 		httpx.WriteJSON(c.w, http.StatusOK, h.uamiWire(u))
 		return nil
 	case http.MethodPut, http.MethodPatch:
-		if err := h.authorize(c, scope, true); err != nil {
+		if err := h.authorize(c, scope, identityWrite); err != nil {
 			return err
 		}
 		var body struct {
@@ -262,7 +325,7 @@ func (h *Handler) uami(c *call, sub, rg, name string) error {
 		httpx.WriteJSON(c.w, status, h.uamiWire(u))
 		return nil
 	case http.MethodDelete:
-		if err := h.authorize(c, scope, true); err != nil {
+		if err := h.authorize(c, scope, identityDelete); err != nil {
 			return err
 		}
 		err := h.Resources.DeleteUAMI(c.ctx(), sub, rg, name)

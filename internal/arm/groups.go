@@ -3,7 +3,6 @@ package arm
 import (
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/coffer-dev/coffer/internal/errs"
 	"github.com/coffer-dev/coffer/internal/httpx"
@@ -11,6 +10,13 @@ import (
 	"github.com/coffer-dev/coffer/internal/policy"
 	"github.com/coffer-dev/coffer/internal/resources"
 	"github.com/coffer-dev/coffer/internal/wire"
+)
+
+// Operation names the group handlers authorize.
+const (
+	groupRead   = "Microsoft.Resources/subscriptions/resourceGroups/read"
+	groupWrite  = "Microsoft.Resources/subscriptions/resourceGroups/write"
+	groupDelete = "Microsoft.Resources/subscriptions/resourceGroups/delete"
 )
 
 func groupWire(g *model.ResourceGroup, state string) wire.ResourceGroup {
@@ -26,7 +32,7 @@ func (h *Handler) listGroups(c *call, sub string) error {
 	if c.r.Method != http.MethodGet {
 		return methodNotAllowed(c)
 	}
-	if err := h.authorize(c, "/subscriptions/"+sub, false); err != nil {
+	if err := h.authorize(c, "/subscriptions/"+sub, groupRead); err != nil {
 		return err
 	}
 	gs, err := h.Store.ListResourceGroups(c.ctx(), sub)
@@ -45,7 +51,7 @@ func (h *Handler) group(c *call, sub, name string) error {
 	scope := "/subscriptions/" + sub + "/resourceGroups/" + name
 	switch c.r.Method {
 	case http.MethodGet, http.MethodHead:
-		if err := h.authorize(c, scope, false); err != nil {
+		if err := h.authorize(c, scope, groupRead); err != nil {
 			return err
 		}
 		g, err := h.Resources.Group(c.ctx(), sub, name)
@@ -63,7 +69,7 @@ func (h *Handler) group(c *call, sub, name string) error {
 		httpx.WriteJSON(c.w, http.StatusOK, groupWire(g, "Succeeded"))
 		return nil
 	case http.MethodPut, http.MethodPatch:
-		if err := h.authorize(c, scope, true); err != nil {
+		if err := h.authorize(c, scope, groupWrite); err != nil {
 			return err
 		}
 		var body struct {
@@ -74,11 +80,15 @@ func (h *Handler) group(c *call, sub, name string) error {
 			return err
 		}
 		if c.r.Method == http.MethodPatch {
+			// PATCH changes only what it names.
 			g, err := h.Resources.Group(c.ctx(), sub, name)
 			if err != nil {
 				return err
 			}
 			body.Location = g.Location
+			if body.Tags == nil {
+				body.Tags = g.Tags
+			}
 		}
 		g, created, err := h.Resources.CreateOrUpdateGroup(c.ctx(), sub, name, body.Location, body.Tags)
 		if err != nil {
@@ -91,7 +101,7 @@ func (h *Handler) group(c *call, sub, name string) error {
 		httpx.WriteJSON(c.w, status, groupWire(g, "Succeeded"))
 		return nil
 	case http.MethodDelete:
-		if err := h.authorize(c, scope, true); err != nil {
+		if err := h.authorize(c, scope, groupDelete); err != nil {
 			return err
 		}
 		g, err := h.Resources.Group(c.ctx(), sub, name)
@@ -104,7 +114,7 @@ func (h *Handler) group(c *call, sub, name string) error {
 		// ARM deletes asynchronously; Coffer finishes before answering but
 		// keeps ARM's 202 + Location contract so pollers behave the same.
 		id := resources.RandomID(18)
-		ops.Store(id, true)
+		h.ops.Store(id, true)
 		loc := "https://" + c.host + "/subscriptions/" + sub + "/operationresults/" + id + "?api-version=" + c.api
 		c.w.Header().Set("Location", loc)
 		c.w.Header().Set("Azure-AsyncOperation", loc)
@@ -115,11 +125,11 @@ func (h *Handler) group(c *call, sub, name string) error {
 	return methodNotAllowed(c)
 }
 
-// ops remembers finished asynchronous operations for polling.
-var ops sync.Map
-
 func (h *Handler) operationResult(c *call, id string) error {
-	if _, ok := ops.Load(id); !ok {
+	if c.r.Method != http.MethodGet {
+		return methodNotAllowed(c)
+	}
+	if _, ok := h.ops.Load(id); !ok {
 		return armErr(errs.NotExist, "OperationNotFound", "The operation '"+id+"' was not found.")
 	}
 	httpx.WriteJSON(c.w, http.StatusOK, map[string]string{"status": "Succeeded"})

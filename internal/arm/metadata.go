@@ -15,12 +15,15 @@ import (
 func CloudMetadata(p cloud.Profile) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		port := cloud.PortSuffix(r.Host)
-		login, mgmt := p.LoginHost, p.ManagementHost
+		login, mgmt, graph := p.LoginHost, p.ManagementHost, p.GraphHost
 		if login == "" {
 			login = "localhost"
 		}
 		if mgmt == "" {
 			mgmt = "localhost"
+		}
+		if graph == "" {
+			graph = "localhost"
 		}
 		doc := map[string]any{
 			"name":            p.Name,
@@ -32,8 +35,11 @@ func CloudMetadata(p cloud.Profile) http.HandlerFunc {
 				"tenant":           "common",
 				"identityProvider": "AAD",
 			},
-			"graph":         "https://" + mgmt + port + "/",
-			"graphAudience": "https://" + mgmt + port + "/",
+			// Coffer serves Microsoft Graph only (no Azure AD Graph), so the
+			// legacy "graph" entries name it too.
+			"graph":                    "https://" + graph + port + "/",
+			"graphAudience":            "https://" + graph + port + "/",
+			"microsoftGraphResourceId": "https://" + graph + port + "/",
 			"suffixes": map[string]any{
 				"keyVaultDns": p.VaultSuffix,
 				"storage":     "core.windows.net",

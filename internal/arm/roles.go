@@ -2,6 +2,7 @@ package arm
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/google/uuid"
@@ -23,11 +24,50 @@ func (h *Handler) roleWire(a *model.RoleAssignment) wire.RoleAssignment {
 	return out
 }
 
+// assignmentFilter is ARM's $filter for role assignments: atScope(),
+// principalId eq '{id}' and assignedTo('{id}'), optionally joined by "and".
+type assignmentFilter struct {
+	atScope   bool
+	principal string
+}
+
+var (
+	principalEqRE  = regexp.MustCompile(`(?i)^principalId\s+eq\s+'([^']*)'$`)
+	assignedToRE   = regexp.MustCompile(`(?i)^assignedTo\('([^']*)'\)$`)
+	filterAndRE    = regexp.MustCompile(`(?i)\s+and\s+`)
+	atScopeFuncRE  = regexp.MustCompile(`(?i)^atScope\(\)$`)
+	roleFilterHelp = "Supported filters: atScope(), principalId eq '{id}', assignedTo('{id}')."
+)
+
+func parseAssignmentFilter(raw string) (assignmentFilter, error) {
+	var f assignmentFilter
+	if strings.TrimSpace(raw) == "" {
+		return f, nil
+	}
+	for _, term := range filterAndRE.Split(strings.TrimSpace(raw), -1) {
+		switch term = strings.TrimSpace(term); {
+		case atScopeFuncRE.MatchString(term):
+			f.atScope = true
+		case principalEqRE.MatchString(term):
+			f.principal = principalEqRE.FindStringSubmatch(term)[1]
+		case assignedToRE.MatchString(term):
+			f.principal = assignedToRE.FindStringSubmatch(term)[1]
+		default:
+			return f, armErr(errs.Invalid, "UnsupportedQuery", "The filter '"+raw+"' is not supported. "+roleFilterHelp)
+		}
+	}
+	return f, nil
+}
+
 func (h *Handler) listRoleAssignments(c *call, scope string) error {
 	if c.r.Method != http.MethodGet {
 		return methodNotAllowed(c)
 	}
-	if err := h.authorize(c, scope, false); err != nil {
+	if err := h.authorize(c, scope, "Microsoft.Authorization/roleAssignments/read"); err != nil {
+		return err
+	}
+	f, err := parseAssignmentFilter(c.r.URL.Query().Get("$filter"))
+	if err != nil {
 		return err
 	}
 	all, err := h.Store.ListRoleAssignments(c.ctx())
@@ -36,41 +76,70 @@ func (h *Handler) listRoleAssignments(c *call, scope string) error {
 	}
 	out := wire.Page[wire.RoleAssignment]{Value: []wire.RoleAssignment{}}
 	for i := range all {
-		// ARM lists assignments at, above and below the scope.
-		if policy.ScopeCovers(all[i].Scope, scope) || policy.ScopeCovers(scope, all[i].Scope) {
-			out.Value = append(out.Value, h.roleWire(&all[i]))
+		a := &all[i]
+		// ARM lists assignments at, above and below the scope; atScope()
+		// keeps those at and above it.
+		above := policy.ScopeCovers(a.Scope, scope)
+		if !above && (f.atScope || !policy.ScopeCovers(scope, a.Scope)) {
+			continue
 		}
+		if f.principal != "" && !strings.EqualFold(a.PrincipalID, f.principal) {
+			continue
+		}
+		out.Value = append(out.Value, h.roleWire(a))
 	}
 	httpx.WriteJSON(c.w, http.StatusOK, out)
 	return nil
 }
 
+// findAssignment returns the assignment with the given name at exactly
+// scope, or nil: an assignment is addressed by its scope and name, so a
+// request through another scope never reaches it.
+func (h *Handler) findAssignment(c *call, scope, name string) (*model.RoleAssignment, error) {
+	all, err := h.Store.ListRoleAssignments(c.ctx())
+	if err != nil {
+		return nil, err
+	}
+	for i := range all {
+		if strings.EqualFold(all[i].Name, name) && sameScope(all[i].Scope, scope) {
+			return &all[i], nil
+		}
+	}
+	return nil, nil
+}
+
+func sameScope(a, b string) bool {
+	return strings.EqualFold(strings.TrimSuffix(a, "/"), strings.TrimSuffix(b, "/"))
+}
+
+func roleAssignmentNotFound(name string) error {
+	return armErr(errs.NotExist, "RoleAssignmentNotFound", "The role assignment '"+name+"' is not found.")
+}
+
 func (h *Handler) roleAssignment(c *call, scope, name string) error {
 	switch c.r.Method {
 	case http.MethodGet:
-		if err := h.authorize(c, scope, false); err != nil {
+		if err := h.authorize(c, scope, "Microsoft.Authorization/roleAssignments/read"); err != nil {
 			return err
 		}
-		all, err := h.Store.ListRoleAssignments(c.ctx())
+		a, err := h.findAssignment(c, scope, name)
 		if err != nil {
 			return err
 		}
-		for i := range all {
-			if strings.EqualFold(all[i].Name, name) {
-				httpx.WriteJSON(c.w, http.StatusOK, h.roleWire(&all[i]))
-				return nil
-			}
+		if a == nil {
+			return roleAssignmentNotFound(name)
 		}
-		return armErr(errs.NotExist, "RoleAssignmentNotFound", "The role assignment '"+name+"' is not found.")
+		httpx.WriteJSON(c.w, http.StatusOK, h.roleWire(a))
+		return nil
 	case http.MethodPut:
-		if err := h.authorize(c, scope, true); err != nil {
+		if err := h.authorize(c, scope, "Microsoft.Authorization/roleAssignments/write"); err != nil {
 			return err
 		}
 		if _, err := uuid.Parse(name); err != nil {
 			return armErr(errs.Invalid, "InvalidRoleAssignmentId", "The role assignment ID '"+name+"' is not valid. The role assignment ID must be a GUID.")
 		}
 		var body struct {
-			Properties struct {
+			Properties *struct {
 				RoleDefinitionID string `json:"roleDefinitionId"`
 				PrincipalID      string `json:"principalId"`
 				PrincipalType    string `json:"principalType"`
@@ -79,16 +148,29 @@ func (h *Handler) roleAssignment(c *call, scope, name string) error {
 		if err := decode(c, &body); err != nil {
 			return err
 		}
-		role, ok := policy.LookupRole(body.Properties.RoleDefinitionID)
-		if !ok {
-			return armErr(errs.Invalid, "RoleDefinitionDoesNotExist", "The specified role definition with ID '"+body.Properties.RoleDefinitionID+"' does not exist.")
+		if body.Properties == nil {
+			return armErr(errs.Invalid, "InvalidRequestContent", "The property 'properties' is required.")
 		}
-		if _, err := h.Store.GetPrincipal(c.ctx(), body.Properties.PrincipalID); err != nil {
-			return armErr(errs.Invalid, "PrincipalNotFound", "Principal "+body.Properties.PrincipalID+" does not exist in the directory "+h.TenantID+".")
+		props := body.Properties
+		role, ok := policy.LookupRole(props.RoleDefinitionID)
+		if !ok {
+			return armErr(errs.Invalid, "RoleDefinitionDoesNotExist", "The specified role definition with ID '"+props.RoleDefinitionID+"' does not exist.")
+		}
+		if _, err := h.Store.GetPrincipal(c.ctx(), props.PrincipalID); err != nil || props.PrincipalID == "" {
+			return armErr(errs.Invalid, "PrincipalNotFound", "Principal "+props.PrincipalID+" does not exist in the directory "+h.TenantID+".")
+		}
+		all, err := h.Store.ListRoleAssignments(c.ctx())
+		if err != nil {
+			return err
+		}
+		for _, x := range all {
+			if sameScope(x.Scope, scope) && strings.EqualFold(x.PrincipalID, props.PrincipalID) && strings.EqualFold(x.RoleDefinitionID, role.ID) {
+				return armErr(errs.Conflict, "RoleAssignmentExists", "The role assignment already exists.")
+			}
 		}
 		a := &model.RoleAssignment{ID: scope + "/providers/Microsoft.Authorization/roleAssignments/" + strings.ToLower(name),
-			Name: strings.ToLower(name), Scope: scope, RoleDefinitionID: role.ID, PrincipalID: body.Properties.PrincipalID,
-			PrincipalType: body.Properties.PrincipalType, Created: h.Now()}
+			Name: strings.ToLower(name), Scope: scope, RoleDefinitionID: role.ID, PrincipalID: props.PrincipalID,
+			PrincipalType: props.PrincipalType, Created: h.Now()}
 		if err := h.Store.CreateRoleAssignment(c.ctx(), a); err != nil {
 			if errs.KindOf(err) == errs.Exist {
 				return armErr(errs.Conflict, "RoleAssignmentExists", "The role assignment already exists.")
@@ -98,23 +180,21 @@ func (h *Handler) roleAssignment(c *call, scope, name string) error {
 		httpx.WriteJSON(c.w, http.StatusCreated, h.roleWire(a))
 		return nil
 	case http.MethodDelete:
-		if err := h.authorize(c, scope, true); err != nil {
+		if err := h.authorize(c, scope, "Microsoft.Authorization/roleAssignments/delete"); err != nil {
 			return err
 		}
-		all, err := h.Store.ListRoleAssignments(c.ctx())
+		a, err := h.findAssignment(c, scope, name)
 		if err != nil {
 			return err
 		}
-		for i := range all {
-			if strings.EqualFold(all[i].Name, name) {
-				if err := h.Store.DeleteRoleAssignment(c.ctx(), all[i].Name); err != nil {
-					return err
-				}
-				httpx.WriteJSON(c.w, http.StatusOK, h.roleWire(&all[i]))
-				return nil
-			}
+		if a == nil {
+			c.w.WriteHeader(http.StatusNoContent)
+			return nil
 		}
-		c.w.WriteHeader(http.StatusNoContent)
+		if err := h.Store.DeleteRoleAssignment(c.ctx(), a.Name); err != nil && errs.KindOf(err) != errs.NotExist {
+			return err
+		}
+		httpx.WriteJSON(c.w, http.StatusOK, h.roleWire(a))
 		return nil
 	}
 	return methodNotAllowed(c)

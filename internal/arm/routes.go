@@ -25,14 +25,26 @@ func (h *Handler) route(c *call) error {
 	// Role assignments exist at any scope: {scope}/providers/Microsoft.Authorization/roleAssignments[/{name}].
 	for i := 1; i+1 < len(s); i++ {
 		if eq(s[i], "providers") && eq(s[i+1], "Microsoft.Authorization") && i+2 < len(s) && eq(s[i+2], "roleAssignments") {
-			scope := "/" + strings.Join(s[:i], "/")
-			switch len(s) - (i + 3) {
-			case 0:
-				return h.listRoleAssignments(c, scope)
-			case 1:
-				return h.roleAssignment(c, scope, s[i+3])
+			if len(s)-(i+3) > 1 {
+				return notFound(c)
 			}
-			return notFound(c)
+			if err := roleAssignmentsAPI.check(c); err != nil {
+				return err
+			}
+			scope, err := h.roleScope(c, s[:i])
+			if err != nil {
+				return err
+			}
+			if len(s) == i+3 {
+				return h.listRoleAssignments(c, scope)
+			}
+			return h.roleAssignment(c, scope, s[i+3])
+		}
+	}
+	// Subscriptions, resource groups and operation results are Microsoft.Resources.
+	if len(s) <= 3 || (eq(s[2], "resourcegroups") && len(s) <= 4) || eq(s[2], "operationresults") {
+		if err := resourcesAPI.check(c); err != nil {
+			return err
 		}
 	}
 	if len(s) == 1 {
@@ -74,6 +86,9 @@ func (h *Handler) route(c *call) error {
 func (h *Handler) rgProvider(c *call, sub, rg, ns, typ string, rest []string) error {
 	switch {
 	case eq(ns, "Microsoft.KeyVault") && eq(typ, "vaults"):
+		if err := vaultsAPI.check(c); err != nil {
+			return err
+		}
 		switch {
 		case len(rest) == 0:
 			return h.listVaults(c, sub, rg)
@@ -83,6 +98,9 @@ func (h *Handler) rgProvider(c *call, sub, rg, ns, typ string, rest []string) er
 			return h.accessPolicies(c, sub, rg, rest[0], rest[2])
 		}
 	case eq(ns, "Microsoft.Compute") && eq(typ, "virtualMachines"):
+		if err := vmsAPI.check(c); err != nil {
+			return err
+		}
 		switch {
 		case len(rest) == 0:
 			return h.listVMs(c, sub, rg)
@@ -96,6 +114,9 @@ func (h *Handler) rgProvider(c *call, sub, rg, ns, typ string, rest []string) er
 			return h.vmCredentials(c, sub, rg, rest[0], keyID)
 		}
 	case eq(ns, "Microsoft.ManagedIdentity") && eq(typ, "userAssignedIdentities"):
+		if err := identitiesAPI.check(c); err != nil {
+			return err
+		}
 		switch len(rest) {
 		case 0:
 			return h.listUAMIs(c, sub, rg)
@@ -110,12 +131,21 @@ func (h *Handler) rgProvider(c *call, sub, rg, ns, typ string, rest []string) er
 func (h *Handler) subProvider(c *call, sub, ns, typ string, rest []string) error {
 	if !eq(ns, "Microsoft.KeyVault") {
 		if eq(ns, "Microsoft.Compute") && eq(typ, "virtualMachines") && len(rest) == 0 {
+			if err := vmsAPI.check(c); err != nil {
+				return err
+			}
 			return h.listVMs(c, sub, "")
 		}
 		if eq(ns, "Microsoft.ManagedIdentity") && eq(typ, "userAssignedIdentities") && len(rest) == 0 {
+			if err := identitiesAPI.check(c); err != nil {
+				return err
+			}
 			return h.listUAMIs(c, sub, "")
 		}
 		return notFound(c)
+	}
+	if err := (apiVersions{typ, vaultsAPI.versions}).check(c); err != nil {
+		return err
 	}
 	switch {
 	case eq(typ, "vaults") && len(rest) == 0:
@@ -133,6 +163,29 @@ func (h *Handler) subProvider(c *call, sub, ns, typ string, rest []string) error
 		}
 	}
 	return notFound(c)
+}
+
+// roleScope validates the scope of a role assignment request (the path
+// segments before /providers/Microsoft.Authorization): it must be this
+// subscription or lie in it, and a resource group in it must exist. It
+// returns the scope in ARM's casing of the fixed segments.
+func (h *Handler) roleScope(c *call, segs []string) (string, error) {
+	if len(segs) < 2 || !eq(segs[0], "subscriptions") {
+		return "", armErr(errs.Invalid, "InvalidRoleAssignmentScope", "The scope '/"+strings.Join(segs, "/")+"' of the role assignment is invalid.")
+	}
+	if !eq(segs[1], h.SubscriptionID) {
+		return "", armErr(errs.NotExist, "SubscriptionNotFound", "The subscription '"+segs[1]+"' could not be found.")
+	}
+	out := append([]string{"subscriptions", h.SubscriptionID}, segs[2:]...)
+	if len(segs) >= 4 && eq(segs[2], "resourceGroups") {
+		out[2] = "resourceGroups"
+		if _, err := h.Resources.Group(c.ctx(), h.SubscriptionID, segs[3]); err != nil {
+			return "", err
+		}
+	} else if len(segs) > 2 && !(len(segs) >= 4 && eq(segs[2], "providers")) {
+		return "", armErr(errs.Invalid, "InvalidRoleAssignmentScope", "The scope '/"+strings.Join(segs, "/")+"' of the role assignment is invalid.")
+	}
+	return "/" + strings.Join(out, "/"), nil
 }
 
 func (h *Handler) listSubscriptions(c *call) error {

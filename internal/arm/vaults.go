@@ -6,6 +6,7 @@ import (
 
 	"github.com/coffer-dev/coffer/internal/errs"
 	"github.com/coffer-dev/coffer/internal/httpx"
+	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/model"
 	"github.com/coffer-dev/coffer/internal/vaults"
 	"github.com/coffer-dev/coffer/internal/wire"
@@ -63,6 +64,20 @@ func (h *Handler) vaultWire(c *call, v *model.Vault) wire.Vault {
 	return out
 }
 
+// Operation names the vault handlers authorize.
+const (
+	vaultRead          = "Microsoft.KeyVault/vaults/read"
+	vaultWrite         = "Microsoft.KeyVault/vaults/write"
+	vaultDelete        = "Microsoft.KeyVault/vaults/delete"
+	vaultPoliciesWrite = "Microsoft.KeyVault/vaults/accessPolicies/write"
+	deletedVaultsList  = "Microsoft.KeyVault/deletedVaults/read"
+	deletedVaultRead   = "Microsoft.KeyVault/locations/deletedVaults/read"
+	deletedVaultPurge  = "Microsoft.KeyVault/locations/deletedVaults/purge/action"
+	checkNameAvailRead = "Microsoft.KeyVault/checkNameAvailability/read"
+)
+
+const vaultResourceType = "Microsoft.KeyVault/vaults"
+
 func vaultScope(sub, rg, name string) string {
 	return "/subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/Microsoft.KeyVault/vaults/" + name
 }
@@ -78,7 +93,7 @@ func (h *Handler) listVaults(c *call, sub, rg string) error {
 		}
 		scope += "/resourceGroups/" + rg
 	}
-	if err := h.authorize(c, scope, false); err != nil {
+	if err := h.authorize(c, scope, vaultRead); err != nil {
 		return err
 	}
 	vs, err := h.Vaults.ListVaults(c.ctx(), sub, rg)
@@ -101,7 +116,7 @@ func (h *Handler) vault(c *call, sub, rg, name string) error {
 	scope := vaultScope(sub, rg, name)
 	switch c.r.Method {
 	case http.MethodGet:
-		if err := h.authorize(c, scope, false); err != nil {
+		if err := h.authorize(c, scope, vaultRead); err != nil {
 			return err
 		}
 		if _, err := h.Resources.Group(c.ctx(), sub, rg); err != nil {
@@ -114,7 +129,7 @@ func (h *Handler) vault(c *call, sub, rg, name string) error {
 		httpx.WriteJSON(c.w, http.StatusOK, h.vaultWire(c, v))
 		return nil
 	case http.MethodPut, http.MethodPatch:
-		if err := h.authorize(c, scope, true); err != nil {
+		if err := h.authorize(c, scope, vaultWrite); err != nil {
 			return err
 		}
 		if _, err := h.Resources.Group(c.ctx(), sub, rg); err != nil {
@@ -149,7 +164,13 @@ func (h *Handler) vault(c *call, sub, rg, name string) error {
 			if !strings.EqualFold(p.Sku.Name, "standard") && !strings.EqualFold(p.Sku.Name, "premium") {
 				return armErr(errs.Invalid, "BadRequest", "The sku name '"+p.Sku.Name+"' is invalid. Allowed: standard, premium.")
 			}
+			if !strings.EqualFold(p.Sku.Family, "A") {
+				return armErr(errs.Invalid, "BadRequest", "The sku family '"+p.Sku.Family+"' is invalid. Allowed: A.")
+			}
 			spec.SKU = p.Sku.Name
+		}
+		if spec.TenantID != "" && !identity.IsGUID(spec.TenantID) {
+			return armErr(errs.Invalid, "BadRequest", "The property 'tenantId' must be a GUID; '"+spec.TenantID+"' is not.")
 		}
 		if spec.TenantID != "" && !strings.EqualFold(spec.TenantID, h.TenantID) {
 			return armErr(errs.Invalid, "BadRequest", "The tenant '"+spec.TenantID+"' is not the tenant of this Coffer ("+h.TenantID+").")
@@ -165,7 +186,7 @@ func (h *Handler) vault(c *call, sub, rg, name string) error {
 		httpx.WriteJSON(c.w, status, h.vaultWire(c, v))
 		return nil
 	case http.MethodDelete:
-		if err := h.authorize(c, scope, true); err != nil {
+		if err := h.authorize(c, scope, vaultDelete); err != nil {
 			return err
 		}
 		if _, err := h.Resources.Group(c.ctx(), sub, rg); err != nil {
@@ -189,15 +210,22 @@ func (h *Handler) accessPolicies(c *call, sub, rg, name, kind string) error {
 	if c.r.Method != http.MethodPut {
 		return methodNotAllowed(c)
 	}
-	if err := h.authorize(c, vaultScope(sub, rg, name), true); err != nil {
+	if err := h.authorize(c, vaultScope(sub, rg, name), vaultPoliciesWrite); err != nil {
 		return err
 	}
 	if _, err := h.Resources.Group(c.ctx(), sub, rg); err != nil {
 		return err
 	}
-	var body wire.VaultAccessPolicyParameters
+	var body struct {
+		Properties *struct {
+			AccessPolicies []wire.AccessPolicyEntry `json:"accessPolicies"`
+		} `json:"properties"`
+	}
 	if err := decode(c, &body); err != nil {
 		return err
+	}
+	if body.Properties == nil || body.Properties.AccessPolicies == nil {
+		return armErr(errs.Invalid, "BadRequest", "The property 'properties.accessPolicies' is required.")
 	}
 	v, err := h.Vaults.UpdateAccessPolicies(c.ctx(), sub, rg, name, kind, fromWirePolicies(body.Properties.AccessPolicies), c.caller.AppID)
 	if err != nil {
@@ -231,7 +259,7 @@ func (h *Handler) listDeletedVaults(c *call, sub string) error {
 	if c.r.Method != http.MethodGet {
 		return methodNotAllowed(c)
 	}
-	if err := h.authorize(c, "/subscriptions/"+sub, false); err != nil {
+	if err := h.authorize(c, "/subscriptions/"+sub, deletedVaultsList); err != nil {
 		return err
 	}
 	vs, err := h.Vaults.ListDeletedVaults(c.ctx(), sub)
@@ -250,7 +278,7 @@ func (h *Handler) deletedVault(c *call, sub, name string) error {
 	if c.r.Method != http.MethodGet {
 		return methodNotAllowed(c)
 	}
-	if err := h.authorize(c, "/subscriptions/"+sub, false); err != nil {
+	if err := h.authorize(c, "/subscriptions/"+sub, deletedVaultRead); err != nil {
 		return err
 	}
 	v, err := h.Vaults.DeletedVault(c.ctx(), sub, name)
@@ -265,7 +293,7 @@ func (h *Handler) purgeDeletedVault(c *call, sub, name string) error {
 	if c.r.Method != http.MethodPost {
 		return methodNotAllowed(c)
 	}
-	if err := h.authorize(c, "/subscriptions/"+sub, true); err != nil {
+	if err := h.authorize(c, "/subscriptions/"+sub, deletedVaultPurge); err != nil {
 		return err
 	}
 	if err := h.Vaults.PurgeDeletedVault(c.ctx(), sub, name); err != nil {
@@ -279,21 +307,32 @@ func (h *Handler) checkNameAvailability(c *call, sub string) error {
 	if c.r.Method != http.MethodPost {
 		return methodNotAllowed(c)
 	}
+	if err := h.authorize(c, "/subscriptions/"+sub, checkNameAvailRead); err != nil {
+		return err
+	}
 	var body struct {
-		Name string `json:"name"`
-		Type string `json:"type"`
+		Name *string `json:"name"`
+		Type *string `json:"type"`
 	}
 	if err := decode(c, &body); err != nil {
 		return err
 	}
+	if body.Name == nil || *body.Name == "" {
+		return armErr(errs.Invalid, "BadRequest", "The property 'name' is required.")
+	}
+	if body.Type == nil || !strings.EqualFold(*body.Type, vaultResourceType) {
+		return armErr(errs.Invalid, "BadRequest", "The property 'type' must be '"+vaultResourceType+"'.")
+	}
+	name := *body.Name
 	out := map[string]any{"nameAvailable": true}
-	switch {
-	case !vaults.ValidVaultName(body.Name):
-		out = map[string]any{"nameAvailable": false, "reason": "AccountNameInvalid", "message": "Vault name '" + body.Name + "' is invalid."}
-	default:
-		if _, err := h.Store.GetVault(c.ctx(), body.Name); err == nil {
-			out = map[string]any{"nameAvailable": false, "reason": "AlreadyExists", "message": "The vault name '" + body.Name + "' is already in use."}
-		}
+	if !vaults.ValidVaultName(name) {
+		out = map[string]any{"nameAvailable": false, "reason": "AccountNameInvalid", "message": "Vault name '" + name +
+			"' is invalid. A vault's name must be between 3-24 alphanumeric characters. The name must begin with a letter, end with a letter or digit, and not contain consecutive hyphens."}
+	} else if _, err := h.Store.GetVault(c.ctx(), name); err == nil {
+		// Live or soft-deleted: either way the name cannot be used.
+		out = map[string]any{"nameAvailable": false, "reason": "AlreadyExists", "message": "The vault name '" + name + "' is already in use."}
+	} else if errs.KindOf(err) != errs.NotExist {
+		return err
 	}
 	httpx.WriteJSON(c.w, http.StatusOK, out)
 	return nil

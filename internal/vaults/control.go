@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/coffer-dev/coffer/internal/errs"
 	"github.com/coffer-dev/coffer/internal/model"
 	"github.com/coffer-dev/coffer/internal/policy"
@@ -43,6 +45,43 @@ func VaultAlreadyExists(op errs.Op, name string) error {
 	return vaultError(op, errs.Conflict, "VaultAlreadyExists", fmt.Sprintf("The vault name '%s' is already in use. Vault names are globally unique so it is possible that the name is already taken. If you are sure that the vault name was not taken then it is possible that a vault with the same name was recently deleted but not purged after being placed in a recoverable state. If the vault is in a recoverable state then the vault will need to be purged before reusing the name. For more information about VaultAlreadyExists, soft delete and purging a vault follow this link https://go.microsoft.com/fwlink/?linkid=2147740.", name))
 }
 
+// The permission names ARM accepts for keys, certificates and storage
+// (Microsoft.KeyVault KeyPermissions, CertificatePermissions,
+// StoragePermissions); Coffer stores them but serves secrets only.
+var (
+	keyPermissions = []string{"all", "encrypt", "decrypt", "wrapkey", "unwrapkey", "sign", "verify", "get", "list", "create",
+		"update", "import", "delete", "backup", "restore", "recover", "purge", "release", "rotate", "getrotationpolicy", "setrotationpolicy"}
+	certificatePermissions = []string{"all", "get", "list", "delete", "create", "import", "update", "managecontacts", "getissuers",
+		"listissuers", "setissuers", "deleteissuers", "manageissuers", "recover", "purge", "backup", "restore"}
+	storagePermissions = []string{"all", "get", "list", "delete", "set", "update", "regeneratekey", "recover", "purge", "backup",
+		"restore", "setsas", "listsas", "getsas", "deletesas"}
+)
+
+func checkPermissions(op errs.Op, kind string, perms []string, valid func(string) bool, allowed string) error {
+	for _, p := range perms {
+		if !valid(p) {
+			return vaultError(op, errs.Invalid, "BadRequest", fmt.Sprintf("The %s permission '%s' is not valid. Valid permissions: %s.", kind, p, allowed))
+		}
+	}
+	return nil
+}
+
+func oneOf(list []string) func(string) bool {
+	return func(p string) bool {
+		for _, x := range list {
+			if strings.EqualFold(x, strings.TrimSpace(p)) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func isGUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil && len(s) == 36
+}
+
 func validateAccessPolicies(op errs.Op, aps []model.AccessPolicy) ([]model.AccessPolicy, error) {
 	if len(aps) > 1024 {
 		return nil, vaultError(op, errs.Invalid, "BadRequest", "A vault can have at most 1024 access policies.")
@@ -52,10 +91,24 @@ func validateAccessPolicies(op errs.Op, aps []model.AccessPolicy) ([]model.Acces
 		if ap.TenantID == "" || ap.ObjectID == "" {
 			return nil, vaultError(op, errs.Invalid, "BadRequest", "An access policy entry requires tenantId and objectId.")
 		}
-		for _, p := range ap.Permissions.Secrets {
-			if !policy.ValidSecretPermission(p) {
-				return nil, vaultError(op, errs.Invalid, "BadRequest", fmt.Sprintf("The secret permission '%s' is not valid. Valid permissions: all, get, list, set, delete, backup, restore, recover, purge.", p))
-			}
+		if !isGUID(ap.TenantID) {
+			return nil, vaultError(op, errs.Invalid, "BadRequest", fmt.Sprintf("The access policy tenantId '%s' is not a GUID.", ap.TenantID))
+		}
+		if ap.ApplicationID != "" && !isGUID(ap.ApplicationID) {
+			return nil, vaultError(op, errs.Invalid, "BadRequest", fmt.Sprintf("The access policy applicationId '%s' is not a GUID.", ap.ApplicationID))
+		}
+		if err := checkPermissions(op, "secret", ap.Permissions.Secrets, policy.ValidSecretPermission,
+			"all, get, list, set, delete, backup, restore, recover, purge"); err != nil {
+			return nil, err
+		}
+		if err := checkPermissions(op, "key", ap.Permissions.Keys, oneOf(keyPermissions), strings.Join(keyPermissions, ", ")); err != nil {
+			return nil, err
+		}
+		if err := checkPermissions(op, "certificate", ap.Permissions.Certificates, oneOf(certificatePermissions), strings.Join(certificatePermissions, ", ")); err != nil {
+			return nil, err
+		}
+		if err := checkPermissions(op, "storage", ap.Permissions.Storage, oneOf(storagePermissions), strings.Join(storagePermissions, ", ")); err != nil {
+			return nil, err
 		}
 		ap.Permissions.Secrets = policy.NormalizePermissions(ap.Permissions.Secrets)
 		ap.Permissions.Keys = policy.NormalizePermissions(ap.Permissions.Keys)
@@ -64,6 +117,11 @@ func validateAccessPolicies(op errs.Op, aps []model.AccessPolicy) ([]model.Acces
 		out = append(out, ap)
 	}
 	return out, nil
+}
+
+// normalizeLocation is ARM's location key: "East US" and "eastus" are one.
+func normalizeLocation(l string) string {
+	return strings.ToLower(strings.ReplaceAll(l, " ", ""))
 }
 
 // CreateOrUpdateVault creates a vault (or recovers a soft-deleted one with
@@ -96,7 +154,7 @@ func (s *Service) CreateOrUpdateVault(ctx context.Context, sub, rg, name string,
 			return nil, false, vaultError(op, errs.Invalid, "LocationRequired", "The location property is required for this definition.")
 		}
 		v := &model.Vault{
-			Name: name, SubscriptionID: sub, ResourceGroup: rg, Location: strings.ToLower(spec.Location), Tags: spec.Tags,
+			Name: name, SubscriptionID: sub, ResourceGroup: rg, Location: normalizeLocation(spec.Location), Tags: spec.Tags,
 			TenantID: spec.TenantID, SKU: strings.ToLower(spec.SKU), AccessPolicies: aps,
 			EnableSoftDelete: true, SoftDeleteRetentionInDays: 90, EnableRbacAuthorization: defaultRBAC,
 			Created: now, CreatedBy: by, Updated: now, UpdatedBy: by,
@@ -133,6 +191,11 @@ func (s *Service) CreateOrUpdateVault(ctx context.Context, sub, rg, name string,
 		}
 	} else if !sameHome {
 		return nil, false, VaultAlreadyExists(op, name)
+	}
+	if spec.Location != "" && normalizeLocation(spec.Location) != normalizeLocation(existing.Location) {
+		return nil, false, vaultError(op, errs.Conflict, "InvalidResourceLocation", fmt.Sprintf(
+			"The resource '%s' already exists in location '%s' in resource group '%s'. A resource with the same name cannot be created in location '%s'. Please select a new resource name.",
+			existing.Name, existing.Location, existing.ResourceGroup, spec.Location))
 	}
 	var out model.Vault
 	err = s.Store.UpdateVault(ctx, name, func(v *model.Vault) error {
@@ -261,7 +324,7 @@ func (s *Service) PurgeDeletedVault(ctx context.Context, sub, name string) error
 		return err
 	}
 	if v.EnablePurgeProtection && s.Now().Before(v.Deleted.Add(time.Duration(v.SoftDeleteRetentionInDays)*24*time.Hour)) {
-		return vaultError(op, errs.Conflict, "VaultPurgeProtected", "Operation 'DeletedVaultPurge' is not allowed.")
+		return vaultError(op, errs.Conflict, "InvalidOperation", "Operation 'DeletedVaultPurge' is not allowed.")
 	}
 	return s.Store.PurgeVault(ctx, name)
 }
