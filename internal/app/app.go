@@ -197,11 +197,7 @@ func (s *Server) routes(keys *identity.KeySet) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	// Anything else gets Azure's JSON error shape, not net/http's text.
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		httpx.WriteJSON(w, http.StatusNotFound, map[string]any{"error": map[string]string{
-			"code": "NotFound", "message": "Coffer serves no resource at " + r.Method + " " + r.URL.Path + " on " + r.Host + "."}})
-	})
+
 	armh := &arm.Handler{Vaults: s.Vaults, Resources: s.Resources, Store: s.Store, Verify: verifier, Profile: s.Profile,
 		TenantID: s.Instance.TenantID, SubscriptionID: s.Instance.SubscriptionID, AdminObjectID: s.Instance.AdminObjectID,
 		Logger: s.logger, Now: s.cfg.Now}
@@ -222,7 +218,7 @@ func (s *Server) routes(keys *identity.KeySet) http.Handler {
 		case (class == cloud.HostBare || class == cloud.HostGraph) && strings.HasPrefix(r.URL.Path, "/v1.0/"):
 			graphh.ServeHTTP(w, r)
 		default:
-			mux.ServeHTTP(w, r)
+			mux.ServeHTTP(&jsonMuxErrors{ResponseWriter: w, r: r}, r)
 		}
 	}))
 }
@@ -332,3 +328,36 @@ func (s *Server) Close() error {
 	s.wg.Wait()
 	return errors.Join(err, s.kv.Close())
 }
+
+// jsonMuxErrors turns the ServeMux's plain-text 404 and 405 answers into
+// Azure's JSON error shape, keeping their status (and the Allow header).
+type jsonMuxErrors struct {
+	http.ResponseWriter
+	r        *http.Request
+	replaced bool
+}
+
+func (j *jsonMuxErrors) WriteHeader(code int) {
+	if (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) &&
+		strings.HasPrefix(j.Header().Get("Content-Type"), "text/plain") {
+		j.replaced = true
+		j.Header().Del("X-Content-Type-Options")
+		msg := "Coffer serves no resource at " + j.r.Method + " " + j.r.URL.Path + " on " + j.r.Host + "."
+		errCode := "NotFound"
+		if code == http.StatusMethodNotAllowed {
+			errCode, msg = "MethodNotAllowed", "The method "+j.r.Method+" is not allowed on "+j.r.URL.Path+"."
+		}
+		httpx.WriteJSON(j.ResponseWriter, code, map[string]any{"error": map[string]string{"code": errCode, "message": msg}})
+		return
+	}
+	j.ResponseWriter.WriteHeader(code)
+}
+
+func (j *jsonMuxErrors) Write(b []byte) (int, error) {
+	if j.replaced {
+		return len(b), nil // the mux's text body; the JSON is already out
+	}
+	return j.ResponseWriter.Write(b)
+}
+
+func (j *jsonMuxErrors) Unwrap() http.ResponseWriter { return j.ResponseWriter }

@@ -164,30 +164,6 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	httpx.WriteJSON(w, httpx.Status(kind), wire.KeyVaultError{Error: wire.ErrorDetail{Code: string(code), Message: string(msg)}})
 }
 
-// notActions are the actions a built-in role's "*" does not grant, keyed by
-// role id: Contributor manages everything except access (as in Azure).
-var notActions = map[string][]string{
-	"b24988ac-6180-42a0-ab88-20f7382dd24c": {"Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write", "Microsoft.Authorization/elevateAccess/Action"},
-}
-
-// roleGrants reports whether a role's actions cover action. A "/*/" in a
-// pattern may also stand for no segment at all for reads, so
-// "Microsoft.KeyVault/vaults/*/read" lets Key Vault readers read the vault.
-func roleGrants(role policy.RoleDefinition, action string) bool {
-	for _, na := range notActions[role.ID] {
-		if policy.MatchAction(na, action) {
-			return false
-		}
-	}
-	read := strings.HasSuffix(strings.ToLower(action), "/read")
-	for _, pattern := range role.Actions {
-		if policy.MatchAction(pattern, action) || (read && policy.MatchAction(strings.Replace(pattern, "/*/", "/", 1), action)) {
-			return true
-		}
-	}
-	return false
-}
-
 // authorize checks the caller may perform action (an Azure operation name
 // such as "Microsoft.KeyVault/vaults/write") on scope: the admin always
 // may; others need a role assignment at or above scope whose role grants it.
@@ -199,13 +175,8 @@ func (h *Handler) authorize(c *call, scope, action string) error {
 	if err != nil {
 		return err
 	}
-	for _, a := range assignments {
-		if !strings.EqualFold(a.PrincipalID, c.caller.ObjectID) || !policy.ScopeCovers(a.Scope, scope) {
-			continue
-		}
-		if role, ok := policy.LookupRole(a.RoleDefinitionID); ok && roleGrants(role, action) {
-			return nil
-		}
+	if policy.AllowedControlAction(assignments, policy.Caller{ObjectID: c.caller.ObjectID, Groups: c.caller.Groups}, scope, action) {
+		return nil
 	}
 	return armErr(errs.Permission, "AuthorizationFailed", "The client '"+c.caller.AppID+"' with object id '"+c.caller.ObjectID+
 		"' does not have authorization to perform action '"+action+"' over scope '"+scope+

@@ -38,9 +38,25 @@ var BuiltinRoles = []RoleDefinition{
 }
 
 // Allows reports whether the role grants a control-plane action: some
-// Actions pattern matches it and no NotActions pattern does.
+// Actions pattern matches it and no NotActions pattern does. For reads a
+// "/*/" in a pattern may also stand for no segment at all, so
+// "Microsoft.KeyVault/vaults/*/read" lets Key Vault readers read the vault.
 func (r RoleDefinition) Allows(action string) bool {
-	return matchAny(r.Actions, action) && !matchAny(r.NotActions, action)
+	if matchAny(r.NotActions, action) {
+		return false
+	}
+	if matchAny(r.Actions, action) {
+		return true
+	}
+	if !strings.HasSuffix(strings.ToLower(action), "/read") {
+		return false
+	}
+	for _, p := range r.Actions {
+		if MatchAction(strings.Replace(p, "/*/", "/", 1), action) {
+			return true
+		}
+	}
+	return false
 }
 
 // AllowsData reports whether the role grants a data-plane action. Only
