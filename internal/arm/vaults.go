@@ -1,6 +1,7 @@
 package arm
 
 import (
+	"cmp"
 	"net/http"
 	"strings"
 
@@ -56,7 +57,8 @@ func (h *Handler) vaultWire(c *call, v *model.Vault) wire.Vault {
 		VaultURI:             h.vaultURI(c, v.Name),
 		EnabledForDeployment: ptr(false), EnabledForDiskEncryption: ptr(false), EnabledForTemplateDeployment: ptr(false),
 		EnableSoftDelete: ptr(v.EnableSoftDelete), SoftDeleteRetentionInDays: ptr(v.SoftDeleteRetentionInDays),
-		EnableRbacAuthorization: ptr(v.EnableRbacAuthorization), PublicNetworkAccess: "Enabled", ProvisioningState: "Succeeded",
+		EnableRbacAuthorization: ptr(v.EnableRbacAuthorization), PublicNetworkAccess: cmp.Or(v.PublicNetworkAccess, "Enabled"), ProvisioningState: "Succeeded",
+		NetworkAcls: toWireNetwork(v.NetworkACLs),
 	}
 	if v.EnablePurgeProtection {
 		out.Properties.EnablePurgeProtection = ptr(true)
@@ -156,6 +158,7 @@ func (h *Handler) vault(c *call, sub, rg, name string) error {
 			AccessPolicies: fromWirePolicies(p.AccessPolicies), EnableSoftDelete: p.EnableSoftDelete,
 			SoftDeleteRetentionInDays: p.SoftDeleteRetentionInDays, EnablePurgeProtection: p.EnablePurgeProtection,
 			EnableRbacAuthorization: p.EnableRbacAuthorization, Recover: strings.EqualFold(p.CreateMode, "recover"),
+			NetworkACLs: fromWireNetwork(p.NetworkAcls), PublicNetworkAccess: p.PublicNetworkAccess,
 		}
 		if p.CreateMode != "" && !strings.EqualFold(p.CreateMode, "recover") && !strings.EqualFold(p.CreateMode, "default") {
 			return armErr(errs.Invalid, "BadRequest", "The property 'createMode' must be 'default' or 'recover'.")
@@ -336,4 +339,35 @@ func (h *Handler) checkNameAvailability(c *call, sub string) error {
 	}
 	httpx.WriteJSON(c.w, http.StatusOK, out)
 	return nil
+}
+
+func fromWireNetwork(n *wire.NetworkRuleSet) *model.NetworkACLs {
+	if n == nil {
+		return nil
+	}
+	out := &model.NetworkACLs{Bypass: n.Bypass, DefaultAction: n.DefaultAction}
+	for _, r := range n.IPRules {
+		out.IPRules = append(out.IPRules, r.Value)
+	}
+	for _, r := range n.VirtualNetworkRules {
+		out.VirtualNetworkRules = append(out.VirtualNetworkRules, r.ID)
+	}
+	return out
+}
+
+// toWireNetwork renders the firewall; a vault without one shows Azure's
+// default (allow, bypass AzureServices).
+func toWireNetwork(n *model.NetworkACLs) *wire.NetworkRuleSet {
+	out := &wire.NetworkRuleSet{Bypass: "AzureServices", DefaultAction: "Allow", IPRules: []wire.IPRule{}, VirtualNetworkRules: []wire.VirtualNetworkRule{}}
+	if n == nil {
+		return out
+	}
+	out.Bypass, out.DefaultAction = n.Bypass, n.DefaultAction
+	for _, r := range n.IPRules {
+		out.IPRules = append(out.IPRules, wire.IPRule{Value: r})
+	}
+	for _, id := range n.VirtualNetworkRules {
+		out.VirtualNetworkRules = append(out.VirtualNetworkRules, wire.VirtualNetworkRule{ID: id})
+	}
+	return out
 }

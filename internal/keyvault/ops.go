@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,6 +23,9 @@ import (
 func (h *Handler) open(req *request, a policy.Action, secret string) (*model.Vault, error) {
 	v, err := h.Vaults.OpenVault(req.r.Context(), req.vault)
 	if err != nil {
+		return nil, err
+	}
+	if err := h.Vaults.CheckNetwork(v, req.caller, peerAddr(req.r)); err != nil {
 		return nil, err
 	}
 	if err := h.Vaults.Authorize(req.r.Context(), v, req.caller, a, secret); err != nil {
@@ -406,3 +410,12 @@ func (h *Handler) listDeleted(w http.ResponseWriter, req *request) error {
 }
 
 var _ = errs.E
+
+// peerAddr is the TCP peer of the request; headers are not trusted for it.
+func peerAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr()
+}

@@ -98,6 +98,10 @@ type Vault struct {
 	SoftDeleteRetentionInDays int            `json:"softDeleteRetentionInDays"`
 	EnablePurgeProtection     bool           `json:"enablePurgeProtection"`
 	EnableRbacAuthorization   bool           `json:"enableRbacAuthorization"`
+	// NetworkACLs and PublicNetworkAccess are the vault firewall; nil
+	// NetworkACLs and "" access mean open, as on a new Azure vault.
+	NetworkACLs         *NetworkACLs `json:"networkAcls,omitempty"`
+	PublicNetworkAccess string       `json:"publicNetworkAccess,omitempty"`
 
 	Created   time.Time `json:"created"`
 	CreatedBy string    `json:"createdBy,omitempty"`
@@ -186,4 +190,12 @@ type SecretVersion struct {
 	Expires     *int64            `json:"exp,omitempty"`
 	Created     int64             `json:"created"`
 	Updated     int64             `json:"updated"`
+}
+
+// NetworkACLs is a vault's firewall (ARM NetworkRuleSet).
+type NetworkACLs struct {
+	Bypass              string   `json:"bypass"`        // AzureServices or None
+	DefaultAction       string   `json:"defaultAction"` // Allow or Deny
+	IPRules             []string `json:"ipRules,omitempty"`
+	VirtualNetworkRules []string `json:"virtualNetworkRules,omitempty"`
 }

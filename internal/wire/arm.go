@@ -61,6 +61,7 @@ type VaultProperties struct {
 	EnableRbacAuthorization      *bool               `json:"enableRbacAuthorization,omitempty"`
 	CreateMode                   string              `json:"createMode,omitempty"`
 	PublicNetworkAccess          string              `json:"publicNetworkAccess,omitempty"`
+	NetworkAcls                  *NetworkRuleSet     `json:"networkAcls,omitempty"`
 	ProvisioningState            string              `json:"provisioningState,omitempty"`
 }
 
@@ -173,4 +174,23 @@ type RoleAssignment struct {
 type Page[T any] struct {
 	Value    []T    `json:"value"`
 	NextLink string `json:"nextLink,omitempty"`
+}
+
+// NetworkRuleSet is a vault's firewall.
+type NetworkRuleSet struct {
+	Bypass              string               `json:"bypass,omitempty"`
+	DefaultAction       string               `json:"defaultAction,omitempty"`
+	IPRules             []IPRule             `json:"ipRules"`
+	VirtualNetworkRules []VirtualNetworkRule `json:"virtualNetworkRules"`
+}
+
+// IPRule is an address or CIDR range allowed through the firewall.
+type IPRule struct {
+	Value string `json:"value"`
+}
+
+// VirtualNetworkRule names a subnet (stored; Coffer has no virtual networks).
+type VirtualNetworkRule struct {
+	ID                               string `json:"id"`
+	IgnoreMissingVnetServiceEndpoint bool   `json:"ignoreMissingVnetServiceEndpoint,omitempty"`
 }
