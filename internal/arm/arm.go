@@ -64,6 +64,7 @@ type call struct {
 	caller *identity.Claims
 	api    string
 	host   string
+	now    time.Time
 }
 
 func (c *call) ctx() context.Context { return c.r.Context() }
@@ -94,7 +95,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
-	c := &call{w: w, r: r, host: strings.TrimSuffix(strings.ToLower(r.Host), ":443")}
+	c := &call{w: w, r: r, host: strings.TrimSuffix(strings.ToLower(r.Host), ":443"), now: h.Now()}
 	claims, err := h.authenticate(r)
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer authorization_uri="https://`+h.loginHost(r)+`/`+h.TenantID+`", error="invalid_token", error_description="The access token is missing or invalid."`)

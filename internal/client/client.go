@@ -24,8 +24,22 @@ import (
 	"github.com/coffer-dev/coffer/internal/wire"
 )
 
-// ARMAPIVersion is the api-version the client sends to ARM.
-const ARMAPIVersion = "2024-11-01"
+// armAPIVersion picks the api-version for an ARM path by its resource type,
+// one that ARM publishes for that type.
+func armAPIVersion(path string) string {
+	p := strings.ToLower(path)
+	switch {
+	case strings.Contains(p, "/providers/microsoft.authorization/"):
+		return "2022-04-01"
+	case strings.Contains(p, "/providers/microsoft.managedidentity/"):
+		return "2023-01-31"
+	case strings.Contains(p, "/providers/microsoft.compute/"):
+		return "2024-07-01"
+	case strings.Contains(p, "/providers/microsoft.keyvault/"):
+		return "2024-11-01"
+	}
+	return "2021-04-01"
+}
 
 // KeyVaultAPIVersion is the api-version the client sends to Key Vault.
 const KeyVaultAPIVersion = "7.6"
@@ -214,7 +228,7 @@ func (c *Client) ARM(ctx context.Context, method, path string, body, out any) (i
 	if strings.Contains(path, "?") {
 		sep = "&"
 	}
-	return c.do(ctx, method, c.BaseURL()+path+sep+"api-version="+ARMAPIVersion, c.ManagementResource(), body, out)
+	return c.do(ctx, method, c.BaseURL()+path+sep+"api-version="+armAPIVersion(path), c.ManagementResource(), body, out)
 }
 
 // KeyVault calls a vault's data plane; path starts with /secrets or /deletedsecrets.

@@ -257,8 +257,20 @@ func (s *Service) CreateOrUpdateUAMI(ctx context.Context, sub, rg, name, locatio
 	if err != nil {
 		return nil, false, err
 	}
-	if u, err := s.Store.GetUAMI(ctx, sub, rg, name); err == nil {
-		return u, false, nil
+	if _, err := s.Store.GetUAMI(ctx, sub, rg, name); err == nil {
+		// An update changes only the tags (nil keeps them, as ARM's PATCH does).
+		var out model.UserAssignedIdentity
+		err := s.Store.UpdateUAMI(ctx, sub, rg, name, func(u *model.UserAssignedIdentity) error {
+			if tags != nil {
+				u.Tags = tags
+			}
+			out = *u
+			return nil
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		return &out, false, nil
 	} else if errs.KindOf(err) != errs.NotExist {
 		return nil, false, err
 	}

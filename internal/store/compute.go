@@ -145,3 +145,14 @@ func (s *Store) ListUAMIs(ctx context.Context, sub, rg string) ([]model.UserAssi
 	}
 	return listJSON[model.UserAssignedIdentity](ctx, s.kv, "store.ListUAMIs", prefix)
 }
+
+// UpdateUAMI applies fn to a user-assigned identity atomically.
+func (s *Store) UpdateUAMI(ctx context.Context, sub, rg, name string, fn func(u *model.UserAssignedIdentity) error) error {
+	const op errs.Op = "store.UpdateUAMI"
+	return updateJSON(ctx, s.kv, op, uamiKey(sub, rg, name), func(u *model.UserAssignedIdentity, exists bool) (bool, error) {
+		if !exists {
+			return false, errs.E(op, errs.NotExist)
+		}
+		return true, fn(u)
+	})
+}
