@@ -45,29 +45,7 @@ func (h *Handler) vmWire(c *call, vm *model.Compute) wire.VirtualMachine {
 }
 
 func (h *Handler) listVMs(c *call, sub, rg string) error {
-	if c.r.Method != http.MethodGet {
-		return methodNotAllowed(c)
-	}
-	scope := "/subscriptions/" + sub
-	if rg != "" {
-		if _, err := h.Resources.Group(c.ctx(), sub, rg); err != nil {
-			return err
-		}
-		scope += "/resourceGroups/" + rg
-	}
-	if err := h.authorize(c, scope, vmRead); err != nil {
-		return err
-	}
-	vms, err := h.Store.ListComputes(c.ctx(), sub, rg)
-	if err != nil {
-		return err
-	}
-	out := wire.Page[wire.VirtualMachine]{Value: []wire.VirtualMachine{}}
-	for i := range vms {
-		out.Value = append(out.Value, h.vmWire(c, &vms[i]))
-	}
-	httpx.WriteJSON(c.w, http.StatusOK, out)
-	return nil
+	return listIn(h, c, sub, rg, vmRead, h.Store.ListComputes, func(vm *model.Compute) wire.VirtualMachine { return h.vmWire(c, vm) })
 }
 
 // Operation names the VM and identity handlers authorize.
@@ -265,29 +243,7 @@ func (h *Handler) uamiWire(u *model.UserAssignedIdentity) wire.UserAssignedIdent
 }
 
 func (h *Handler) listUAMIs(c *call, sub, rg string) error {
-	if c.r.Method != http.MethodGet {
-		return methodNotAllowed(c)
-	}
-	scope := "/subscriptions/" + sub
-	if rg != "" {
-		if _, err := h.Resources.Group(c.ctx(), sub, rg); err != nil {
-			return err
-		}
-		scope += "/resourceGroups/" + rg
-	}
-	if err := h.authorize(c, scope, identityRead); err != nil {
-		return err
-	}
-	us, err := h.Store.ListUAMIs(c.ctx(), sub, rg)
-	if err != nil {
-		return err
-	}
-	out := wire.Page[wire.UserAssignedIdentity]{Value: []wire.UserAssignedIdentity{}}
-	for i := range us {
-		out.Value = append(out.Value, h.uamiWire(&us[i]))
-	}
-	httpx.WriteJSON(c.w, http.StatusOK, out)
-	return nil
+	return listIn(h, c, sub, rg, identityRead, h.Store.ListUAMIs, h.uamiWire)
 }
 
 func (h *Handler) uami(c *call, sub, rg, name string) error {

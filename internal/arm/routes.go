@@ -1,11 +1,13 @@
 package arm
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/errs"
 	"github.com/coffer-dev/coffer/internal/httpx"
+	"github.com/coffer-dev/coffer/internal/wire"
 )
 
 func notFound(c *call) error {
@@ -205,4 +207,33 @@ func (h *Handler) subscription() map[string]any {
 		"subscriptionPolicies": map[string]string{"locationPlacementId": "Public_2014-09-01", "quotaId": "Coffer", "spendingLimit": "Off"},
 		"authorizationSource":  "RoleBased",
 	}
+}
+
+// listIn answers GET for one resource type across a subscription, or one
+// resource group when rg is set (which must exist), after authorizing read.
+func listIn[M, W any](h *Handler, c *call, sub, rg, readAction string,
+	fetch func(ctx context.Context, sub, rg string) ([]M, error), render func(*M) W) error {
+	if c.r.Method != http.MethodGet {
+		return methodNotAllowed(c)
+	}
+	scope := "/subscriptions/" + sub
+	if rg != "" {
+		if _, err := h.Resources.Group(c.ctx(), sub, rg); err != nil {
+			return err
+		}
+		scope += "/resourceGroups/" + rg
+	}
+	if err := h.authorize(c, scope, readAction); err != nil {
+		return err
+	}
+	items, err := fetch(c.ctx(), sub, rg)
+	if err != nil {
+		return err
+	}
+	out := wire.Page[W]{Value: []W{}}
+	for i := range items {
+		out.Value = append(out.Value, render(&items[i]))
+	}
+	httpx.WriteJSON(c.w, http.StatusOK, out)
+	return nil
 }

@@ -85,29 +85,7 @@ func vaultScope(sub, rg, name string) string {
 }
 
 func (h *Handler) listVaults(c *call, sub, rg string) error {
-	if c.r.Method != http.MethodGet {
-		return methodNotAllowed(c)
-	}
-	scope := "/subscriptions/" + sub
-	if rg != "" {
-		if _, err := h.Resources.Group(c.ctx(), sub, rg); err != nil {
-			return err
-		}
-		scope += "/resourceGroups/" + rg
-	}
-	if err := h.authorize(c, scope, vaultRead); err != nil {
-		return err
-	}
-	vs, err := h.Vaults.ListVaults(c.ctx(), sub, rg)
-	if err != nil {
-		return err
-	}
-	out := wire.Page[wire.Vault]{Value: []wire.Vault{}}
-	for i := range vs {
-		out.Value = append(out.Value, h.vaultWire(c, &vs[i]))
-	}
-	httpx.WriteJSON(c.w, http.StatusOK, out)
-	return nil
+	return listIn(h, c, sub, rg, vaultRead, h.Vaults.ListVaults, func(v *model.Vault) wire.Vault { return h.vaultWire(c, v) })
 }
 
 // rbacDefaultVersion: from this control-plane api-version on, new vaults

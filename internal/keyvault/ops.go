@@ -1,6 +1,7 @@
 package keyvault
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -148,30 +149,28 @@ func (h *Handler) updateSecret(w http.ResponseWriter, req *request) error {
 	return nil
 }
 
-func (h *Handler) deleteSecret(w http.ResponseWriter, req *request) error {
-	v, err := h.open(req, policy.DeleteSecret, req.name())
+// byName runs an operation on one secret name that answers with the
+// secret record, and renders that record.
+func (h *Handler) byName(w http.ResponseWriter, req *request, a policy.Action,
+	op func(context.Context, *model.Vault, string) (*model.Secret, error), render func(*model.Vault, *model.Secret) any) error {
+	v, err := h.open(req, a, req.name())
 	if err != nil {
 		return err
 	}
-	sec, err := h.Vaults.DeleteSecret(req.r.Context(), v, req.name())
+	sec, err := op(req.r.Context(), v, req.name())
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, req.deletedBundle(v, sec))
+	httpx.WriteJSON(w, http.StatusOK, render(v, sec))
 	return nil
 }
 
+func (h *Handler) deleteSecret(w http.ResponseWriter, req *request) error {
+	return h.byName(w, req, policy.DeleteSecret, h.Vaults.DeleteSecret, func(v *model.Vault, sec *model.Secret) any { return req.deletedBundle(v, sec) })
+}
+
 func (h *Handler) getDeleted(w http.ResponseWriter, req *request) error {
-	v, err := h.open(req, policy.GetDeleted, req.name())
-	if err != nil {
-		return err
-	}
-	sec, err := h.Vaults.GetDeletedSecret(req.r.Context(), v, req.name())
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, req.deletedBundle(v, sec))
-	return nil
+	return h.byName(w, req, policy.GetDeleted, h.Vaults.GetDeletedSecret, func(v *model.Vault, sec *model.Secret) any { return req.deletedBundle(v, sec) })
 }
 
 func (h *Handler) purgeDeleted(w http.ResponseWriter, req *request) error {
@@ -187,16 +186,9 @@ func (h *Handler) purgeDeleted(w http.ResponseWriter, req *request) error {
 }
 
 func (h *Handler) recoverDeleted(w http.ResponseWriter, req *request) error {
-	v, err := h.open(req, policy.RecoverSecret, req.name())
-	if err != nil {
-		return err
-	}
-	sec, err := h.Vaults.RecoverDeletedSecret(req.r.Context(), v, req.name())
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, req.bundle(v, sec, sec.Latest(), false))
-	return nil
+	return h.byName(w, req, policy.RecoverSecret, h.Vaults.RecoverDeletedSecret, func(v *model.Vault, sec *model.Secret) any {
+		return req.bundle(v, sec, sec.Latest(), false)
+	})
 }
 
 func (h *Handler) backupSecret(w http.ResponseWriter, req *request) error {
