@@ -102,16 +102,12 @@ func newADCmd() *cobra.Command {
 			return err
 		}
 		appID, _ := p["appId"].(string)
-		var apps struct {
-			Value []struct {
-				ID string `json:"id"`
-			} `json:"value"`
-		}
-		if _, err := s.c.Graph(ctx, "GET", "/v1.0/applications?$filter="+url.QueryEscape("appId eq '"+appID+"'"), nil, &apps); err != nil {
+		app, err := appRegistration(ctx, s, appID)
+		if err != nil {
 			return err
 		}
-		if len(apps.Value) == 1 {
-			_, err = s.c.Graph(ctx, "DELETE", "/v1.0/applications/"+apps.Value[0].ID, nil, nil)
+		if app != nil {
+			_, err = s.c.Graph(ctx, "DELETE", "/v1.0/applications/"+app.ID, nil, nil)
 			return err
 		}
 		_, err = s.c.Graph(ctx, "DELETE", "/v1.0/servicePrincipals/"+p["id"].(string), nil, nil)
@@ -134,21 +130,13 @@ func newADCmd() *cobra.Command {
 			return err
 		}
 		appID, _ := p["appId"].(string)
-		var apps struct {
-			Value []struct {
-				ID                  string `json:"id"`
-				PasswordCredentials []struct {
-					KeyID string `json:"keyId"`
-				} `json:"passwordCredentials"`
-			} `json:"value"`
-		}
-		if _, err := s.c.Graph(ctx, "GET", "/v1.0/applications?$filter="+url.QueryEscape("appId eq '"+appID+"'"), nil, &apps); err != nil {
+		app, err := appRegistration(ctx, s, appID)
+		if err != nil {
 			return err
 		}
-		if len(apps.Value) != 1 {
+		if app == nil {
 			return fmt.Errorf("no app registration for %s", appID)
 		}
-		app := apps.Value[0]
 		var pw struct {
 			SecretText string `json:"secretText"`
 		}
@@ -336,4 +324,26 @@ func newRoleCmd() *cobra.Command {
 	assignment.AddCommand(create, list, del)
 	role.AddCommand(assignment)
 	return role
+}
+
+// application is the part of a Graph application the CLI needs.
+type application struct {
+	ID                  string `json:"id"`
+	PasswordCredentials []struct {
+		KeyID string `json:"keyId"`
+	} `json:"passwordCredentials"`
+}
+
+// appRegistration finds the app registration of an appId (nil if none).
+func appRegistration(ctx context.Context, s *session, appID string) (*application, error) {
+	var apps struct {
+		Value []application `json:"value"`
+	}
+	if _, err := s.c.Graph(ctx, "GET", "/v1.0/applications?$filter="+url.QueryEscape("appId eq '"+strings.ReplaceAll(appID, "'", "''")+"'"), nil, &apps); err != nil {
+		return nil, err
+	}
+	if len(apps.Value) != 1 {
+		return nil, nil
+	}
+	return &apps.Value[0], nil
 }

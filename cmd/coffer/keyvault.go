@@ -235,15 +235,7 @@ func newSetPolicyCmd() *cobra.Command {
 			return err
 		}
 		ctx := cmd.Context()
-		if spn != "" {
-			// --spn: a service principal's appId or display name.
-			sp, err := findSP(ctx, s, spn)
-			if err != nil {
-				return err
-			}
-			objectID, _ = sp["id"].(string)
-		}
-		g, _, err := findVault(ctx, s, name, rg)
+		g, err := policyTarget(ctx, s, name, rg, &objectID, spn)
 		if err != nil {
 			return err
 		}
@@ -300,14 +292,7 @@ func newDeletePolicyCmd() *cobra.Command {
 			return err
 		}
 		ctx := cmd.Context()
-		if spn != "" {
-			sp, err := findSP(ctx, s, spn)
-			if err != nil {
-				return err
-			}
-			objectID, _ = sp["id"].(string)
-		}
-		g, _, err := findVault(ctx, s, name, rg)
+		g, err := policyTarget(ctx, s, name, rg, &objectID, spn)
 		if err != nil {
 			return err
 		}
@@ -525,4 +510,18 @@ func listAll(ctx context.Context, s *session, vault, path string) ([]any, error)
 			return nil, err
 		}
 	}
+}
+
+// policyTarget resolves --spn (a service principal's appId or display name)
+// into *objectID and finds the vault's resource group.
+func policyTarget(ctx context.Context, s *session, vault, rg string, objectID *string, spn string) (string, error) {
+	if spn != "" {
+		sp, err := findSP(ctx, s, spn)
+		if err != nil {
+			return "", err
+		}
+		*objectID, _ = sp["id"].(string)
+	}
+	g, _, err := findVault(ctx, s, vault, rg)
+	return g, err
 }
