@@ -7,11 +7,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/coffer-dev/coffer/internal/app"
 	"github.com/coffer-dev/coffer/internal/cloud"
+	"github.com/coffer-dev/coffer/internal/keyvault"
 )
 
 func newServeCmd() *cobra.Command {
@@ -20,6 +22,7 @@ func newServeCmd() *cobra.Command {
 		cloudName string
 		logFormat string
 		logLevel  string
+		throttle  string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -30,6 +33,13 @@ func newServeCmd() *cobra.Command {
 				return err
 			}
 			cfg.Cloud = p
+			switch throttle {
+			case "azure":
+				cfg.Throttle = keyvault.AzureThrottle(time.Now)
+			case "off", "":
+			default:
+				return fmt.Errorf("--throttle: want azure or off, got %q", throttle)
+			}
 			cfg.DataDir = opts.dataDir
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -66,6 +76,7 @@ func newServeCmd() *cobra.Command {
 	cmd.Flags().StringVar(&cfg.Addr, "addr", "127.0.0.1:8443", "listen address (HOST:PORT)")
 	cmd.Flags().BoolVar(&cfg.InMemory, "in-memory", false, "keep everything in memory; nothing is written to disk")
 	cmd.Flags().StringVar(&cloudName, "cloud", "local", "cloud profile: local, AzureCloud, AzureUSGovernment, AzureChinaCloud")
+	cmd.Flags().StringVar(&throttle, "throttle", "off", "data-plane throttling: off, or azure (Key Vault's 4,000 transactions per 10 s per vault, 429 + Retry-After)")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd

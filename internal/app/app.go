@@ -53,6 +53,8 @@ type Config struct {
 	Now func() time.Time
 	// PurgeInterval is how often expired soft-deleted objects are purged.
 	PurgeInterval time.Duration
+	// Throttle, if set, limits data-plane transactions per vault.
+	Throttle *keyvault.Throttle
 }
 
 // Server is a running Coffer.
@@ -191,7 +193,7 @@ func (s *Server) routes(keys *identity.KeySet) http.Handler {
 	verifier := &identity.Verifier{Keys: keys, TenantID: s.Instance.TenantID, Now: s.cfg.Now}
 	kvh := &keyvault.Handler{
 		Vaults: s.Vaults, Verify: verifier, Principals: s.Store, Profile: s.Profile,
-		TenantID: s.Instance.TenantID, DefaultVault: s.Instance.DefaultVault, Logger: s.logger,
+		TenantID: s.Instance.TenantID, DefaultVault: s.Instance.DefaultVault, Logger: s.logger, Throttle: s.cfg.Throttle,
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

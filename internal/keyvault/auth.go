@@ -88,7 +88,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		body.Error.InnerError = &wire.InnerError{Code: string(inner)}
 	}
 	status := httpx.Status(kind)
-	if status == http.StatusTooManyRequests {
+	if status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
 	httpx.WriteJSON(w, status, body)

@@ -18,7 +18,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/cloud"
 	"github.com/coffer-dev/coffer/internal/errs"
@@ -53,6 +55,8 @@ type Handler struct {
 	// DefaultVault serves requests whose Host names no vault (localhost, an IP).
 	DefaultVault string
 	Logger       *slog.Logger
+	// Throttle, if set, limits transactions per vault (429 Throttled).
+	Throttle *Throttle
 }
 
 // request is one parsed data-plane request.
@@ -120,6 +124,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if route == nil {
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
 		return errs.E(errs.MethodNotAllowed, errs.Code("BadParameter"), errs.Msg("The HTTP method '"+method+"' is not supported on this path."))
+	}
+	if ok, wait := h.Throttle.Allow(req.vault); !ok {
+		// Seconds, rounded up: azcore honours Retry-After.
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		return errs.E(errs.TooMany, errs.Code("Throttled"),
+			errs.Msg("Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached"))
 	}
 	return route(w, req)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/coffer-dev/coffer/internal/app"
 	"github.com/coffer-dev/coffer/internal/cloud"
+	"github.com/coffer-dev/coffer/internal/keyvault"
 )
 
 // Env is a running test server.
@@ -29,6 +30,8 @@ type Options struct {
 	Cloud   cloud.Profile
 	DataDir string // empty: in memory
 	Now     func() time.Time
+	// Throttle limits data-plane transactions per vault (nil: none).
+	Throttle *keyvault.Throttle
 }
 
 // Start boots a server and stops it when the test ends.
@@ -37,7 +40,7 @@ func Start(t *testing.T, opts Options) *Env {
 	cfg := app.Config{
 		Addr: "127.0.0.1:0", Cloud: opts.Cloud, DataDir: opts.DataDir, InMemory: opts.DataDir == "",
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Now:    opts.Now,
+		Now:    opts.Now, Throttle: opts.Throttle,
 	}
 	s, err := app.Start(context.Background(), cfg)
 	if err != nil {
