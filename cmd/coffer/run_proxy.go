@@ -191,7 +191,10 @@ func upstreamClient(caFile string, proxy func(*http.Request) (*url.URL, error)) 
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
 	}
-	return &http.Client{Transport: tr, Timeout: 30 * time.Second}, nil
+	// Never follow redirects: the machine credential header would be sent
+	// on to wherever a 3xx points (Go strips only Authorization and Cookie).
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, nil
 }
 
 // randomToken is n random bytes, base64url: URL-safe in HTTP_PROXY's userinfo.

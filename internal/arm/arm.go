@@ -158,6 +158,10 @@ func armErr(kind errs.Kind, code, msg string) error {
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	kind := errs.KindOf(err)
 	code, _, msg := errs.Details(err)
+	if code == "" && (kind == errs.Exist || kind == errs.Conflict) {
+		// A lost create race or CAS conflict in the store: ARM's answer.
+		code, msg = "Conflict", "The resource was changed by a concurrent request; retry the operation."
+	}
 	if code == "" || kind == errs.Other || kind == errs.Internal {
 		h.Logger.ErrorContext(r.Context(), "arm request failed", "request_id", httpx.RequestID(r.Context()), "err", err)
 		code, msg = "InternalServerError", errs.Msg("An internal error occurred. Request id: "+httpx.RequestID(r.Context()))

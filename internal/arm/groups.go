@@ -3,6 +3,7 @@ package arm
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/errs"
 	"github.com/coffer-dev/coffer/internal/httpx"
@@ -114,7 +115,7 @@ func (h *Handler) group(c *call, sub, name string) error {
 		// ARM deletes asynchronously; Coffer finishes before answering but
 		// keeps ARM's 202 + Location contract so pollers behave the same.
 		id := resources.RandomID(18)
-		h.ops.Store(id, true)
+		h.rememberOp(id)
 		loc := "https://" + c.host + "/subscriptions/" + sub + "/operationresults/" + id + "?api-version=" + c.api
 		c.w.Header().Set("Location", loc)
 		c.w.Header().Set("Azure-AsyncOperation", loc)
@@ -184,3 +185,19 @@ func (h *Handler) deleteGroup(c *call, g *model.ResourceGroup) error {
 }
 
 func lower(s string) string { return strings.ToLower(s) }
+
+// opTTL is how long a finished operation can be polled.
+const opTTL = time.Hour
+
+// rememberOp records a finished operation and forgets expired ones, so
+// the map stays bounded by the deletes of the last hour.
+func (h *Handler) rememberOp(id string) {
+	now := h.Now()
+	h.ops.Range(func(k, v any) bool {
+		if t, ok := v.(time.Time); ok && now.Sub(t) > opTTL {
+			h.ops.Delete(k)
+		}
+		return true
+	})
+	h.ops.Store(id, now)
+}

@@ -132,7 +132,7 @@ func (h *Handler) roleAssignment(c *call, scope, name string) error {
 		httpx.WriteJSON(c.w, http.StatusOK, h.roleWire(a))
 		return nil
 	case http.MethodPut:
-		if err := h.authorize(c, scope, "Microsoft.Authorization/roleAssignments/write"); err != nil {
+		if err := h.authorize(c, scope, roleAssignmentWrite); err != nil {
 			return err
 		}
 		if _, err := uuid.Parse(name); err != nil {

@@ -108,7 +108,7 @@ func (h *Handler) rgProvider(c *call, sub, rg, ns, typ string, rest []string) er
 			return h.listVMs(c, sub, rg)
 		case len(rest) == 1:
 			return h.vm(c, sub, rg, rest[0])
-		case len(rest) >= 2 && eq(rest[1], "cofferCredentials"):
+		case (len(rest) == 2 || len(rest) == 3) && eq(rest[1], "cofferCredentials"):
 			keyID := ""
 			if len(rest) == 3 {
 				keyID = rest[2]

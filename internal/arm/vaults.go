@@ -68,14 +68,17 @@ func (h *Handler) vaultWire(c *call, v *model.Vault) wire.Vault {
 
 // Operation names the vault handlers authorize.
 const (
-	vaultRead          = "Microsoft.KeyVault/vaults/read"
-	vaultWrite         = "Microsoft.KeyVault/vaults/write"
-	vaultDelete        = "Microsoft.KeyVault/vaults/delete"
-	vaultPoliciesWrite = "Microsoft.KeyVault/vaults/accessPolicies/write"
-	deletedVaultsList  = "Microsoft.KeyVault/deletedVaults/read"
-	deletedVaultRead   = "Microsoft.KeyVault/locations/deletedVaults/read"
-	deletedVaultPurge  = "Microsoft.KeyVault/locations/deletedVaults/purge/action"
-	checkNameAvailRead = "Microsoft.KeyVault/checkNameAvailability/read"
+	vaultRead  = "Microsoft.KeyVault/vaults/read"
+	vaultWrite = "Microsoft.KeyVault/vaults/write"
+	// roleAssignmentWrite is the right to grant access (Owner, User Access
+	// Administrator), also required to change a vault's permission model.
+	roleAssignmentWrite = "Microsoft.Authorization/roleAssignments/write"
+	vaultDelete         = "Microsoft.KeyVault/vaults/delete"
+	vaultPoliciesWrite  = "Microsoft.KeyVault/vaults/accessPolicies/write"
+	deletedVaultsList   = "Microsoft.KeyVault/deletedVaults/read"
+	deletedVaultRead    = "Microsoft.KeyVault/locations/deletedVaults/read"
+	deletedVaultPurge   = "Microsoft.KeyVault/locations/deletedVaults/purge/action"
+	checkNameAvailRead  = "Microsoft.KeyVault/checkNameAvailability/read"
 )
 
 const vaultResourceType = "Microsoft.KeyVault/vaults"
@@ -155,6 +158,17 @@ func (h *Handler) vault(c *call, sub, rg, name string) error {
 		}
 		if spec.TenantID != "" && !strings.EqualFold(spec.TenantID, h.TenantID) {
 			return armErr(errs.Invalid, "BadRequest", "The tenant '"+spec.TenantID+"' is not the tenant of this Coffer ("+h.TenantID+").")
+		}
+		// Changing an existing vault's permission model decides who reads
+		// its secrets, so it needs the right to grant access
+		// (roleAssignments/write), not just vaults/write: otherwise a
+		// Contributor could switch an RBAC vault to access policies and
+		// grant itself the data.
+		if existing, err := h.Vaults.Vault(c.ctx(), sub, rg, name); err == nil && p.EnableRbacAuthorization != nil &&
+			*p.EnableRbacAuthorization != existing.EnableRbacAuthorization {
+			if err := h.authorize(c, scope, roleAssignmentWrite); err != nil {
+				return err
+			}
 		}
 		v, created, err := h.Vaults.CreateOrUpdateVault(c.ctx(), sub, rg, name, spec, c.caller.AppID, c.api >= rbacDefaultVersion)
 		if err != nil {

@@ -38,10 +38,11 @@ type Profile struct {
 // Local is the default profile: everything under localhost, no name pinning
 // needed because *.localhost resolves to the loopback on most systems.
 var Local = Profile{
-	Name:                "local",
-	VaultSuffix:         "vault.localhost",
-	ManagementAudiences: []string{"https://management.localhost/", "https://management.localhost", "https://management.azure.com/", "https://management.core.windows.net/"},
-	Environment:         "AzurePublicCloud",
+	Name:        "local",
+	VaultSuffix: "vault.localhost",
+	ManagementAudiences: []string{"https://management.localhost/", "https://management.localhost", "https://management.azure.com/", "https://management.azure.com",
+		"https://management.core.windows.net/", "https://management.core.windows.net"},
+	Environment: "AzurePublicCloud",
 }
 
 // AzureCloud is the public cloud.

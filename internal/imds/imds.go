@@ -126,7 +126,8 @@ func (f *Front) init() {
 			f.Now = time.Now
 		}
 		if f.Upstream == nil {
-			f.Upstream = &http.Client{Timeout: 30 * time.Second}
+			f.Upstream = &http.Client{Timeout: 30 * time.Second,
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		}
 		f.identityRate = newBucket(cmp.Or(max(f.IdentityRate, 0), 20))
 		f.metadataRate = newBucket(cmp.Or(max(f.MetadataRate, 0), 5))

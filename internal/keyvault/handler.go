@@ -18,9 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/coffer-dev/coffer/internal/cloud"
 	"github.com/coffer-dev/coffer/internal/errs"
@@ -69,6 +67,7 @@ type request struct {
 	segs   []string // path segments from "secrets"/"deletedsecrets" on
 	trail  bool     // path ended with "/"
 	query  map[string][]string
+	w      http.ResponseWriter // for headers set before the body (Retry-After)
 }
 
 // ServeHTTP serves one data-plane request for the vault named by Host.
@@ -125,12 +124,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
 		return errs.E(errs.MethodNotAllowed, errs.Code("BadParameter"), errs.Msg("The HTTP method '"+method+"' is not supported on this path."))
 	}
-	if ok, wait := h.Throttle.Allow(req.vault); !ok {
-		// Seconds, rounded up: azcore honours Retry-After.
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-		return errs.E(errs.TooMany, errs.Code("Throttled"),
-			errs.Msg("Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached"))
-	}
+	req.w = w
 	return route(w, req)
 }
 

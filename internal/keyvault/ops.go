@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/errs"
 	"github.com/coffer-dev/coffer/internal/httpx"
@@ -21,10 +22,23 @@ import (
 )
 
 // open loads the vault and authorizes the action on the named secret.
+//
+// The name is validated first so that no authorization scope is ever built
+// from a malformed name; throttling counts only requests to a real vault,
+// so its buckets cannot be multiplied by made-up host names.
 func (h *Handler) open(req *request, a policy.Action, secret string) (*model.Vault, error) {
+	if secret != "" && !vaults.ValidSecretName(secret) {
+		return nil, badParameter("The request URI contains an invalid name: " + secret)
+	}
 	v, err := h.Vaults.OpenVault(req.r.Context(), req.vault)
 	if err != nil {
 		return nil, err
+	}
+	if ok, wait := h.Throttle.Allow(v.Name); !ok {
+		// Seconds, rounded up: azcore honours Retry-After.
+		req.w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		return nil, errs.E(errs.TooMany, errs.Code("Throttled"),
+			errs.Msg("Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached"))
 	}
 	if err := h.Vaults.CheckNetwork(v, req.caller, peerAddr(req.r)); err != nil {
 		return nil, err

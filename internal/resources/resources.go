@@ -164,7 +164,14 @@ func (s *Service) setIdentities(ctx context.Context, c *model.Compute, system bo
 	}
 	var dropped string
 	err := s.Store.UpdateCompute(ctx, c.SubscriptionID, c.ResourceGroup, c.Name, func(cur *model.Compute) error {
+		dropped = ""
 		switch {
+		case system && cur.SystemAssigned != "":
+			// Already has one (perhaps from a concurrent request): keep
+			// it, and drop the principal this call made.
+			if newPrincipal != nil {
+				dropped = newPrincipal.ObjectID
+			}
 		case newPrincipal != nil:
 			cur.SystemAssigned = newPrincipal.ObjectID
 		case !system && cur.SystemAssigned != "":
@@ -328,6 +335,31 @@ func (s *Service) DeleteUAMI(ctx context.Context, sub, rg, name string) error {
 	}
 	if err := s.Store.DeleteUAMI(ctx, sub, rg, name); err != nil {
 		return err
+	}
+	// Detach it from every VM, so that an identity re-created later under
+	// the same name is not silently handed to VMs nobody assigned it to.
+	rid := u.ResourceID()
+	vms, err := s.Store.ListComputes(ctx, sub, "")
+	if err != nil {
+		return err
+	}
+	for _, vm := range vms {
+		if !vm.HasUserAssigned(rid) {
+			continue
+		}
+		err := s.Store.UpdateCompute(ctx, vm.SubscriptionID, vm.ResourceGroup, vm.Name, func(cur *model.Compute) error {
+			kept := cur.UserAssigned[:0]
+			for _, id := range cur.UserAssigned {
+				if !strings.EqualFold(id, rid) {
+					kept = append(kept, id)
+				}
+			}
+			cur.UserAssigned = kept
+			return nil
+		})
+		if err != nil && errs.KindOf(err) != errs.NotExist {
+			return err
+		}
 	}
 	return s.deletePrincipal(ctx, u.PrincipalID)
 }

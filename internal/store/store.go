@@ -191,7 +191,15 @@ func (s *Store) ListPrincipals(ctx context.Context) ([]model.Principal, error) {
 
 // CreateVault stores a new vault; errs.Exist if the name is taken (live or soft-deleted).
 func (s *Store) CreateVault(ctx context.Context, v *model.Vault) error {
-	return createJSON(ctx, s.kv, "store.CreateVault", vaultKey(v.Name), v)
+	const op errs.Op = "store.CreateVault"
+	if _, err := s.kv.Get(ctx, vaultKey(v.Name)); err == nil {
+		return errs.E(op, errs.Exist)
+	}
+	// A new vault never inherits secrets of a purged one with its name.
+	if err := s.sweepSecrets(ctx, op, v.Name); err != nil {
+		return err
+	}
+	return createJSON(ctx, s.kv, op, vaultKey(v.Name), v)
 }
 
 // GetVault returns a vault by name (case-insensitive), live or soft-deleted.
@@ -220,9 +228,20 @@ func (s *Store) ListVaults(ctx context.Context) ([]model.Vault, error) {
 }
 
 // PurgeVault removes a vault record and all of its secrets.
+//
+// The vault record goes first, so no new secret write can open the vault
+// once its secrets are being removed; CreateVault sweeps anything a write
+// already in flight still left behind.
 func (s *Store) PurgeVault(ctx context.Context, name string) error {
 	const op errs.Op = "store.PurgeVault"
-	pairs, err := s.kv.List(ctx, secretsPrefix(name))
+	if err := mapErr(op, s.kv.Delete(ctx, vaultKey(name))); err != nil {
+		return err
+	}
+	return s.sweepSecrets(ctx, op, name)
+}
+
+func (s *Store) sweepSecrets(ctx context.Context, op errs.Op, vault string) error {
+	pairs, err := s.kv.List(ctx, secretsPrefix(vault))
 	if err != nil {
 		return mapErr(op, err)
 	}
@@ -231,7 +250,7 @@ func (s *Store) PurgeVault(ctx context.Context, name string) error {
 			return mapErr(op, err)
 		}
 	}
-	return mapErr(op, s.kv.Delete(ctx, vaultKey(name)))
+	return nil
 }
 
 // GetSecret returns one secret record (all versions, possibly soft-deleted).

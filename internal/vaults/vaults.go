@@ -447,8 +447,9 @@ func (s *Service) RecoverDeletedSecret(ctx context.Context, v *model.Vault, name
 	return &out, nil
 }
 
-// PurgeExpired permanently removes soft-deleted secrets whose scheduled
-// purge date has passed, in every vault. It returns how many it removed.
+// PurgeExpired permanently removes soft-deleted vaults and secrets whose
+// scheduled purge date has passed, as Key Vault does at the end of the
+// retention period. It returns how many objects it removed.
 func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 	vaults, err := s.Store.ListVaults(ctx)
 	if err != nil {
@@ -457,6 +458,15 @@ func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 	now := s.Now().Unix()
 	n := 0
 	for i := range vaults {
+		if vaults[i].Deleted != nil {
+			if ScheduledPurgeDate(&vaults[i]).Unix() <= now {
+				if err := s.Store.PurgeVault(ctx, vaults[i].Name); err != nil && errs.KindOf(err) != errs.NotExist {
+					return n, err
+				}
+				n++
+			}
+			continue // a deleted vault's secrets wait for it
+		}
 		secs, err := s.Store.ListSecrets(ctx, vaults[i].Name)
 		if err != nil {
 			return n, err
