@@ -76,6 +76,7 @@ func newServeCmd() *cobra.Command {
 	cmd.Flags().StringVar(&cfg.Addr, "addr", "127.0.0.1:8443", "listen address (HOST:PORT)")
 	cmd.Flags().BoolVar(&cfg.InMemory, "in-memory", false, "keep everything in memory; nothing is written to disk")
 	cmd.Flags().StringVar(&cloudName, "cloud", "local", "cloud profile: local, AzureCloud, AzureUSGovernment, AzureChinaCloud")
+	cmd.Flags().StringVar(&cfg.DefaultVault, "default-vault", "", "vault that serves Key Vault requests to a bare localhost/IP host (default: the one created on first start)")
 	cmd.Flags().StringVar(&throttle, "throttle", "off", "data-plane throttling: off, or azure (Key Vault's 4,000 transactions per 10 s per vault, 429 + Retry-After)")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")

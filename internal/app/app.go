@@ -55,6 +55,9 @@ type Config struct {
 	PurgeInterval time.Duration
 	// Throttle, if set, limits data-plane transactions per vault.
 	Throttle *keyvault.Throttle
+	// DefaultVault serves Key Vault requests to a bare host (localhost, an
+	// IP); empty means the vault created on first start.
+	DefaultVault string
 }
 
 // Server is a running Coffer.
@@ -111,6 +114,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
 	s.Instance, s.Admin, s.CA = inst, cred, sec.ca
+	if cfg.DefaultVault != "" {
+		s.Instance.DefaultVault = cfg.DefaultVault
+	}
 	aead, err := vaults.NewBackupAEAD(sec.backupKey)
 	if err != nil {
 		s.kv.Close()
