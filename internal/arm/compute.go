@@ -171,26 +171,12 @@ func (h *Handler) vm(c *call, sub, rg, name string) error {
 		if err != nil {
 			return err
 		}
-		status := http.StatusOK
-		if created {
-			status = http.StatusCreated
-		}
-		httpx.WriteJSON(c.w, status, h.vmWire(c, vm))
-		return nil
+		return writeUpsert(c, created, h.vmWire(c, vm))
 	case http.MethodDelete:
 		if err := h.authorize(c, scope, vmDelete); err != nil {
 			return err
 		}
-		err := h.Resources.DeleteVM(c.ctx(), sub, rg, name)
-		if errs.KindOf(err) == errs.NotExist {
-			c.w.WriteHeader(http.StatusNoContent)
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		c.w.WriteHeader(http.StatusOK)
-		return nil
+		return deleteResult(c, h.Resources.DeleteVM(c.ctx(), sub, rg, name))
 	}
 	return methodNotAllowed(c)
 }
@@ -274,26 +260,12 @@ func (h *Handler) uami(c *call, sub, rg, name string) error {
 		if err != nil {
 			return err
 		}
-		status := http.StatusOK
-		if created {
-			status = http.StatusCreated
-		}
-		httpx.WriteJSON(c.w, status, h.uamiWire(u))
-		return nil
+		return writeUpsert(c, created, h.uamiWire(u))
 	case http.MethodDelete:
 		if err := h.authorize(c, scope, identityDelete); err != nil {
 			return err
 		}
-		err := h.Resources.DeleteUAMI(c.ctx(), sub, rg, name)
-		if errs.KindOf(err) == errs.NotExist {
-			c.w.WriteHeader(http.StatusNoContent)
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		c.w.WriteHeader(http.StatusOK)
-		return nil
+		return deleteResult(c, h.Resources.DeleteUAMI(c.ctx(), sub, rg, name))
 	}
 	return methodNotAllowed(c)
 }

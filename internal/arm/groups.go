@@ -95,12 +95,7 @@ func (h *Handler) group(c *call, sub, name string) error {
 		if err != nil {
 			return err
 		}
-		status := http.StatusOK
-		if created {
-			status = http.StatusCreated
-		}
-		httpx.WriteJSON(c.w, status, groupWire(g, "Succeeded"))
-		return nil
+		return writeUpsert(c, created, groupWire(g, "Succeeded"))
 	case http.MethodDelete:
 		if err := h.authorize(c, scope, groupDelete); err != nil {
 			return err

@@ -237,3 +237,27 @@ func listIn[M, W any](h *Handler, c *call, sub, rg, readAction string,
 	httpx.WriteJSON(c.w, http.StatusOK, out)
 	return nil
 }
+
+// writeUpsert answers a PUT: 201 when it created the resource, else 200.
+func writeUpsert(c *call, created bool, body any) error {
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	httpx.WriteJSON(c.w, status, body)
+	return nil
+}
+
+// deleteResult answers a DELETE as ARM does: 200 when something was
+// deleted, 204 when there was nothing to delete.
+func deleteResult(c *call, err error) error {
+	switch {
+	case errs.KindOf(err) == errs.NotExist:
+		c.w.WriteHeader(http.StatusNoContent)
+		return nil
+	case err != nil:
+		return err
+	}
+	c.w.WriteHeader(http.StatusOK)
+	return nil
+}

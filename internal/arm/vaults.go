@@ -174,12 +174,7 @@ func (h *Handler) vault(c *call, sub, rg, name string) error {
 		if err != nil {
 			return err
 		}
-		status := http.StatusOK
-		if created {
-			status = http.StatusCreated
-		}
-		httpx.WriteJSON(c.w, status, h.vaultWire(c, v))
-		return nil
+		return writeUpsert(c, created, h.vaultWire(c, v))
 	case http.MethodDelete:
 		if err := h.authorize(c, scope, vaultDelete); err != nil {
 			return err
