@@ -80,6 +80,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("x-ms-keyvault-region", vaults.Location)
 	hdr.Set("x-ms-keyvault-service-version", "1.9.0.0-coffer")
+	if a := peerAddr(r); a.IsValid() {
+		fam, conn := "InterNetwork", "Ipv4"
+		if !a.Unmap().Is4() {
+			fam, conn = "InterNetworkV6", "Ipv6"
+		}
+		hdr.Set("x-ms-keyvault-network-info", "conn_type="+conn+";addr="+a.Unmap().String()+";act_addr_fam="+fam+";")
+	}
 	if err := h.serve(w, r); err != nil {
 		h.writeError(w, r, err)
 	}
