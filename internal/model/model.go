@@ -181,8 +181,10 @@ type DeletedInfo struct {
 
 // SecretVersion is one immutable value with mutable attributes.
 type SecretVersion struct {
-	Version     string            `json:"version"`
-	Value       string            `json:"value"`
+	Version string `json:"version"`
+	// Value is stored under its own key, not in the secret record; it is
+	// set only on versions a service method returns with their value.
+	Value       string            `json:"-"`
 	ContentType string            `json:"contentType,omitempty"`
 	Tags        map[string]string `json:"tags,omitempty"`
 	Enabled     bool              `json:"enabled"`

@@ -16,6 +16,7 @@ const (
 	prefixGroups      = "resourcegroups/"
 	prefixUAMIs       = "uamis/"
 	prefixAppObjects  = "appobjects/"
+	prefixValues      = "secretvalues/"
 )
 
 func configKey(name string) string        { return prefixConfig + name }
@@ -25,3 +26,11 @@ func vaultKey(name string) string         { return prefixVaults + strings.ToLowe
 func secretsPrefix(vault string) string   { return prefixSecrets + strings.ToLower(vault) + "/" }
 func secretKey(vault, name string) string { return secretsPrefix(vault) + strings.ToUpper(name) }
 func assignmentKey(id string) string      { return prefixAssignments + strings.ToLower(id) }
+
+func valuesPrefix(vault string) string { return prefixValues + strings.ToLower(vault) + "/" }
+func secretValuesPrefix(vault, name string) string {
+	return valuesPrefix(vault) + strings.ToUpper(name) + "/"
+}
+func secretValueKey(vault, name, version string) string {
+	return secretValuesPrefix(vault, name) + strings.ToLower(version)
+}

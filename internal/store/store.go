@@ -241,7 +241,14 @@ func (s *Store) PurgeVault(ctx context.Context, name string) error {
 }
 
 func (s *Store) sweepSecrets(ctx context.Context, op errs.Op, vault string) error {
-	pairs, err := s.kv.List(ctx, secretsPrefix(vault))
+	if err := s.deletePrefix(ctx, op, secretsPrefix(vault)); err != nil {
+		return err
+	}
+	return s.deletePrefix(ctx, op, valuesPrefix(vault))
+}
+
+func (s *Store) deletePrefix(ctx context.Context, op errs.Op, prefix string) error {
+	pairs, err := s.kv.List(ctx, prefix)
 	if err != nil {
 		return mapErr(op, err)
 	}
@@ -251,6 +258,38 @@ func (s *Store) sweepSecrets(ctx context.Context, op errs.Op, vault string) erro
 		}
 	}
 	return nil
+}
+
+// Secret values live apart from the secret record (which holds every
+// version's attributes), so that reading or changing a secret with many
+// versions, and listing secrets, never loads the values of other versions.
+
+// PutSecretValue stores one version's value.
+func (s *Store) PutSecretValue(ctx context.Context, vault, name, version, value string) error {
+	return mapErr("store.PutSecretValue", s.kv.Put(ctx, secretValueKey(vault, name, version), []byte(value)))
+}
+
+// GetSecretValue returns one version's value.
+func (s *Store) GetSecretValue(ctx context.Context, vault, name, version string) (string, error) {
+	b, err := s.kv.Get(ctx, secretValueKey(vault, name, version))
+	if err != nil {
+		return "", mapErr("store.GetSecretValue", err)
+	}
+	return string(b), nil
+}
+
+// DeleteSecretValue removes one version's value (absent is fine).
+func (s *Store) DeleteSecretValue(ctx context.Context, vault, name, version string) error {
+	err := s.kv.Delete(ctx, secretValueKey(vault, name, version))
+	if err != nil && !errors.Is(err, kv.ErrNotFound) {
+		return mapErr("store.DeleteSecretValue", err)
+	}
+	return nil
+}
+
+// DeleteSecretValues removes every value of a secret name.
+func (s *Store) DeleteSecretValues(ctx context.Context, vault, name string) error {
+	return s.deletePrefix(ctx, "store.DeleteSecretValues", secretValuesPrefix(vault, name))
 }
 
 // GetSecret returns one secret record (all versions, possibly soft-deleted).

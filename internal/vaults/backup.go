@@ -29,8 +29,14 @@ func NewBackupAEAD(key []byte) (cipher.AEAD, error) {
 }
 
 type backupPayload struct {
-	Name     string                `json:"name"`
-	Versions []model.SecretVersion `json:"versions"`
+	Name     string          `json:"name"`
+	Versions []backupVersion `json:"versions"`
+}
+
+// backupVersion carries the value, which the stored record does not.
+type backupVersion struct {
+	model.SecretVersion
+	Value string `json:"value"`
 }
 
 func backupHeader() []byte {
@@ -48,7 +54,15 @@ func (s *Service) BackupSecret(ctx context.Context, v *model.Vault, name string)
 	if len(sec.Versions) > MaxVersionsInBackup {
 		return nil, badParameter(op, fmt.Sprintf("The secret has more than %d versions and cannot be backed up.", MaxVersionsInBackup))
 	}
-	plain, err := json.Marshal(backupPayload{Name: sec.Name, Versions: sec.Versions})
+	payload := backupPayload{Name: sec.Name}
+	for _, ver := range sec.Versions {
+		value, err := s.Store.GetSecretValue(ctx, v.Name, sec.Name, ver.Version)
+		if err != nil {
+			return nil, errs.E(op, err)
+		}
+		payload.Versions = append(payload.Versions, backupVersion{SecretVersion: ver, Value: value})
+	}
+	plain, err := json.Marshal(payload)
 	if err != nil {
 		return nil, errs.E(op, errs.Internal, err)
 	}
@@ -80,15 +94,38 @@ func (s *Service) RestoreSecret(ctx context.Context, v *model.Vault, blob []byte
 	if err := json.Unmarshal(plain, &p); err != nil || !ValidSecretName(p.Name) || len(p.Versions) == 0 {
 		return nil, malformed
 	}
+	// Refuse a taken name before writing any value: the backup's version
+	// ids are those of a secret that may still exist here.
+	if cur, err := s.Store.GetSecret(ctx, v.Name, p.Name); err == nil {
+		if cur.Deleted != nil {
+			return nil, deletedButRecoverable(op, cur.Name)
+		}
+		return nil, errs.E(op, errs.Conflict, errs.Code("Conflict"), errs.Msg(fmt.Sprintf("Secret %s already exists in this vault.", cur.Name)))
+	} else if errs.KindOf(err) != errs.NotExist {
+		return nil, errs.E(op, err)
+	}
+	versions := make([]model.SecretVersion, 0, len(p.Versions))
+	for _, bv := range p.Versions {
+		if len(bv.Version) != 32 || len(bv.Value) > MaxValueBytes {
+			return nil, malformed
+		}
+		if err := s.Store.PutSecretValue(ctx, v.Name, p.Name, bv.Version, bv.Value); err != nil {
+			return nil, errs.E(op, err)
+		}
+		versions = append(versions, bv.SecretVersion)
+	}
 	var out model.Secret
 	err = s.Store.UpdateSecret(ctx, v.Name, p.Name, func(sec *model.Secret, exists bool) (bool, error) {
 		if exists && sec.Deleted != nil {
 			return true, deletedButRecoverable(op, sec.Name)
 		}
 		if exists {
+			// Lost a race with a set of the same name; the values written
+			// above have this backup's version ids and stay unreferenced
+			// until the name is purged.
 			return true, errs.E(op, errs.Conflict, errs.Code("Conflict"), errs.Msg(fmt.Sprintf("Secret %s already exists in this vault.", sec.Name)))
 		}
-		*sec = model.Secret{Name: p.Name, Versions: p.Versions}
+		*sec = model.Secret{Name: p.Name, Versions: versions}
 		out = *sec
 		return true, nil
 	})

@@ -207,6 +207,11 @@ func (s *Service) SetSecret(ctx context.Context, v *model.Vault, name string, p 
 	if p.Attributes.Enabled != nil {
 		ver.Enabled = *p.Attributes.Enabled
 	}
+	// The value goes in first: a version never exists without its value.
+	// If the record update fails the value is removed again.
+	if err := s.Store.PutSecretValue(ctx, v.Name, name, ver.Version, ver.Value); err != nil {
+		return nil, nil, errs.E(op, err)
+	}
 	var out model.Secret
 	err := s.Store.UpdateSecret(ctx, v.Name, name, func(sec *model.Secret, exists bool) (bool, error) {
 		if exists && sec.Deleted != nil {
@@ -220,9 +225,12 @@ func (s *Service) SetSecret(ctx context.Context, v *model.Vault, name string, p 
 		return true, nil
 	})
 	if err != nil {
+		_ = s.Store.DeleteSecretValue(ctx, v.Name, name, ver.Version)
 		return nil, nil, errs.E(op, err)
 	}
-	return &out, out.Latest(), nil
+	latest := out.Latest()
+	latest.Value = ver.Value
+	return &out, latest, nil
 }
 
 // GetSecret returns a live secret and the requested version (latest when
@@ -237,6 +245,14 @@ func (s *Service) GetSecret(ctx context.Context, v *model.Vault, name, version s
 		return nil, nil, errs.E(op, errs.Permission, errs.Code("Forbidden"), errs.Inner("SecretDisabled"),
 			errs.Msg("Operation get is not allowed on a disabled secret."))
 	}
+	value, err := s.Store.GetSecretValue(ctx, v.Name, sec.Name, ver.Version)
+	if errs.KindOf(err) == errs.NotExist { // purged between the two reads
+		return nil, nil, secretNotFound(op, name, version)
+	}
+	if err != nil {
+		return nil, nil, errs.E(op, err)
+	}
+	ver.Value = value
 	return sec, ver, nil
 }
 
@@ -345,6 +361,11 @@ func (s *Service) DeleteSecret(ctx context.Context, v *model.Vault, name string)
 	if err != nil {
 		return nil, errs.E(op, err)
 	}
+	if !v.EnableSoftDelete {
+		if err := s.Store.DeleteSecretValues(ctx, v.Name, out.Name); err != nil {
+			return nil, errs.E(op, err)
+		}
+	}
 	return &out, nil
 }
 
@@ -423,6 +444,9 @@ func (s *Service) PurgeDeletedSecret(ctx context.Context, v *model.Vault, name s
 	if err != nil {
 		return errs.E(op, err)
 	}
+	if err := s.Store.DeleteSecretValues(ctx, v.Name, name); err != nil {
+		return errs.E(op, err)
+	}
 	return nil
 }
 
@@ -475,10 +499,18 @@ func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 			if sec.Deleted == nil || sec.Deleted.ScheduledPurgeDate > now {
 				continue
 			}
+			purged := false
 			err := s.Store.UpdateSecret(ctx, vaults[i].Name, sec.Name, func(cur *model.Secret, exists bool) (bool, error) {
-				return !(exists && cur.Deleted != nil && cur.Deleted.ScheduledPurgeDate <= now), nil
+				purged = exists && cur.Deleted != nil && cur.Deleted.ScheduledPurgeDate <= now
+				return !purged, nil
 			})
 			if err != nil {
+				return n, err
+			}
+			if !purged {
+				continue
+			}
+			if err := s.Store.DeleteSecretValues(ctx, vaults[i].Name, sec.Name); err != nil {
 				return n, err
 			}
 			n++
