@@ -206,7 +206,3 @@ func pinnedClient(s *app.Server) *http.Client {
 		ForceAttemptHTTP2:   true,
 	}}
 }
-
-func decodeJSON(r io.Reader, v any) error { return jsonNewDecoder(r).Decode(v) }
-
-var jsonNewDecoder = json.NewDecoder

@@ -2,7 +2,6 @@ package arm
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/errs"
@@ -178,8 +177,6 @@ func (h *Handler) deleteGroup(c *call, g *model.ResourceGroup) error {
 	}
 	return h.Store.DeleteResourceGroup(ctx, g.SubscriptionID, g.Name)
 }
-
-func lower(s string) string { return strings.ToLower(s) }
 
 // opTTL is how long a finished operation can be polled.
 const opTTL = time.Hour

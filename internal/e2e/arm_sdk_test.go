@@ -484,7 +484,7 @@ func TestARMAccessPolicies(t *testing.T) {
 	// remove drops listed permissions, and entries left empty.
 	got = update(armkeyvault.AccessPolicyUpdateKindRemove, k.policy(other.ObjectID, armkeyvault.SecretPermissionsSet))
 	check("remove entry", got, admin+":all", sp.ObjectID+":list")
-	got = update(armkeyvault.AccessPolicyUpdateKindAdd, k.policy(sp.ObjectID, armkeyvault.SecretPermissionsGet))
+	update(armkeyvault.AccessPolicyUpdateKindAdd, k.policy(sp.ObjectID, armkeyvault.SecretPermissionsGet))
 	got = update(armkeyvault.AccessPolicyUpdateKindRemove, k.policy(sp.ObjectID, armkeyvault.SecretPermissionsList))
 	check("remove permission", got, admin+":all", sp.ObjectID+":get")
 	if !canGet() {

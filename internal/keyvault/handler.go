@@ -106,7 +106,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	q, err := parseQuery(r.URL.RawQuery)
 	if err != nil {
-		return badParameter(err.Error())
+		return err
 	}
 	req.query = q
 	ver := first(q, "api-version")
@@ -159,7 +159,8 @@ func canonicalHost(host string) string {
 }
 
 // parseQuery decodes keys and values (JS sends api%2Dversion) and rejects
-// duplicated parameters rather than guessing which one counts.
+// duplicated parameters rather than guessing which one counts. Its errors
+// are BadParameter errors ready to render.
 func parseQuery(raw string) (map[string][]string, error) {
 	q := map[string][]string{}
 	for _, part := range strings.Split(raw, "&") {
@@ -170,11 +171,11 @@ func parseQuery(raw string) (map[string][]string, error) {
 		key, err1 := unescape(k)
 		val, err2 := unescape(v)
 		if err1 != nil || err2 != nil {
-			return nil, errors.New("The request query string is malformed.")
+			return nil, badParameter("The request query string is malformed.")
 		}
 		key = strings.ToLower(key)
 		if _, dup := q[key]; dup {
-			return nil, errors.New("The query parameter '" + key + "' is given more than once.")
+			return nil, badParameter("The query parameter '" + key + "' is given more than once.")
 		}
 		q[key] = append(q[key], val)
 	}

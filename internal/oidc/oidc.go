@@ -151,7 +151,7 @@ func (h *Handler) instanceDiscovery(w http.ResponseWriter, r *http.Request) {
 }
 
 type tokenRequest struct {
-	clientID, clientSecret, grantType, resource string
+	clientID, clientSecret, grantType string
 }
 
 // parseTokenRequest reads the form and client authentication (post or basic).

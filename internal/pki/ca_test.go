@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net"
 	"slices"
 	"strings"
@@ -269,7 +270,11 @@ func TestCANeverShowsKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := ca.key.(*ecdsa.PrivateKey).D.String()
+	raw, err := ca.key.(*ecdsa.PrivateKey).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := new(big.Int).SetBytes(raw).String() // how a leaked big.Int would print
 	var buf bytes.Buffer
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("ca", "ca", ca)
 	for _, out := range []string{fmt.Sprint(ca), fmt.Sprintf("%+v", ca), buf.String()} {
