@@ -5,6 +5,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -27,6 +28,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/keyvault"
 	"github.com/coffer-dev/coffer/internal/kv"
 	"github.com/coffer-dev/coffer/internal/kv/boltkv"
+	"github.com/coffer-dev/coffer/internal/kv/etcdkv"
 	"github.com/coffer-dev/coffer/internal/kv/memkv"
 	"github.com/coffer-dev/coffer/internal/msi"
 	"github.com/coffer-dev/coffer/internal/oidc"
@@ -41,6 +43,13 @@ type Config struct {
 	// DataDir holds the database, the master key, the CA and the admin
 	// credential. Ignored when InMemory.
 	DataDir string
+	// EtcdEndpoints, when set, store everything in etcd (under EtcdPrefix)
+	// instead of bbolt, so several servers can share one store. They must
+	// then share the master key too (MasterKeyFile).
+	EtcdEndpoints []string
+	EtcdPrefix    string
+	// MasterKeyFile holds the key-encryption keys; default DataDir/master.key.
+	MasterKeyFile string
 	// InMemory keeps everything in memory and writes nothing to disk.
 	InMemory bool
 	// Addr is the listen address, e.g. 127.0.0.1:8443.
@@ -173,9 +182,20 @@ func openStore(cfg Config) (kv.Store, *crypt.Ring, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, nil, err
 	}
-	ring, err := crypt.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, KeyFile))
+	keyFile := cfg.MasterKeyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(cfg.DataDir, KeyFile)
+	}
+	ring, err := crypt.LoadOrCreateKeyFile(keyFile)
 	if err != nil {
 		return nil, nil, err
+	}
+	if len(cfg.EtcdEndpoints) > 0 {
+		st, err := etcdkv.Open(cfg.EtcdEndpoints, cmp.Or(cfg.EtcdPrefix, "coffer/"))
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, ring, nil
 	}
 	db, err := boltkv.Open(filepath.Join(cfg.DataDir, DBFile))
 	if err != nil {

@@ -90,7 +90,17 @@ func bootstrap(ctx context.Context, st *store.Store, now time.Time, adminCredPat
 			return nil, nil, nil, err
 		}
 		if err := st.CreateConfig(ctx, "instance", &inst); err != nil {
-			return nil, nil, nil, err
+			if errs.KindOf(err) != errs.Exist {
+				return nil, nil, nil, err
+			}
+			// Another replica bootstrapped first: drop this one's admin
+			// (and its credential file, which names it) and join theirs.
+			_ = st.DeletePrincipal(ctx, admin.ObjectID)
+			_ = st.DeleteApplicationIndex(ctx, admin.ApplicationObjectID)
+			if adminCredPath != "" {
+				_ = os.Remove(adminCredPath)
+			}
+			return bootstrap(ctx, st, now, adminCredPath)
 		}
 		g := &model.ResourceGroup{Name: DefaultGroupName, SubscriptionID: inst.SubscriptionID, Location: DefaultLocation, Created: now}
 		if err := st.CreateResourceGroup(ctx, g); err != nil && errs.KindOf(err) != errs.Exist {
