@@ -131,7 +131,10 @@ var principalSecretVars = []string{
 // childEnv is env with the run's proxy and CA in place and every variable
 // that would route around the VM's identity removed.
 func childEnv(env []string, proxyURL, caFile string) []string {
-	drop := map[string]bool{"NO_PROXY": true, "no_proxy": true, "SSL_CERT_FILE": caFile != "", "NODE_EXTRA_CA_CERTS": caFile != ""}
+	drop := map[string]bool{"NO_PROXY": true, "no_proxy": true}
+	for _, k := range caVars {
+		drop[k] = caFile != ""
+	}
 	for _, k := range proxyVars {
 		drop[k] = true
 	}
@@ -162,10 +165,16 @@ func childEnv(env []string, proxyURL, caFile string) []string {
 	}
 	out = append(out, "NO_PROXY=", "no_proxy=")
 	if caFile != "" {
-		out = append(out, "SSL_CERT_FILE="+caFile, "NODE_EXTRA_CA_CERTS="+caFile)
+		for _, k := range caVars {
+			out = append(out, k+"="+caFile)
+		}
 	}
 	return out
 }
+
+// caVars point each common client at Coffer's CA: Go and OpenSSL
+// (SSL_CERT_FILE), Node.js, curl, and Python's requests.
+var caVars = []string{"SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE"}
 
 // upstreamClient is an HTTP client for the Coffer server that trusts caFile
 // ("" means the system roots, which honour SSL_CERT_FILE). proxy is the

@@ -246,7 +246,7 @@ func TestChildEnv(t *testing.T) {
 			caFile: "/data/ca.pem",
 			want: []string{"PATH=/bin", "HOME=/h", "AZURE_TENANT_ID=t",
 				"HTTP_PROXY=" + proxy, "HTTPS_PROXY=" + proxy, "http_proxy=" + proxy, "https_proxy=" + proxy, "NO_PROXY=", "no_proxy=",
-				"SSL_CERT_FILE=/data/ca.pem", "NODE_EXTRA_CA_CERTS=/data/ca.pem"},
+				"SSL_CERT_FILE=/data/ca.pem", "NODE_EXTRA_CA_CERTS=/data/ca.pem", "CURL_CA_BUNDLE=/data/ca.pem", "REQUESTS_CA_BUNDLE=/data/ca.pem"},
 		},
 		{
 			name:   "a user-assigned client id without a secret is kept",

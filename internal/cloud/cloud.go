@@ -33,6 +33,9 @@ type Profile struct {
 	ManagementAudiences []string
 	// Environment is the IMDS compute.azEnvironment value.
 	Environment string
+	// VaultAudienceAliases are further Key Vault resource hosts whose tokens
+	// the profile's vaults accept.
+	VaultAudienceAliases []string
 }
 
 // Local is the default profile: everything under localhost, no name pinning
@@ -43,6 +46,9 @@ var Local = Profile{
 	ManagementAudiences: []string{"https://management.localhost/", "https://management.localhost", "https://management.azure.com/", "https://management.azure.com",
 		"https://management.core.windows.net/", "https://management.core.windows.net"},
 	Environment: "AzurePublicCloud",
+	// Programs written for Azure (the seed's own IMDS request) ask for
+	// https://vault.azure.net; the local profile stands in for that cloud.
+	VaultAudienceAliases: []string{"vault.azure.net"},
 }
 
 // AzureCloud is the public cloud.
@@ -183,7 +189,15 @@ func (p Profile) IsVaultAudience(aud string) bool {
 	if u.Path != "" && u.Path != "/" {
 		return false
 	}
-	return strings.EqualFold(u.Hostname(), p.VaultSuffix)
+	if strings.EqualFold(u.Hostname(), p.VaultSuffix) {
+		return true
+	}
+	for _, a := range p.VaultAudienceAliases {
+		if strings.EqualFold(u.Hostname(), a) {
+			return true
+		}
+	}
+	return false
 }
 
 // IsManagementAudience reports whether aud names this profile's ARM.

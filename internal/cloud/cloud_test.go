@@ -51,3 +51,20 @@ func TestIsVaultAudience(t *testing.T) {
 		}
 	}
 }
+
+func TestLocalAcceptsPublicVaultAudience(t *testing.T) {
+	for aud, want := range map[string]bool{
+		"https://vault.localhost:8443": true,
+		"https://vault.azure.net":      true,
+		"https://vault.azure.net/":     true,
+		"https://vault.azure.cn":       false,
+		"https://management.azure.com": false,
+	} {
+		if got := Local.IsVaultAudience(aud); got != want {
+			t.Errorf("Local.IsVaultAudience(%q) = %v, want %v", aud, got, want)
+		}
+	}
+	if AzureCloud.IsVaultAudience("https://vault.localhost") {
+		t.Error("AzureCloud accepts the local audience")
+	}
+}
