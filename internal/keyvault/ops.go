@@ -415,7 +415,6 @@ func (h *Handler) listDeleted(w http.ResponseWriter, req *request) error {
 	return nil
 }
 
-
 // peerAddr is the TCP peer of the request; headers are not trusted for it.
 func peerAddr(r *http.Request) netip.Addr {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
