@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"testing"
 	"time"
@@ -266,5 +265,4 @@ func TestSDKPrincipalWithoutPermission(t *testing.T) {
 	wantStatus(t, "SetSecret without permission", err, 403, "Forbidden")
 	_, err = c.GetSecret(context.Background(), "x", "", nil)
 	wantStatus(t, "GetSecret without permission", err, 403, "Forbidden")
-	_ = http.StatusOK
 }

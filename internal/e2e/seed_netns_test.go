@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -165,5 +164,4 @@ func TestSeedWalkthroughNetns(t *testing.T) {
 	if code == "200" {
 		t.Errorf("GET after group delete = %s", code)
 	}
-	_ = fmt.Sprint
 }

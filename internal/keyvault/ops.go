@@ -317,16 +317,22 @@ func (h *Handler) listSecrets(w http.ResponseWriter, req *request) error {
 	if err != nil {
 		return err
 	}
-	items, last := paginate(all, upperName, p)
-	out := wire.ListResult[wire.SecretItem]{Value: []wire.SecretItem{}}
+	return writePage(w, req, p, all, upperName, "/secrets", func(sec *model.Secret) wire.SecretItem {
+		ver := sec.Latest()
+		return wire.SecretItem{ID: req.secretID(sec.Name, ""), Attributes: req.attributes(v, ver), Tags: ver.Tags, ContentType: ver.ContentType}
+	})
+}
+
+// writePage renders the page of items after p's skip token, with a
+// nextLink to path when more follow.
+func writePage[T, W any](w http.ResponseWriter, req *request, p page, all []T, key func(T) string, path string, render func(*T) W) error {
+	items, last := paginate(all, key, p)
+	out := wire.ListResult[W]{Value: make([]W, 0, len(items))}
 	for i := range items {
-		ver := items[i].Latest()
-		out.Value = append(out.Value, wire.SecretItem{
-			ID: req.secretID(items[i].Name, ""), Attributes: req.attributes(v, ver), Tags: ver.Tags, ContentType: ver.ContentType,
-		})
+		out.Value = append(out.Value, render(&items[i]))
 	}
 	if last != "" {
-		out.NextLink = req.nextLink("/secrets", last, p)
+		out.NextLink = req.nextLink(path, last, p)
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
@@ -363,18 +369,9 @@ func (h *Handler) listVersions(w http.ResponseWriter, req *request) error {
 		all[i] = indexed{versionKey(vers[i].Created, order[strings.ToLower(vers[i].Version)]), vers[i]}
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].key < all[j].key })
-	items, last := paginate(all, func(x indexed) string { return x.key }, p)
-	out := wire.ListResult[wire.SecretItem]{Value: []wire.SecretItem{}}
-	for _, it := range items {
-		out.Value = append(out.Value, wire.SecretItem{
-			ID: req.secretID(sec.Name, it.ver.Version), Attributes: req.attributes(v, &it.ver), Tags: it.ver.Tags, ContentType: it.ver.ContentType,
-		})
-	}
-	if last != "" {
-		out.NextLink = req.nextLink("/secrets/"+sec.Name+"/versions", last, p)
-	}
-	httpx.WriteJSON(w, http.StatusOK, out)
-	return nil
+	return writePage(w, req, p, all, func(x indexed) string { return x.key }, "/secrets/"+sec.Name+"/versions", func(it *indexed) wire.SecretItem {
+		return wire.SecretItem{ID: req.secretID(sec.Name, it.ver.Version), Attributes: req.attributes(v, &it.ver), Tags: it.ver.Tags, ContentType: it.ver.ContentType}
+	})
 }
 
 // versionKey is the paging key of a version: newer (created later, or
@@ -399,20 +396,13 @@ func (h *Handler) listDeleted(w http.ResponseWriter, req *request) error {
 	if err != nil {
 		return err
 	}
-	items, last := paginate(all, upperName, p)
-	out := wire.ListResult[wire.DeletedSecretItem]{Value: []wire.DeletedSecretItem{}}
-	for i := range items {
-		b := req.deletedBundle(v, &items[i])
-		out.Value = append(out.Value, wire.DeletedSecretItem{
+	return writePage(w, req, p, all, upperName, "/deletedsecrets", func(sec *model.Secret) wire.DeletedSecretItem {
+		b := req.deletedBundle(v, sec)
+		return wire.DeletedSecretItem{
 			RecoveryID: b.RecoveryID, DeletedDate: b.DeletedDate, ScheduledPurgeDate: b.ScheduledPurgeDate,
-			ID: req.secretID(items[i].Name, ""), Attributes: b.Attributes, Tags: b.Tags, ContentType: b.ContentType,
-		})
-	}
-	if last != "" {
-		out.NextLink = req.nextLink("/deletedsecrets", last, p)
-	}
-	httpx.WriteJSON(w, http.StatusOK, out)
-	return nil
+			ID: req.secretID(sec.Name, ""), Attributes: b.Attributes, Tags: b.Tags, ContentType: b.ContentType,
+		}
+	})
 }
 
 // peerAddr is the TCP peer of the request; headers are not trusted for it.

@@ -173,7 +173,7 @@ func parseTokenRequest(r *http.Request) (*tokenRequest, error) {
 }
 
 func (h *Handler) tokenV2(w http.ResponseWriter, r *http.Request) {
-	tr, tok, ok := h.grant(w, r, func(tr *tokenRequest) (string, bool) {
+	_, tok, ok := h.grant(w, r, func(tr *tokenRequest) (string, bool) {
 		scope := strings.TrimSpace(r.PostForm.Get("scope"))
 		if strings.Contains(scope, " ") {
 			// Entra takes one resource per client-credentials request.
@@ -190,7 +190,6 @@ func (h *Handler) tokenV2(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	_ = tr
 	secs := int64(tok.Expires.Sub(tok.NotBefore).Seconds())
 	noStore(w)
 	httpx.WriteJSON(w, http.StatusOK, wire.TokenResponseV2{TokenType: "Bearer", ExpiresIn: secs, ExtExpiresIn: secs, AccessToken: tok.Raw})
