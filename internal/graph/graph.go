@@ -4,7 +4,9 @@
 // service principals (including managed identities, as Entra lists them),
 // directoryObjects/getByIds, and the OData query options Graph serves on
 // them ($filter through package odata, $search, $select, $top with
-// @odata.nextLink paging, $count, $orderby). Client secrets are returned
+// @odata.nextLink paging, $count, $orderby). The directory has no users:
+// /users lists are empty and /me answers as Graph does for app-only
+// tokens. Client secrets are returned
 // once and stored hashed. Any principal may read; only the bootstrap admin
 // may write, because Azure RBAC roles (even Owner of the subscription) are
 // not directory roles.
@@ -228,6 +230,19 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 			return h.getByIDs(ctx, w, r)
 		case id != nil && key == nil && len(rest) == 0 && m == http.MethodGet:
 			return h.getDirectoryObject(ctx, w, id.id)
+		}
+	case strings.EqualFold(coll, "users"):
+		// Coffer's directory has no users yet: lists are empty, as in a
+		// tenant without them, so az's --upn lookups report "not found".
+		switch {
+		case id == nil && len(rest) == 0 && m == http.MethodGet:
+			return h.list(w, r, userSchema, "users", noObjects)
+		case id == nil && len(rest) == 1 && rest[0] == "$count" && m == http.MethodGet:
+			return h.count(w, r, userSchema, noObjects)
+		case id != nil && len(rest) == 0 && m == http.MethodGet:
+			return notFound(id.String())
+		case m == http.MethodPost && id == nil && len(rest) == 0:
+			return badRequest("Coffer's directory has no users: it serves applications, service principals and managed identities.")
 		}
 	case strings.EqualFold(coll, "me"):
 		// Every Coffer token is app-only; Graph answers /me for those so.

@@ -214,6 +214,14 @@ func TestAzServicePrincipalFlow(t *testing.T) {
 	if code, msg := g.do(t, "GET", "/me", nil).want(t, 400).graphErr(t); code != "BadRequest" || !strings.Contains(msg, "delegated") {
 		t.Errorf("/me: %s %s", code, msg)
 	}
+	// keyvault set-policy --upn and role assignment --assignee <upn> look
+	// users up; Coffer's directory has none.
+	if got := g.do(t, "GET", filterURL("users", "userPrincipalName eq 'ann@contoso.com'"), nil).want(t, 200).values(t); len(got) != 0 {
+		t.Errorf("users: %v", got)
+	}
+	if code, _ := g.do(t, "GET", filterURL("users", "shoeSize eq 'x'"), nil).want(t, 400).graphErr(t); code != "BadRequest" {
+		t.Errorf("users with unknown property: %s", code)
+	}
 	// role assignment create --assignee <objectId> and role assignment
 	// list name principals through getByIds.
 	byIDs := g.do(t, "POST", "/directoryObjects/getByIds", map[string]any{

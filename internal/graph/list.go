@@ -14,6 +14,8 @@ import (
 // renderAll returns every object of one collection, rendered.
 type renderAll func(ctx context.Context) ([]map[string]any, error)
 
+func noObjects(context.Context) ([]map[string]any, error) { return []map[string]any{}, nil }
+
 func (h *Handler) applications(ctx context.Context) ([]map[string]any, error) {
 	all, err := h.Store.ListPrincipals(ctx)
 	if err != nil {

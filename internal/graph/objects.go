@@ -101,6 +101,25 @@ var appSchema = &odata.Schema{Resource: "Application", Type: "microsoft.graph.ap
 	{Name: "web", Type: odata.Complex},
 }}
 
+// userSchema is the part of Graph's user resource that az filters on;
+// Coffer serves no users, so it only shapes errors for those filters.
+var userSchema = &odata.Schema{Resource: "User", Type: "microsoft.graph.user", Props: []odata.Prop{
+	{Name: "id", Type: odata.String, Ops: opsKey},
+	{Name: "accountEnabled", Type: odata.Bool, Ops: opsEnum},
+	{Name: "businessPhones", Type: odata.StringCollection},
+	{Name: "displayName", Type: odata.String, Ops: opsName},
+	{Name: "givenName", Type: odata.String, Ops: opsName},
+	{Name: "jobTitle", Type: odata.String, Ops: opsName},
+	{Name: "mail", Type: odata.String, Ops: opsName},
+	{Name: "mobilePhone", Type: odata.String, Ops: opsName},
+	{Name: "officeLocation", Type: odata.String, Ops: opsName},
+	{Name: "otherMails", Type: odata.StringCollection, Ops: opsColl},
+	{Name: "preferredLanguage", Type: odata.String, Ops: opsName},
+	{Name: "proxyAddresses", Type: odata.StringCollection, Ops: opsColl},
+	{Name: "surname", Type: odata.String, Ops: opsName},
+	{Name: "userPrincipalName", Type: odata.String, Ops: opsName},
+}}
+
 // searchable properties of both entities ($search="displayName:…").
 var searchable = []string{"displayName", "description"}
 
