@@ -126,7 +126,8 @@ func (r *resp) graphErr(t *testing.T) (string, string) {
 	return e.Error.Code, e.Error.Message
 }
 
-// azQuote is Python's urllib.parse.quote(s, safe=”), which az applies to
+// azQuote percent-encodes everything but unreserved characters, as
+// Python's urllib.parse.quote with an empty safe set, which az applies to
 // $filter values.
 func azQuote(s string) string {
 	var b strings.Builder

@@ -76,6 +76,7 @@ func TestFilterValid(t *testing.T) {
 		{"tags/any(t:t eq 'WindowsAzureActiveDirectoryIntegratedApp')", false, "a1"},
 		{"tags/any()", false, "a1"},
 		{"  displayName   eq   'CI-Deploy'  ", false, "c3"},
+		{strings.Repeat("(", 20) + "id eq 'b2'" + strings.Repeat(")", 20) + strings.Repeat(" or id eq 'zz'", 100), false, "b2"},
 		// Advanced queries.
 		{"displayName ne 'ci-pipeline'", true, "b2,c3"},
 		{"not(startswith(displayName,'ci'))", true, "b2"},
@@ -84,7 +85,7 @@ func TestFilterValid(t *testing.T) {
 		{"not accountEnabled eq true and displayName ne 'x'", true, "b2"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.filter, func(t *testing.T) {
+		t.Run(short(tt.filter), func(t *testing.T) {
 			if got := matches(t, tt.filter, tt.advanced); got != tt.want {
 				t.Errorf("matched %q, want %q", got, tt.want)
 			}
@@ -154,9 +155,14 @@ func TestFilterErrors(t *testing.T) {
 		{"displayName ne 'x'", false, Unsupported, "Operator 'ne' is not supported because the required parameters might be missing."},
 		{"not(displayName eq 'x')", false, Unsupported, "Operator 'not' is not supported"},
 		{"endswith(displayName,'x')", false, Unsupported, "Operator 'endsWith' is not supported"},
+		// Hostile sizes.
+		{strings.Repeat("(", 40) + "displayName eq 'x'" + strings.Repeat(")", 40), false, Unsupported, "too complex"},
+		{strings.Repeat("not ", 40) + "displayName eq 'x'", true, Unsupported, "too complex"},
+		{"id in ('a'" + strings.Repeat(",'a'", 600) + ")", false, Unsupported, "too complex"},
+		{"id eq 'a'" + strings.Repeat(" or id eq 'a'", 600), false, Unsupported, "too complex"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.filter, func(t *testing.T) {
+		t.Run(short(tt.filter), func(t *testing.T) {
 			n, err := Parse(tt.filter)
 			if err == nil {
 				_, err = spSchema.Check(n, tt.advanced)
@@ -228,4 +234,12 @@ func TestSearch(t *testing.T) {
 			t.Errorf("search %q: error %v, want kind %d", bad.search, err, bad.kind)
 		}
 	}
+}
+
+// short keeps subtest names readable for the long generated filters.
+func short(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "…"
+	}
+	return s
 }

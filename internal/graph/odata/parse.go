@@ -79,11 +79,32 @@ func (*Logical) node() {}
 func (*Not) node()     {}
 func (*Lambda) node()  {}
 
+// Limits that keep a hostile filter from costing more than a real one:
+// nesting bounds the parser's recursion, nodes the tree's size.
+const (
+	maxDepth = 32
+	maxNodes = 512
+)
+
 type parser struct {
-	src  string
-	toks []token
-	i    int
+	src   string
+	toks  []token
+	i     int
+	depth int
+	nodes int
 }
+
+// enter counts a node and one level of nesting; leave undoes the nesting.
+func (p *parser) enter() error {
+	p.depth++
+	p.nodes++
+	if p.depth > maxDepth || p.nodes > maxNodes {
+		return unsupportedErr("The filter expression is too complex: at most 32 levels of nesting and 512 terms.")
+	}
+	return nil
+}
+
+func (p *parser) leave() { p.depth-- }
 
 // Parse parses a $filter expression.
 func Parse(src string) (Node, error) {
@@ -165,6 +186,10 @@ func (p *parser) and() (Node, error) {
 }
 
 func (p *parser) unary() (Node, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer p.leave()
 	if p.keyword("not") {
 		p.next()
 		x, err := p.unary()
@@ -252,6 +277,10 @@ func (p *parser) pathExpr() (Node, error) {
 		}
 		var vals []Literal
 		for {
+			if err := p.enter(); err != nil {
+				return nil, err
+			}
+			p.leave()
 			lit, err := p.literal()
 			if err != nil {
 				return nil, err
