@@ -409,10 +409,15 @@ func (h *Handler) removePassword(ctx context.Context, w http.ResponseWriter, r *
 
 func (h *Handler) createServicePrincipal(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 	var body struct {
-		AppID string `json:"appId"`
+		AppID          string `json:"appId"`
+		AccountEnabled *bool  `json:"accountEnabled"`
 	}
 	if err := decode(r, &body); err != nil {
 		return err
+	}
+	if body.AccountEnabled != nil && !*body.AccountEnabled {
+		// A disabled principal would still get tokens from Coffer.
+		return badRequest("Coffer does not support disabled service principals: accountEnabled must be true.")
 	}
 	p, err := h.Store.GetPrincipalByAppID(ctx, body.AppID)
 	if err != nil || p.ApplicationObjectID == "" {

@@ -177,6 +177,9 @@ func TestAzServicePrincipalFlow(t *testing.T) {
 	if s, _ := pw["secretText"].(string); s == "" {
 		t.Fatalf("addPassword: %v", pw)
 	}
+	if code, _ := g.do(t, "POST", "/servicePrincipals", map[string]any{"appId": appID, "accountEnabled": false}).want(t, 400).graphErr(t); code != "Request_BadRequest" {
+		t.Errorf("disabled service principal: %s", code)
+	}
 	sp := g.do(t, "POST", "/servicePrincipals", map[string]any{"appId": appID, "accountEnabled": true}).want(t, 201).obj(t)
 	spID := sp["id"].(string)
 	if sp["servicePrincipalType"] != "Application" || sp["appOwnerOrganizationId"] != g.env.Instance.TenantID || sp["accountEnabled"] != true {
