@@ -203,9 +203,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		case id != nil && len(rest) == 0 && m == http.MethodDelete:
 			return h.deleteApplication(ctx, w, *id)
 		case id != nil && len(rest) == 1 && m == http.MethodPost && strings.EqualFold(rest[0], "addPassword"):
-			return h.addPassword(ctx, w, r, *id)
+			return h.addPassword(w, r, *id, false)
 		case id != nil && len(rest) == 1 && m == http.MethodPost && strings.EqualFold(rest[0], "removePassword"):
-			return h.removePassword(ctx, w, r, *id)
+			return h.removePassword(w, r, *id, false)
 		}
 	case strings.EqualFold(coll, "servicePrincipals"):
 		switch {
@@ -223,6 +223,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 			return h.getEntity(w, r, spSchema, "servicePrincipals", h.spJSON(p))
 		case id != nil && len(rest) == 0 && m == http.MethodDelete:
 			return h.deleteServicePrincipal(ctx, w, *id)
+		case id != nil && len(rest) == 1 && m == http.MethodPost && strings.EqualFold(rest[0], "addPassword"):
+			return h.addPassword(w, r, *id, true)
+		case id != nil && len(rest) == 1 && m == http.MethodPost && strings.EqualFold(rest[0], "removePassword"):
+			return h.removePassword(w, r, *id, true)
 		}
 	case strings.EqualFold(coll, "directoryObjects"):
 		switch {
@@ -327,86 +331,6 @@ func (h *Handler) deleteApplication(ctx context.Context, w http.ResponseWriter, 
 	return nil
 }
 
-func (h *Handler) addPassword(ctx context.Context, w http.ResponseWriter, r *http.Request, id ref) error {
-	var body struct {
-		PasswordCredential struct {
-			DisplayName string     `json:"displayName"`
-			EndDateTime *time.Time `json:"endDateTime"`
-		} `json:"passwordCredential"`
-	}
-	if err := decode(r, &body); err != nil {
-		return err
-	}
-	p, err := h.application(ctx, id)
-	if err != nil {
-		return err
-	}
-	now := h.Now()
-	secret, cred := identity.NewClientSecret(now)
-	cred.Name = body.PasswordCredential.DisplayName
-	cred.Expires = now.Add(DefaultSecretLifetime)
-	if e := body.PasswordCredential.EndDateTime; e != nil {
-		if !e.After(now) {
-			return badRequest("endDateTime must be in the future.")
-		}
-		cred.Expires = *e
-	}
-	if err := h.Store.UpdatePrincipal(ctx, p.ObjectID, func(cur *model.Principal) error {
-		if len(cur.Credentials) >= 100 {
-			return badRequest("An application can have at most 100 password credentials.")
-		}
-		cur.Credentials = append(cur.Credentials, cred)
-		return nil
-	}); err != nil {
-		return err
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{
-		"@odata.context": h.odataContext("microsoft.graph.passwordCredential"),
-		"keyId":          cred.KeyID, "displayName": cred.Name, "hint": cred.Hint, "secretText": secret,
-		"startDateTime": cred.Created.UTC().Format(time.RFC3339), "endDateTime": cred.Expires.UTC().Format(time.RFC3339),
-		"customKeyIdentifier": nil,
-	})
-	return nil
-}
-
-func (h *Handler) removePassword(ctx context.Context, w http.ResponseWriter, r *http.Request, id ref) error {
-	var body struct {
-		KeyID string `json:"keyId"`
-	}
-	if err := decode(r, &body); err != nil {
-		return err
-	}
-	if _, err := uuid.Parse(body.KeyID); err != nil {
-		return badRequest("Property 'keyId' must be a GUID.")
-	}
-	p, err := h.application(ctx, id)
-	if err != nil {
-		return err
-	}
-	found := false
-	if err := h.Store.UpdatePrincipal(ctx, p.ObjectID, func(cur *model.Principal) error {
-		found = false
-		kept := cur.Credentials[:0]
-		for _, c := range cur.Credentials {
-			if strings.EqualFold(c.KeyID, body.KeyID) {
-				found = true
-				continue
-			}
-			kept = append(kept, c)
-		}
-		cur.Credentials = kept
-		return nil
-	}); err != nil {
-		return err
-	}
-	if !found {
-		return notFound(body.KeyID)
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
 func (h *Handler) createServicePrincipal(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		AppID          string `json:"appId"`
@@ -458,6 +382,13 @@ func (h *Handler) deleteServicePrincipal(ctx context.Context, w http.ResponseWri
 		// policies and role assignments never apply to it.
 		app := *p
 		app.ObjectID, app.Type = identity.NewObjectID(), model.PrincipalApplication
+		// Passwords added to the service principal go with it.
+		app.Credentials = nil
+		for _, c := range p.Credentials {
+			if !c.ServicePrincipal {
+				app.Credentials = append(app.Credentials, c)
+			}
+		}
 		if err := h.Store.CreatePrincipal(ctx, &app); err != nil {
 			_ = h.Store.CreatePrincipal(ctx, p) // put the service principal back
 			return err

@@ -40,6 +40,19 @@ func start(t *testing.T) *gw {
 	return &gw{env: env, tok: tr.AccessToken}
 }
 
+// token runs the client-credentials grant for a Graph token.
+func (g *gw) token(t *testing.T, clientID, secret string) *http.Response {
+	t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID},
+		"client_secret": {secret}, "scope": {"https://graph.microsoft.com/.default"}}
+	r, err := g.env.Client().PostForm(g.env.AuthorityHost()+g.env.Instance.TenantID+"/oauth2/v2.0/token", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	return r
+}
+
 type resp struct {
 	status int
 	header http.Header
@@ -258,6 +271,25 @@ func TestAzServicePrincipalFlow(t *testing.T) {
 		t.Errorf("applications(appId=): %v", got)
 	}
 
+	// ad sp credential reset: the password belongs to the service
+	// principal, authenticates, and is listed there only.
+	spPw := g.do(t, "POST", "/servicePrincipals/"+spID+"/addPassword", map[string]any{"passwordCredential": map[string]any{
+		"displayName": nil, "startDateTime": "2026-01-01T00:00:00Z", "endDateTime": "2099-01-01T00:00:00Z"}}).want(t, 200).obj(t)
+	spSecret, _ := spPw["secretText"].(string)
+	if tok := g.token(t, appID, spSecret); tok.StatusCode != http.StatusOK {
+		t.Errorf("token with the service principal's password: %d", tok.StatusCode)
+	}
+	spCreds := g.do(t, "GET", "/servicePrincipals/"+spID, nil).want(t, 200).obj(t)["passwordCredentials"].([]any)
+	appCreds := g.do(t, "GET", "/applications/"+appObj, nil).want(t, 200).obj(t)["passwordCredentials"].([]any)
+	if len(spCreds) != 1 || spCreds[0].(map[string]any)["keyId"] != spPw["keyId"] || spCreds[0].(map[string]any)["secretText"] != nil || len(appCreds) != 1 {
+		t.Errorf("passwordCredentials: service principal %v, application %v", spCreds, appCreds)
+	}
+	g.do(t, "POST", "/applications/"+appObj+"/removePassword", map[string]any{"keyId": spPw["keyId"]}).want(t, 404)
+	g.do(t, "POST", "/servicePrincipals/"+spID+"/removePassword", map[string]any{"keyId": spPw["keyId"]}).want(t, 204)
+	if tok := g.token(t, appID, spSecret); tok.StatusCode == http.StatusOK {
+		t.Error("removed service principal password still gets a token")
+	}
+
 	// ad sp delete --id <appId>; ad app delete --id <appId>.
 	g.do(t, "DELETE", "/servicePrincipals/"+spID, nil).want(t, 204)
 	if got := g.do(t, "GET", filterURL("servicePrincipals", "servicePrincipalNames/any(c:c eq '"+appID+"')"), nil).want(t, 200).values(t); len(got) != 0 {
@@ -281,6 +313,9 @@ func TestManagedIdentityServicePrincipal(t *testing.T) {
 	alt, _ := got[0]["alternativeNames"].([]any)
 	if len(alt) != 2 || alt[0] != "isExplicit=True" || !strings.EqualFold(alt[1].(string), u.ResourceID()) {
 		t.Errorf("alternativeNames = %v", alt)
+	}
+	if code, _ := g.do(t, "POST", "/servicePrincipals/"+u.PrincipalID+"/addPassword", map[string]any{}).want(t, 400).graphErr(t); code != "Request_BadRequest" {
+		t.Errorf("password on a managed identity: %s", code)
 	}
 	mi := g.do(t, "GET", filterURL("servicePrincipals", "servicePrincipalType eq 'ManagedIdentity'"), nil).want(t, 200).values(t)
 	if len(mi) != 1 {

@@ -125,9 +125,14 @@ var searchable = []string{"displayName", "description"}
 
 func graphTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
 
-func (h *Handler) passwordCreds(p *model.Principal) []any {
+// passwordCreds lists the password credentials of the application
+// (onSP false) or of its service principal (onSP true), without secrets.
+func (h *Handler) passwordCreds(p *model.Principal, onSP bool) []any {
 	out := []any{}
 	for _, c := range p.Credentials {
+		if c.ServicePrincipal != onSP {
+			continue
+		}
 		out = append(out, map[string]any{"customKeyIdentifier": nil, "keyId": c.KeyID, "displayName": nilIfEmpty(c.Name), "hint": c.Hint,
 			"secretText": nil, "startDateTime": graphTime(c.Created), "endDateTime": graphTime(c.Expires)})
 	}
@@ -162,7 +167,7 @@ func (h *Handler) appJSON(p *model.Principal) map[string]any {
 		"isDeviceOnlyAuthSupported": nil, "isFallbackPublicClient": nil, "keyCredentials": []any{}, "notes": nil,
 		"optionalClaims":          nil,
 		"parentalControlSettings": map[string]any{"countriesBlockedForMinors": []any{}, "legalAgeGroupRule": "Allow"},
-		"passwordCredentials":     h.passwordCreds(p),
+		"passwordCredentials":     h.passwordCreds(p, false),
 		"publicClient":            map[string]any{"redirectUris": []any{}},
 		"publisherDomain":         nil, "requiredResourceAccess": []any{}, "serviceManagementReference": nil,
 		"signInAudience": "AzureADMyOrg", "spa": map[string]any{"redirectUris": []any{}}, "tags": strs(p.Tags),
@@ -197,7 +202,7 @@ func (h *Handler) spJSON(p *model.Principal) map[string]any {
 		"disabledByMicrosoftStatus": nil, "displayName": p.DisplayName, "homepage": nil,
 		"info":           map[string]any{"logoUrl": nil, "marketingUrl": nil, "privacyStatementUrl": nil, "supportUrl": nil, "termsOfServiceUrl": nil},
 		"keyCredentials": []any{}, "loginUrl": nil, "logoutUrl": nil, "notes": nil, "notificationEmailAddresses": []any{},
-		"oauth2PermissionScopes": []any{}, "passwordCredentials": []any{}, "preferredSingleSignOnMode": nil,
+		"oauth2PermissionScopes": []any{}, "passwordCredentials": h.passwordCreds(p, true), "preferredSingleSignOnMode": nil,
 		"preferredTokenSigningKeyThumbprint": nil, "replyUrls": []any{}, "resourceSpecificApplicationPermissions": []any{},
 		"samlSingleSignOnSettings": nil, "servicePrincipalNames": strs(names), "servicePrincipalType": typ,
 		"signInAudience": "AzureADMyOrg", "tags": []any{}, "tokenEncryptionKeyId": nil,

@@ -49,6 +49,10 @@ type Credential struct {
 	Name    string    `json:"displayName,omitempty"`
 	Created time.Time `json:"created"`
 	Expires time.Time `json:"expires,omitzero"`
+	// ServicePrincipal marks a password added to the service principal
+	// (Graph servicePrincipal addPassword) rather than to the application;
+	// both authenticate, as in Entra.
+	ServicePrincipal bool `json:"servicePrincipal,omitempty"`
 }
 
 // Secret permission names of the access-policy model.
