@@ -52,8 +52,8 @@ type Prop struct {
 	Type Type
 	// Ops lists the operators Graph serves on the property by default:
 	// "eq", "in", "startswith", "ge", "le" (for collections, inside any()).
-	// Empty: not filterable. Properties with any Ops also take the
-	// advanced-query operators ne, not and endswith.
+	// Empty: not filterable. In advanced queries, filterable properties
+	// also take ne and not, and those with startswith take endswith.
 	Ops []string
 }
 
