@@ -58,7 +58,7 @@ flag name in upper case with '-' as '_', e.g. COFFER_AGENT_CREDENTIAL_FILE.`,
 			if err := flagsFromEnv(cmd, agentEnvPrefix, agentFlags); err != nil {
 				return err
 			}
-			logger, err := agentLogger(cfg.logFormat, cfg.logLevel, cmd.ErrOrStderr())
+			logger, err := newLogger(cfg.logFormat, cfg.logLevel, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -98,7 +98,9 @@ func flagsFromEnv(cmd *cobra.Command, prefix string, names []string) error {
 	return nil
 }
 
-func agentLogger(format, level string, w io.Writer) (*slog.Logger, error) {
+// newLogger builds the slog logger of `coffer serve` and `coffer agent`:
+// human-readable text by default, JSON for log collectors.
+func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)

@@ -178,7 +178,7 @@ func TestAgentRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			logger, _ := agentLogger("text", "error", io.Discard)
+			logger, _ := newLogger("text", "error", io.Discard)
 			err := runAgent(context.Background(), tt.cfg, logger)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("runAgent = %v, want an error containing %q", err, tt.want)
