@@ -107,6 +107,19 @@ func TestWaitServer(t *testing.T) {
 			maxTime:   3 * time.Second,
 		},
 		{
+			name: "server.json without a pid (an older server), listening",
+			setup: func(t *testing.T, dir string) func() {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { ln.Close() })
+				writeInfo(t, dir, ServerInfo{Addr: ln.Addr().String()})
+				return nil
+			},
+			maxTime: 500 * time.Millisecond,
+		},
+		{
 			name: "running",
 			setup: func(t *testing.T, dir string) func() {
 				ln, err := net.Listen("tcp", "127.0.0.1:0")
