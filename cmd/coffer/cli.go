@@ -65,10 +65,12 @@ func connect() (*session, error) {
 	if _, err := c.ARM(context.Background(), "GET", "/subscriptions", nil, &subs); err != nil {
 		return nil, fmt.Errorf("reaching coffer at %s: %w", info.Addr, err)
 	}
-	if len(subs.Value) == 0 {
-		return nil, fmt.Errorf("no subscription")
+	// As in Azure, a principal without a role in the subscription sees
+	// none; it can still use the data plane, so that is not an error here
+	// (commands that need the subscription fail on their own).
+	if len(subs.Value) > 0 {
+		s.sub = subs.Value[0].SubscriptionID
 	}
-	s.sub = subs.Value[0].SubscriptionID
 	return s, nil
 }
 
