@@ -50,6 +50,19 @@ func (h *Handler) listResources(c *call, sub, rg string) error {
 	if err != nil {
 		return err
 	}
+	can, as, err := h.readCheck(c)
+	if err != nil {
+		return err
+	}
+	// A caller with no role at, above or under the listed scope is refused
+	// (403), one with some role gets what it may read.
+	scope, action := "/subscriptions/"+sub, "Microsoft.Resources/subscriptions/resources/read"
+	if rg != "" {
+		scope, action = scope+"/resourceGroups/"+rg, "Microsoft.Resources/subscriptions/resourceGroups/resources/read"
+	}
+	if as != nil && !seesScope(as, policy.Caller{ObjectID: c.caller.ObjectID, Groups: c.caller.Groups}, scope) {
+		return h.denied(c, scope, action)
+	}
 	if rg != "" {
 		g, err := h.Resources.Group(c.ctx(), sub, rg)
 		if err != nil {
@@ -58,10 +71,6 @@ func (h *Handler) listResources(c *call, sub, rg string) error {
 		rg = g.Name
 	}
 	items, err := h.genericItems(c, sub, rg)
-	if err != nil {
-		return err
-	}
-	can, err := h.readCheck(c)
 	if err != nil {
 		return err
 	}
@@ -122,17 +131,21 @@ func (h *Handler) genericItems(c *call, sub, rg string) ([]genericItem, error) {
 }
 
 // readCheck returns a cheap per-resource authorization test (one read of
-// the role assignments for the whole listing).
-func (h *Handler) readCheck(c *call) (func(scope, action string) bool, error) {
+// the role assignments for the whole listing) and, for callers other than
+// the admin, the assignments it read.
+func (h *Handler) readCheck(c *call) (func(scope, action string) bool, []model.RoleAssignment, error) {
 	if strings.EqualFold(c.caller.ObjectID, h.AdminObjectID) {
-		return func(string, string) bool { return true }, nil
+		return func(string, string) bool { return true }, nil, nil
 	}
 	as, err := h.Store.ListRoleAssignments(c.ctx())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if as == nil {
+		as = []model.RoleAssignment{}
 	}
 	caller := policy.Caller{ObjectID: c.caller.ObjectID, Groups: c.caller.Groups}
-	return func(scope, action string) bool { return policy.AllowedControlAction(as, caller, scope, action) }, nil
+	return func(scope, action string) bool { return policy.AllowedControlAction(as, caller, scope, action) }, as, nil
 }
 
 func genericWire(it *genericItem, tagged bool, expand map[string]bool) wire.GenericResource {

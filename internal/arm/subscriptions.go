@@ -25,13 +25,12 @@ func (h *Handler) subscriptionVisible(c *call, sub string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return seesSubscription(as, policy.Caller{ObjectID: c.caller.ObjectID, Groups: c.caller.Groups}, sub), nil
+	return seesScope(as, policy.Caller{ObjectID: c.caller.ObjectID, Groups: c.caller.Groups}, "/subscriptions/"+sub), nil
 }
 
-// seesSubscription: some assignment of a known role to the caller (or one
-// of its groups) lies at, above or under the subscription.
-func seesSubscription(as []model.RoleAssignment, caller policy.Caller, sub string) bool {
-	scope := "/subscriptions/" + sub
+// seesScope: some assignment of a known role to the caller (or one of its
+// groups) lies at, above or under scope.
+func seesScope(as []model.RoleAssignment, caller policy.Caller, scope string) bool {
 	for _, a := range as {
 		if !strings.EqualFold(a.PrincipalID, caller.ObjectID) && !containsFold(caller.Groups, a.PrincipalID) {
 			continue

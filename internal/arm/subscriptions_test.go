@@ -7,7 +7,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/policy"
 )
 
-func TestSeesSubscription(t *testing.T) {
+func TestSeesScope(t *testing.T) {
 	const (
 		sub      = "11111111-1111-1111-1111-111111111111"
 		reader   = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
@@ -38,7 +38,7 @@ func TestSeesSubscription(t *testing.T) {
 		{"a subscription whose id extends this one", as(me, subScope+"0", reader), false},
 		{"an unknown role", as(me, subScope, "00000000-0000-0000-0000-00000000dead"), false},
 	} {
-		if got := seesSubscription(tc.as, caller, sub); got != tc.want {
+		if got := seesScope(tc.as, caller, subScope); got != tc.want {
 			t.Errorf("%s: sees = %v, want %v", tc.name, got, tc.want)
 		}
 	}

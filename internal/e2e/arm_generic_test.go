@@ -248,9 +248,7 @@ func TestARMGenericResources(t *testing.T) {
 	// A principal sees only what its roles let it read: Reader on gen-b.
 	sp := newARMPrincipal(t, env, "gen-reader")
 	spTok := armTokenFor(t, env, sp.AppID, sp.Secret)
-	if got, _ := listNames(t, env, spTok, subList); len(got) != 0 {
-		t.Errorf("no-role principal sees %v", got)
-	}
+	armRaw(t, env, http.MethodGet, subList, spTok, nil).wantARMError(t, "listing without a role", http.StatusForbidden, "AuthorizationFailed")
 	if _, err := e.k.roles.Create(context.Background(), "subscriptions/"+sub+"/resourceGroups/gen-b", uuid.NewString(),
 		armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
 			RoleDefinitionID: to.Ptr("/subscriptions/" + sub + "/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"),
@@ -260,8 +258,18 @@ func TestARMGenericResources(t *testing.T) {
 	if got, _ := listNames(t, env, spTok, subList); !slices.Equal(got, []string{"demo-id", "kv-other"}) {
 		t.Errorf("Reader on gen-b sees %v", got)
 	}
-	if got, _ := listNames(t, env, spTok, rgList("gen-a")); len(got) != 0 {
-		t.Errorf("Reader on gen-b sees in gen-a: %v", got)
+	armRaw(t, env, http.MethodGet, rgList("gen-a"), spTok, nil).wantARMError(t, "Reader on gen-b lists gen-a", http.StatusForbidden, "AuthorizationFailed")
+	// A data role on one vault is a role under the subscription: the
+	// listing answers, with nothing the role lets it read.
+	sp2 := newARMPrincipal(t, env, "gen-data")
+	if _, err := e.k.roles.Create(context.Background(), "subscriptions/"+sub+"/resourceGroups/gen-a/providers/Microsoft.KeyVault/vaults/kv-demo", uuid.NewString(),
+		armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
+			RoleDefinitionID: to.Ptr("/subscriptions/" + sub + "/providers/Microsoft.Authorization/roleDefinitions/" + kvSecretsUserRoleID),
+			PrincipalID:      to.Ptr(sp2.ObjectID)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := listNames(t, env, armTokenFor(t, env, sp2.AppID, sp2.Secret), subList); len(got) != 0 {
+		t.Errorf("Key Vault Secrets User sees %v", got)
 	}
 }
 
