@@ -67,7 +67,9 @@ func (h *Handler) subManagedHSMs(c *call, sub, typ string, rest []string) error 
 		if c.r.Method != http.MethodGet {
 			return methodNotAllowed(c)
 		}
-		if err := h.authorize(c, scope, hsmRead); err != nil {
+		// A collection of resources that live in groups: ARM answers
+		// anyone with a role in the subscription, with what it may read.
+		if err := h.requireSubscriptionVisible(c, sub); err != nil {
 			return err
 		}
 		return emptyPage(c)

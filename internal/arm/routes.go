@@ -7,6 +7,7 @@ import (
 
 	"github.com/coffer-dev/coffer/internal/errs"
 	"github.com/coffer-dev/coffer/internal/httpx"
+	"github.com/coffer-dev/coffer/internal/policy"
 	"github.com/coffer-dev/coffer/internal/wire"
 )
 
@@ -246,21 +247,29 @@ func (h *Handler) subscription() map[string]any {
 }
 
 // listIn answers GET for one resource type across a subscription, or one
-// resource group when rg is set (which must exist), after authorizing read.
+// resource group when rg is set (which must exist). As ARM does, a caller
+// with no role at, above or under the scope is refused; any other gets the
+// items its roles let it read.
 func listIn[M, W any](h *Handler, c *call, sub, rg, readAction string,
-	fetch func(ctx context.Context, sub, rg string) ([]M, error), render func(*M) W) error {
+	fetch func(ctx context.Context, sub, rg string) ([]M, error), idOf func(*M) string, render func(*M) W) error {
 	if c.r.Method != http.MethodGet {
 		return methodNotAllowed(c)
 	}
 	scope := "/subscriptions/" + sub
 	if rg != "" {
+		scope += "/resourceGroups/" + rg
+	}
+	can, as, err := h.readCheck(c)
+	if err != nil {
+		return err
+	}
+	if as != nil && !seesScope(as, policy.Caller{ObjectID: c.caller.ObjectID, Groups: c.caller.Groups}, scope) {
+		return h.denied(c, scope, readAction)
+	}
+	if rg != "" {
 		if _, err := h.Resources.Group(c.ctx(), sub, rg); err != nil {
 			return err
 		}
-		scope += "/resourceGroups/" + rg
-	}
-	if err := h.authorize(c, scope, readAction); err != nil {
-		return err
 	}
 	items, err := fetch(c.ctx(), sub, rg)
 	if err != nil {
@@ -268,7 +277,9 @@ func listIn[M, W any](h *Handler, c *call, sub, rg, readAction string,
 	}
 	out := wire.Page[W]{Value: []W{}}
 	for i := range items {
-		out.Value = append(out.Value, render(&items[i]))
+		if can(idOf(&items[i]), readAction) {
+			out.Value = append(out.Value, render(&items[i]))
+		}
 	}
 	httpx.WriteJSON(c.w, http.StatusOK, out)
 	return nil

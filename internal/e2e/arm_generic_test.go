@@ -259,6 +259,18 @@ func TestARMGenericResources(t *testing.T) {
 		t.Errorf("Reader on gen-b sees %v", got)
 	}
 	armRaw(t, env, http.MethodGet, rgList("gen-a"), spTok, nil).wantARMError(t, "Reader on gen-b lists gen-a", http.StatusForbidden, "AuthorizationFailed")
+	// The typed subscription-wide listings filter the same way (az identity
+	// list, az keyvault list without -g).
+	for path, want := range map[string][]string{
+		"/subscriptions/" + sub + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities?api-version=2023-01-31": {"demo-id"},
+		"/subscriptions/" + sub + "/providers/Microsoft.KeyVault/vaults?api-version=2023-07-01":                        {"kv-other"},
+		"/subscriptions/" + sub + "/providers/Microsoft.Compute/virtualMachines?api-version=2024-03-01":                nil,
+		"/subscriptions/" + sub + "/providers/Microsoft.KeyVault/managedHSMs?api-version=2023-07-01":                   nil,
+	} {
+		if got, _ := listNames(t, env, spTok, path); !slices.Equal(got, want) {
+			t.Errorf("Reader on gen-b: GET %s = %v, want %v", path, got, want)
+		}
+	}
 	// A data role on one vault is a role under the subscription: the
 	// listing answers, with nothing the role lets it read.
 	sp2 := newARMPrincipal(t, env, "gen-data")
