@@ -15,19 +15,25 @@ import (
 func newGroupCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "group", Short: "Manage resource groups"}
 	var name, location string
+	var tags []string
 	create := &cobra.Command{Use: "create", Short: "Create a resource group", RunE: func(cmd *cobra.Command, _ []string) error {
 		s, err := connect()
 		if err != nil {
 			return err
 		}
+		body := map[string]any{"location": location}
+		if cmd.Flags().Changed("tags") {
+			body["tags"] = parseTags(tags)
+		}
 		var out map[string]any
-		if _, err := s.c.ARM(cmd.Context(), "PUT", s.rgPath(name), map[string]any{"location": location}, &out); err != nil {
+		if _, err := s.c.ARM(cmd.Context(), "PUT", s.rgPath(name), body, &out); err != nil {
 			return err
 		}
 		return printResult(cmd.OutOrStdout(), out)
 	}}
 	create.Flags().StringVarP(&name, "name", "n", "", "resource group name")
 	create.Flags().StringVarP(&location, "location", "l", app.DefaultLocation, "location")
+	tagsVar(create.Flags(), &tags)
 	_ = create.MarkFlagRequired("name")
 
 	show := &cobra.Command{Use: "show", Short: "Show a resource group", RunE: func(cmd *cobra.Command, _ []string) error {
@@ -55,23 +61,41 @@ func newGroupCmd() *cobra.Command {
 		if _, err := s.c.ARM(cmd.Context(), "GET", "/subscriptions/"+s.sub+"/resourcegroups", nil, &out); err != nil {
 			return err
 		}
-		return printResult(cmd.OutOrStdout(), out.Value)
+		return printTable(cmd.OutOrStdout(), out.Value, groupListTable)
 	}}
 
-	var yes bool
+	var yes, noWait bool
 	del := &cobra.Command{Use: "delete", Short: "Delete a resource group and everything in it", RunE: func(cmd *cobra.Command, _ []string) error {
+		if err := confirm(cmd, yes); err != nil {
+			return err
+		}
 		s, err := connect()
 		if err != nil {
 			return err
 		}
+		// Coffer's server finishes the delete before it answers 202, so
+		// waiting and --no-wait return at the same point.
 		_, err = s.c.ARM(cmd.Context(), "DELETE", s.rgPath(name), nil, nil)
 		return err
 	}}
 	del.Flags().StringVarP(&name, "name", "n", "", "resource group name")
 	del.Flags().BoolVarP(&yes, "yes", "y", false, "do not prompt for confirmation")
+	del.Flags().BoolVar(&noWait, "no-wait", false, "do not wait for the long-running operation to finish")
 	_ = del.MarkFlagRequired("name")
 	cmd.AddCommand(create, show, list, del)
 	return cmd
+}
+
+// groupListTable is az's table for group list: Name, Location, Status.
+func groupListTable(v any) (any, []string) {
+	list, _ := v.([]any)
+	out := make([]any, 0, len(list))
+	for _, x := range list {
+		g, _ := x.(map[string]any)
+		props, _ := g["properties"].(map[string]any)
+		out = append(out, map[string]any{"Name": g["name"], "Location": g["location"], "Status": props["provisioningState"]})
+	}
+	return out, []string{"Name", "Location", "Status"}
 }
 
 // identityIDs turns --assign-identity values into (system, user ids).
@@ -104,7 +128,7 @@ func vmPath(s *session, rg, name string) string {
 func newVMCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "vm", Short: "Manage virtual machines (identity holders)"}
 	var name, rg, location string
-	var assign []string
+	var assign, tags []string
 	create := &cobra.Command{Use: "create", Short: "Create a VM, optionally with managed identities", RunE: func(cmd *cobra.Command, _ []string) error {
 		s, err := connect()
 		if err != nil {
@@ -115,6 +139,9 @@ func newVMCmd() *cobra.Command {
 			return err
 		}
 		body := map[string]any{"location": location}
+		if cmd.Flags().Changed("tags") {
+			body["tags"] = parseTags(tags)
+		}
 		if cmd.Flags().Changed("assign-identity") {
 			system, user := identityIDs(s, rg, assign)
 			body["identity"] = identityBody(system, user)
@@ -132,8 +159,8 @@ func newVMCmd() *cobra.Command {
 	create.Flags().StringVarP(&name, "name", "n", "", "VM name")
 	create.Flags().StringVarP(&rg, "resource-group", "g", app.DefaultGroupName, "resource group")
 	create.Flags().StringVarP(&location, "location", "l", app.DefaultLocation, "location")
-	create.Flags().StringSliceVar(&assign, "assign-identity", nil, "identities to assign: [system] and/or user-assigned identity names or ids (no value: system-assigned)")
-	create.Flags().Lookup("assign-identity").NoOptDefVal = "[system]"
+	listVar(create.Flags(), &assign, "assign-identity", zeroOrMore, "space-separated identities to assign: [system] and/or user-assigned identity names or ids (no value: system-assigned)")
+	tagsVar(create.Flags(), &tags)
 	_ = create.MarkFlagRequired("name")
 
 	show := &cobra.Command{Use: "show", Short: "Show a VM", RunE: func(cmd *cobra.Command, _ []string) error {
@@ -167,6 +194,9 @@ func newVMCmd() *cobra.Command {
 	list.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	var yes bool
 	del := &cobra.Command{Use: "delete", Short: "Delete a VM (and its system-assigned identity)", RunE: func(cmd *cobra.Command, _ []string) error {
+		if err := confirm(cmd, yes); err != nil {
+			return err
+		}
 		s, err := connect()
 		if err != nil {
 			return err
@@ -265,7 +295,8 @@ func newVMIdentityCmd() *cobra.Command {
 	for _, c := range []*cobra.Command{assign, remove} {
 		c.Flags().StringVarP(&name, "name", "n", "", "VM name")
 		c.Flags().StringVarP(&rg, "resource-group", "g", app.DefaultGroupName, "resource group")
-		c.Flags().StringSliceVar(&ids, "identities", []string{"[system]"}, "[system] and/or user-assigned identity names or ids")
+		ids = []string{"[system]"}
+		listVar(c.Flags(), &ids, "identities", zeroOrMore, "space-separated identities: [system] and/or user-assigned identity names or ids")
 		_ = c.MarkFlagRequired("name")
 	}
 	cmd.AddCommand(assign, remove)
@@ -354,6 +385,7 @@ func flatIdentity(in map[string]any, rg string) map[string]any {
 func newIdentityCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "identity", Short: "Manage user-assigned managed identities"}
 	var name, rg, location string
+	var tags []string
 	create := &cobra.Command{Use: "create", Short: "Create a user-assigned identity", RunE: func(cmd *cobra.Command, _ []string) error {
 		s, err := connect()
 		if err != nil {
@@ -362,13 +394,18 @@ func newIdentityCmd() *cobra.Command {
 		if err := s.ensureGroup(cmd.Context(), rg, location); err != nil {
 			return err
 		}
+		body := map[string]any{"location": location}
+		if cmd.Flags().Changed("tags") {
+			body["tags"] = parseTags(tags)
+		}
 		var out map[string]any
-		if _, err := s.c.ARM(cmd.Context(), "PUT", uamiPath(s, rg, name), map[string]any{"location": location}, &out); err != nil {
+		if _, err := s.c.ARM(cmd.Context(), "PUT", uamiPath(s, rg, name), body, &out); err != nil {
 			return err
 		}
 		return printResult(cmd.OutOrStdout(), flatIdentity(out, rg))
 	}}
 	create.Flags().StringVarP(&location, "location", "l", app.DefaultLocation, "location")
+	tagsVar(create.Flags(), &tags)
 	show := &cobra.Command{Use: "show", Short: "Show a user-assigned identity", RunE: func(cmd *cobra.Command, _ []string) error {
 		s, err := connect()
 		if err != nil {
