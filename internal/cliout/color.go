@@ -10,6 +10,8 @@ const (
 	ansiBlue       = "\x1b[34m"
 	ansiYellow     = "\x1b[33m"
 	ansiGray       = "\x1b[37m"
+	ansiRed        = "\x1b[31m"         // spaces inside quoted YAML
+	ansiDocEnd     = "\x1b[04m\x1b[36m" // "..." (underlined cyan)
 	ansiReset      = "\x1b[39;49;00m"
 )
 

@@ -2,16 +2,12 @@ package cliout
 
 import (
 	"encoding/json"
-	"errors"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 )
-
-// errNoTable is az's message when no columns can be derived.
-var errNoTable = errors.New("Table output unavailable. Use the --query option to specify an appropriate query. Use --debug for more info.")
 
 // tableSkipKeys are never shown as columns (knack's _TableOutput.SKIP_KEYS).
 var tableSkipKeys = map[string]bool{"id": true, "type": true, "etag": true}
@@ -120,12 +116,8 @@ func renderTable(v any, sortKeys bool, order []string) ([]byte, error) {
 		}
 	}
 	if len(headers) == 0 {
-		// tabulate prints one empty line per row; az rejects exactly "\n".
-		out := strings.Repeat("\n", len(rows)-1)
-		if out == "\n" {
-			return nil, errNoTable
-		}
-		return []byte(out + "\n"), nil
+		// tabulate renders rows without columns as nothing.
+		return []byte("\n"), nil
 	}
 	widths := make([]int, len(headers))
 	cells := make([][]string, len(rows))
@@ -139,25 +131,45 @@ func renderTable(v any, sortKeys bool, order []string) ([]byte, error) {
 			if !ok || v == nil {
 				continue
 			}
-			s := cellText(v)
+			// tabulate strips the blanks around each line of a cell.
+			lines := strings.Split(cellText(v), "\n")
+			for i := range lines {
+				lines[i] = strings.TrimSpace(lines[i])
+			}
+			s := strings.Join(lines, "\n")
 			cells[r][c] = s
-			if n := utf8.RuneCountInString(s); n > widths[c] {
-				widths[c] = n
+			// A multi-line cell is as wide as its widest line.
+			for _, l := range strings.Split(s, "\n") {
+				widths[c] = max(widths[c], utf8.RuneCountInString(l))
 			}
 		}
 	}
 	var b strings.Builder
+	// line writes one table row; cells with line breaks make it several
+	// lines, the other cells blank below their first line.
 	line := func(cols []string) {
-		var l strings.Builder
+		split := make([][]string, len(cols))
+		height := 1
 		for c, s := range cols {
-			if c > 0 {
-				l.WriteString("  ")
-			}
-			l.WriteString(s)
-			l.WriteString(strings.Repeat(" ", widths[c]-utf8.RuneCountInString(s)))
+			split[c] = strings.Split(s, "\n")
+			height = max(height, len(split[c]))
 		}
-		b.WriteString(strings.TrimRight(l.String(), " "))
-		b.WriteByte('\n')
+		for i := 0; i < height; i++ {
+			var l strings.Builder
+			for c := range cols {
+				s := ""
+				if i < len(split[c]) {
+					s = split[c][i]
+				}
+				if c > 0 {
+					l.WriteString("  ")
+				}
+				l.WriteString(s)
+				l.WriteString(strings.Repeat(" ", widths[c]-utf8.RuneCountInString(s)))
+			}
+			b.WriteString(strings.TrimRight(l.String(), " "))
+			b.WriteByte('\n')
+		}
 	}
 	line(headers)
 	rule := make([]string, len(headers))
@@ -188,8 +200,40 @@ func cellText(v any) string {
 	case float64:
 		return pyFloat(x)
 	default:
-		b, _ := json.Marshal(x)
-		return string(b)
+		return pyRepr(x)
+	}
+}
+
+// pyRepr is Python's repr() of a nested value, which is what a table
+// cell holding a list or object shows (keys in sorted order here).
+func pyRepr(v any) string {
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = pyRepr(k) + ": " + pyRepr(x[k])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = pyRepr(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case string:
+		q := "'"
+		if strings.Contains(x, "'") && !strings.Contains(x, `"`) {
+			q = `"`
+		}
+		r := strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\t", `\t`, "\r", `\r`, q, `\`+q)
+		return q + r.Replace(x) + q
+	default:
+		return cellText(x)
 	}
 }
 

@@ -43,35 +43,50 @@ func renderYAML(v any, color bool) []byte {
 	e.newline()
 	if plain {
 		// PyYAML ends a document whose root is an open-ended plain scalar.
-		e.write("...")
+		e.tok(ansiDocEnd, "...")
 		e.newline()
 	}
 	return []byte(e.b.String())
 }
 
+// write adds plain text (no line breaks) and advances the column.
 func (e *yamlEmitter) write(s string) {
 	e.b.WriteString(s)
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		e.col = utf8.RuneCountInString(s[i+1:])
-	} else {
-		e.col += utf8.RuneCountInString(s)
+	e.col += utf8.RuneCountInString(s)
+}
+
+// tok adds one token in a colour, as pygments' TerminalFormatter wraps
+// each token of its YAML lexer (even an empty one).
+func (e *yamlEmitter) tok(code, s string) {
+	if e.color {
+		e.b.WriteString(code)
+	}
+	e.write(s)
+	if e.color {
+		e.b.WriteString(ansiReset)
 	}
 }
 
-func (e *yamlEmitter) newline() { e.write("\n") }
+// newline ends a line; coloured output closes it with an empty
+// whitespace token, as the lexer's line-end token renders.
+func (e *yamlEmitter) newline() {
+	e.tok(ansiGray, "")
+	e.b.WriteByte('\n')
+	e.col = 0
+}
 
 func (e *yamlEmitter) indent(n int) {
 	if e.col < n {
-		e.write(strings.Repeat(" ", n-e.col))
+		e.tok(ansiGray, strings.Repeat(" ", n-e.col))
 	}
 }
 
-func (e *yamlEmitter) paint(code, s string) {
-	if e.color {
-		e.write(code + s + ansiReset)
-		return
-	}
+// indicator writes ":" or "-" and the space after it.
+func (e *yamlEmitter) indicator(s string, space bool) {
 	e.write(s)
+	if space {
+		e.tok(ansiGray, " ")
+	}
 }
 
 // mapping writes a non-empty mapping whose keys start at column ind; the
@@ -88,20 +103,20 @@ func (e *yamlEmitter) mapping(m map[string]any, ind int) {
 		switch v := m[k].(type) {
 		case map[string]any:
 			if len(v) > 0 {
-				e.write(":")
+				e.indicator(":", false)
 				e.newline()
 				e.mapping(v, ind+2)
 				continue
 			}
 		case []any:
 			if len(v) > 0 {
-				e.write(":")
+				e.indicator(":", false)
 				e.newline()
 				e.sequence(v, ind)
 				continue
 			}
 		}
-		e.write(": ")
+		e.indicator(":", true)
 		e.scalar(m[k], ind+2, false)
 		e.newline()
 	}
@@ -110,7 +125,7 @@ func (e *yamlEmitter) mapping(m map[string]any, ind int) {
 func (e *yamlEmitter) sequence(l []any, ind int) {
 	for _, v := range l {
 		e.indent(ind)
-		e.write("- ")
+		e.indicator("-", true)
 		switch x := v.(type) {
 		case map[string]any:
 			if len(x) > 0 {
@@ -180,64 +195,69 @@ func yamlNumber(s string) string {
 
 // str writes a string in style 0 (plain), '\” or '"', folding plain and
 // single-quoted text at spaces past yamlWidth, continuing at column ind.
+// Coloured, it splits quoted text into pygments' tokens: each quote, each
+// word and each escape in yellow, the spaces between words in red.
 func (e *yamlEmitter) str(s string, style byte, ind int, isKey bool) {
-	switch style {
-	case '"':
+	if style == 0 {
 		if isKey {
-			e.paint(ansiBrightBlue, doubleQuoted(s))
+			e.tok(ansiBrightBlue, s)
 			return
 		}
-		e.doubleFolded(s, ind)
-		return
-	case 0:
-		if isKey {
-			e.paint(ansiBrightBlue, s)
-			return
-		}
-		e.fold(s, ind, "")
+		e.fold([]rune(s), ind, false)
 		return
 	}
-	var quoted strings.Builder
-	quoted.WriteByte('\'')
-	quoted.WriteString(strings.ReplaceAll(s, "'", "''"))
-	quoted.WriteByte('\'')
-	code := ansiYellow
-	if isKey {
-		code = ansiBrightBlue
+	q := string(style)
+	e.tok(ansiYellow, q)
+	if style == '"' {
+		e.doubleFolded(s, ind, isKey)
+	} else {
+		e.fold([]rune(strings.ReplaceAll(s, "'", "''")), ind, !isKey)
 	}
-	if isKey {
-		e.paint(code, quoted.String())
-		return
-	}
-	e.fold(quoted.String(), ind, code)
+	e.tok(ansiYellow, q)
 }
 
 // fold writes text, replacing a single space by a line break (and the
 // continuation indent) when the line is already past yamlWidth, and each
 // run of line breaks by one more break (YAML folding), as PyYAML does.
-func (e *yamlEmitter) fold(s string, ind int, code string) {
-	start := func() {
-		if code != "" && e.color {
-			e.b.WriteString(code)
+func (e *yamlEmitter) fold(runes []rune, ind int, quoted bool) {
+	word := func(w []rune) {
+		if len(w) == 0 {
+			return
+		}
+		if quoted {
+			e.tok(ansiYellow, string(w))
+		} else {
+			e.write(string(w))
 		}
 	}
-	end := func() {
-		if code != "" && e.color {
-			e.b.WriteString(ansiReset)
+	space := func() {
+		if quoted {
+			e.tok(ansiRed, " ")
+		} else {
+			e.write(" ")
 		}
 	}
-	start()
-	runes := []rune(s)
+	start := 0
 	for i := 0; i < len(runes); i++ {
 		r := runes[i]
 		switch {
-		case r == ' ' && e.col > yamlWidth && i > 0 && runes[i-1] != ' ' && i+1 < len(runes) && runes[i+1] != ' ':
-			end()
-			e.newline()
-			e.indent(ind)
-			start()
+		case r == ' ':
+			word(runes[start:i])
+			start = i + 1
+			single := i > 0 && runes[i-1] != ' ' && i+1 < len(runes) && runes[i+1] != ' '
+			if single && e.col > yamlWidth {
+				e.newline()
+				e.indent(ind)
+				continue
+			}
+			if !quoted {
+				// plain text is one token, spaces included
+				e.write(" ")
+				continue
+			}
+			space()
 		case r == '\n':
-			end()
+			word(runes[start:i])
 			e.newline()
 			for i+1 < len(runes) && runes[i+1] == '\n' {
 				e.newline()
@@ -245,12 +265,10 @@ func (e *yamlEmitter) fold(s string, ind int, code string) {
 			}
 			e.newline()
 			e.indent(ind)
-			start()
-		default:
-			e.write(string(r))
+			start = i + 1
 		}
 	}
-	end()
+	word(runes[start:])
 }
 
 // The implicit types of PyYAML's resolver: a plain scalar matching one of
@@ -370,15 +388,28 @@ func yamlStyle(s string) byte {
 	return '"'
 }
 
-// doubleFolded writes a double-quoted value, folding it like PyYAML: at a
-// space (or after an escape) once the line would pass yamlWidth, the line
-// ends in a backslash and a leading space of the next line is escaped.
-func (e *yamlEmitter) doubleFolded(s string, ind int) {
-	if e.color {
-		e.b.WriteString(ansiYellow)
-	}
+// doubleFolded writes the inside of a double-quoted scalar, folding it
+// like PyYAML: at a space (or after an escape) once the line would pass
+// yamlWidth, the line ends in a backslash and a leading space of the next
+// line is escaped. Keys are never folded.
+func (e *yamlEmitter) doubleFolded(s string, ind int, isKey bool) {
 	runes := []rune(s)
-	e.write("\"")
+	chunk := func(rs []rune) {
+		// words yellow, spaces red, as the lexer splits quoted text
+		start := 0
+		for i, r := range rs {
+			if r == ' ' {
+				if start < i {
+					e.tok(ansiYellow, string(rs[start:i]))
+				}
+				e.tok(ansiRed, " ")
+				start = i + 1
+			}
+		}
+		if start < len(rs) {
+			e.tok(ansiYellow, string(rs[start:]))
+		}
+	}
 	start := 0
 	for end := 0; end <= len(runes); end++ {
 		var ch rune = -1
@@ -387,31 +418,27 @@ func (e *yamlEmitter) doubleFolded(s string, ind int) {
 		}
 		if ch < 0 || ch == '"' || ch == '\\' || ch == 0x85 || ch == 0x2028 || ch == 0x2029 || ch == 0xfeff || ch < 0x20 || ch > 0x7e {
 			if start < end {
-				e.write(string(runes[start:end]))
+				chunk(runes[start:end])
 				start = end
 			}
 			if ch >= 0 {
 				q := doubleQuoted(string(ch))
-				e.write(q[1 : len(q)-1])
+				e.tok(ansiYellow, q[1:len(q)-1])
 				start = end + 1
 			}
 		}
-		if end > 0 && end < len(runes)-1 && (ch == ' ' || start >= end) && e.col+(end-start) > yamlWidth {
+		if !isKey && end > 0 && end < len(runes)-1 && (ch == ' ' || start >= end) && e.col+(end-start) > yamlWidth {
 			if start < end {
-				e.write(string(runes[start:end]))
+				chunk(runes[start:end])
 				start = end
 			}
-			e.write("\\")
+			e.tok(ansiYellow, "\\")
 			e.newline()
 			e.indent(ind)
 			if start < len(runes) && runes[start] == ' ' {
-				e.write("\\")
+				e.tok(ansiYellow, "\\")
 			}
 		}
-	}
-	e.write("\"")
-	if e.color {
-		e.b.WriteString(ansiReset)
 	}
 }
 
