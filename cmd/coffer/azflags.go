@@ -245,8 +245,18 @@ func azFlagError(_ *cobra.Command, err error) error {
 func finishCLI(root *cobra.Command) {
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
-		if c.Runnable() && c.Args == nil {
+		switch {
+		case c.Runnable() && c.Args == nil:
 			c.Args = azArgs
+		case !c.Runnable() && c.HasParent():
+			// A command group run with a word that names no command:
+			// az's error, where cobra would print help and succeed.
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				if len(args) > 0 {
+					return fmt.Errorf("'%s' is not in the '%s' command group. See '%s --help'.", args[0], cmd.CommandPath(), cmd.CommandPath())
+				}
+				return cmd.Help()
+			}
 		}
 		for _, sub := range c.Commands() {
 			walk(sub)

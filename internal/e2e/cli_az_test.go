@@ -76,6 +76,7 @@ func TestCLIListFlags(t *testing.T) {
 	// A word nobody takes is an error, never silently dropped.
 	c.fails("unrecognized arguments: stray", "keyvault", "show", "-n", "kvlists", "stray")
 	c.fails("unrecognized arguments: --frobnicate", "keyvault", "show", "-n", "kvlists", "--frobnicate")
+	c.fails("'shw' is not in the 'coffer keyvault' command group", "keyvault", "shw", "-n", "kvlists")
 	c.fails("argument --scopes: expected at least one argument", "ad", "sp", "create-for-rbac", "-n", "x", "--scopes")
 	// A permission list takes every word up to the next option, so a
 	// misspelt permission reaches the service and is refused.
