@@ -216,8 +216,14 @@ func azArgs(cmd *cobra.Command, args []string) error {
 	return checkOutputFlags(cmd)
 }
 
-// azFlagError words pflag's errors as argparse words them.
-func azFlagError(_ *cobra.Command, err error) error {
+// azFlagError words pflag's errors as argparse words them. In a command
+// group, a misspelt command is the error to report, not its flags.
+func azFlagError(cmd *cobra.Command, err error) error {
+	if cmd.HasSubCommands() && cmd.HasParent() {
+		if words := cmd.Flags().Args(); len(words) > 0 {
+			return notInGroup(cmd, words[0])
+		}
+	}
 	var notExist *pflag.NotExistError
 	var needsValue *pflag.ValueRequiredError
 	var invalid *pflag.InvalidValueError
@@ -253,7 +259,7 @@ func finishCLI(root *cobra.Command) {
 			// az's error, where cobra would print help and succeed.
 			c.RunE = func(cmd *cobra.Command, args []string) error {
 				if len(args) > 0 {
-					return fmt.Errorf("'%s' is not in the '%s' command group. See '%s --help'.", args[0], cmd.CommandPath(), cmd.CommandPath())
+					return notInGroup(cmd, args[0])
 				}
 				return cmd.Help()
 			}
@@ -274,6 +280,10 @@ func finishCLI(root *cobra.Command) {
 		return
 	}
 	root.SetArgs(args)
+}
+
+func notInGroup(group *cobra.Command, word string) error {
+	return fmt.Errorf("'%s' is not in the '%s' command group. See '%s --help'.", word, group.CommandPath(), group.CommandPath())
 }
 
 // errCancelled is az's answer to a "n" at a confirmation prompt.

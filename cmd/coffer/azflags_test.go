@@ -37,6 +37,7 @@ func TestListFlagParsing(t *testing.T) {
 		{name: "required", args: "req", wantError: "the following arguments are required: --name/-n"},
 		{name: "words after -- stay words", args: "leaf --perms a -- b", wantError: "unrecognized arguments: b"},
 		{name: "unknown command in a group", args: "bogus", wantError: "'bogus' is not in the 'root grp' command group"},
+		{name: "unknown command in a group, with flags", args: "bogus -n x", wantError: "'bogus' is not in the 'root grp' command group"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
