@@ -75,9 +75,15 @@ func (s *session) rgPath(rg string) string {
 	return "/subscriptions/" + s.sub + "/resourceGroups/" + rg
 }
 
-// addOutputFlags adds az's global -o/--query to a command tree.
+// addOutputFlags adds az's global -o/--query to a command tree. Like az,
+// the default format comes from AZURE_CORE_OUTPUT (az's core.output
+// setting), else json.
 func addOutputFlags(cmd *cobra.Command) {
-	cmd.PersistentFlags().StringVarP(&opts.output, "output", "o", "json", "output format: json, jsonc, yaml, yamlc, table, tsv, none")
+	def := os.Getenv("AZURE_CORE_OUTPUT")
+	if def == "" {
+		def = "json"
+	}
+	cmd.PersistentFlags().StringVarP(&opts.output, "output", "o", def, "output format: json, jsonc, yaml, yamlc, table, tsv, none")
 	cmd.PersistentFlags().StringVar(&opts.query, "query", "", "JMESPath query string. See http://jmespath.org/ for more information and examples.")
 }
 

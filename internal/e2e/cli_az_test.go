@@ -20,6 +20,14 @@ import (
 // three spellings, leftover words rejected, real JMESPath, az's output
 // formats, confirmation prompts, secret files and ids.
 
+// startAzCLIEnv is startCLIEnv with az's output settings cleared, so a
+// developer's AZURE_CORE_OUTPUT does not change what the tests read.
+func startAzCLIEnv(t *testing.T) *cliEnv {
+	c := startCLIEnv(t)
+	c.env = append(c.env, "AZURE_CORE_OUTPUT=", "AZURE_CORE_NO_COLOR=")
+	return c
+}
+
 // policyPerms returns the permissions of objectID's access-policy entry.
 func policyPerms(t *testing.T, c *cliEnv, vault, objectID, kind string) []string {
 	t.Helper()
@@ -38,7 +46,7 @@ func asList(v any) []any {
 }
 
 func TestCLIListFlags(t *testing.T) {
-	c := startCLIEnv(t)
+	c := startAzCLIEnv(t)
 	c.ok("group", "create", "-n", "rg1")
 	c.ok("keyvault", "create", "-n", "kvlists", "-g", "rg1")
 	const oid = "00000000-0000-0000-0000-00000000a11c"
@@ -120,7 +128,7 @@ func TestCLIListFlags(t *testing.T) {
 }
 
 func TestCLIQueryAndOutput(t *testing.T) {
-	c := startCLIEnv(t)
+	c := startAzCLIEnv(t)
 	c.ok("group", "create", "-n", "rgq")
 	c.ok("keyvault", "create", "-n", "kvq1", "-g", "rgq", "-o", "none")
 	c.ok("keyvault", "create", "-n", "kvq2", "-g", "rgq", "--enable-rbac-authorization", "-o", "none")
@@ -152,6 +160,12 @@ func TestCLIQueryAndOutput(t *testing.T) {
 	}
 	c.fails("argument --query: invalid jmespath_type value: '[?name=='kvq1''", "keyvault", "list", "--query", "[?name=='kvq1'")
 	c.fails("argument --output/-o: invalid choice: 'xml'", "keyvault", "list", "-o", "xml")
+	// az's core.output setting from the environment is the default format.
+	c.env = append(c.env, "AZURE_CORE_OUTPUT=tsv")
+	if got := run("keyvault", "list", "-g", "rgq", "--query", "[].name"); got != "kvq1\nkvq2\n" {
+		t.Errorf("AZURE_CORE_OUTPUT=tsv: %q", got)
+	}
+	c.env = append(c.env, "AZURE_CORE_OUTPUT=")
 	if out := run("keyvault", "list", "-g", "rgq", "--query", "[0].nothere"); out != "" {
 		t.Errorf("a query selecting nothing printed %q", out)
 	}
@@ -196,7 +210,7 @@ func TestCLIQueryAndOutput(t *testing.T) {
 }
 
 func TestCLIConfirmation(t *testing.T) {
-	c := startCLIEnv(t)
+	c := startAzCLIEnv(t)
 	for _, g := range []string{"rgy", "rgn", "rgnotty", "rgyes", "rgnowait"} {
 		c.ok("group", "create", "-n", g, "-o", "none")
 	}
@@ -233,7 +247,7 @@ func TestCLIConfirmation(t *testing.T) {
 }
 
 func TestCLIKeyVaultFlags(t *testing.T) {
-	c := startCLIEnv(t)
+	c := startAzCLIEnv(t)
 	c.fails("the following arguments are required: --resource-group/-g", "keyvault", "create", "-n", "kvnog")
 	if out := c.ok("keyvault", "list", "--query", "[?name=='kvnog']"); len(asList(out)) != 0 {
 		t.Errorf("keyvault create without -g created %v", out)
@@ -279,7 +293,7 @@ func TestCLIKeyVaultFlags(t *testing.T) {
 }
 
 func TestCLISecretFiles(t *testing.T) {
-	c := startCLIEnv(t)
+	c := startAzCLIEnv(t)
 	c.ok("keyvault", "create", "-n", "kvfiles", "-g", "rgf", "-o", "none")
 	dir := t.TempDir()
 	binary := make([]byte, 300)
