@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/coffer-dev/coffer/internal/app"
 )
@@ -163,16 +164,25 @@ func newVMCmd() *cobra.Command {
 	tagsVar(create.Flags(), &tags)
 	_ = create.MarkFlagRequired("name")
 
+	var ids []string
 	show := &cobra.Command{Use: "show", Short: "Show a VM", RunE: func(cmd *cobra.Command, _ []string) error {
+		ts, err := idTargets(cmd, ids, rg, name, "Microsoft.Compute/virtualMachines")
+		if err != nil {
+			return err
+		}
 		s, err := connect()
 		if err != nil {
 			return err
 		}
-		var out map[string]any
-		if _, err := s.c.ARM(cmd.Context(), "GET", vmPath(s, rg, name), nil, &out); err != nil {
-			return err
+		var all []any
+		for _, t := range ts {
+			var out map[string]any
+			if _, err := s.c.ARM(cmd.Context(), "GET", vmPath(s, t.rg, t.name), nil, &out); err != nil {
+				return err
+			}
+			all = append(all, out)
 		}
-		return printResult(cmd.OutOrStdout(), out)
+		return printResult(cmd.OutOrStdout(), oneOrList(all))
 	}}
 	list := &cobra.Command{Use: "list", Short: "List VMs", RunE: func(cmd *cobra.Command, _ []string) error {
 		s, err := connect()
@@ -194,6 +204,10 @@ func newVMCmd() *cobra.Command {
 	list.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	var yes bool
 	del := &cobra.Command{Use: "delete", Short: "Delete a VM (and its system-assigned identity)", RunE: func(cmd *cobra.Command, _ []string) error {
+		ts, err := idTargets(cmd, ids, rg, name, "Microsoft.Compute/virtualMachines")
+		if err != nil {
+			return err
+		}
 		if err := confirm(cmd, yes); err != nil {
 			return err
 		}
@@ -201,14 +215,18 @@ func newVMCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		_, err = s.c.ARM(cmd.Context(), "DELETE", vmPath(s, rg, name), nil, nil)
-		return err
+		for _, t := range ts {
+			if _, err := s.c.ARM(cmd.Context(), "DELETE", vmPath(s, t.rg, t.name), nil, nil); err != nil {
+				return err
+			}
+		}
+		return nil
 	}}
 	del.Flags().BoolVarP(&yes, "yes", "y", false, "do not prompt for confirmation")
 	for _, c := range []*cobra.Command{show, del} {
 		c.Flags().StringVarP(&name, "name", "n", "", "VM name")
 		c.Flags().StringVarP(&rg, "resource-group", "g", app.DefaultGroupName, "resource group")
-		_ = c.MarkFlagRequired("name")
+		idsVar(c.Flags(), &ids)
 	}
 	cmd.AddCommand(create, show, list, del, newVMIdentityCmd(), newVMCredentialCmd())
 	return cmd
@@ -406,29 +424,49 @@ func newIdentityCmd() *cobra.Command {
 	}}
 	create.Flags().StringVarP(&location, "location", "l", app.DefaultLocation, "location")
 	tagsVar(create.Flags(), &tags)
+	var ids []string
 	show := &cobra.Command{Use: "show", Short: "Show a user-assigned identity", RunE: func(cmd *cobra.Command, _ []string) error {
+		ts, err := idTargets(cmd, ids, rg, name, "Microsoft.ManagedIdentity/userAssignedIdentities")
+		if err != nil {
+			return err
+		}
 		s, err := connect()
 		if err != nil {
 			return err
 		}
-		var out map[string]any
-		if _, err := s.c.ARM(cmd.Context(), "GET", uamiPath(s, rg, name), nil, &out); err != nil {
-			return err
+		var all []any
+		for _, t := range ts {
+			var out map[string]any
+			if _, err := s.c.ARM(cmd.Context(), "GET", uamiPath(s, t.rg, t.name), nil, &out); err != nil {
+				return err
+			}
+			all = append(all, flatIdentity(out, t.rg))
 		}
-		return printResult(cmd.OutOrStdout(), flatIdentity(out, rg))
+		return printResult(cmd.OutOrStdout(), oneOrList(all))
 	}}
 	del := &cobra.Command{Use: "delete", Short: "Delete a user-assigned identity", RunE: func(cmd *cobra.Command, _ []string) error {
+		ts, err := idTargets(cmd, ids, rg, name, "Microsoft.ManagedIdentity/userAssignedIdentities")
+		if err != nil {
+			return err
+		}
 		s, err := connect()
 		if err != nil {
 			return err
 		}
-		_, err = s.c.ARM(cmd.Context(), "DELETE", uamiPath(s, rg, name), nil, nil)
-		return err
+		for _, t := range ts {
+			if _, err := s.c.ARM(cmd.Context(), "DELETE", uamiPath(s, t.rg, t.name), nil, nil); err != nil {
+				return err
+			}
+		}
+		return nil
 	}}
 	for _, c := range []*cobra.Command{create, show, del} {
 		c.Flags().StringVarP(&name, "name", "n", "", "identity name")
 		c.Flags().StringVarP(&rg, "resource-group", "g", app.DefaultGroupName, "resource group")
-		_ = c.MarkFlagRequired("name")
+	}
+	_ = create.MarkFlagRequired("name")
+	for _, c := range []*cobra.Command{show, del} {
+		idsVar(c.Flags(), &ids)
 	}
 	list := &cobra.Command{Use: "list", Short: "List user-assigned identities", RunE: func(cmd *cobra.Command, _ []string) error {
 		s, err := connect()
@@ -454,6 +492,47 @@ func newIdentityCmd() *cobra.Command {
 	list.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	cmd.AddCommand(create, show, list, del)
 	return cmd
+}
+
+// target is one resource a command acts on.
+type target struct{ rg, name string }
+
+// idsVar declares az's --ids: space-separated resource ids, instead of
+// --name and --resource-group.
+func idsVar(fs *pflag.FlagSet, p *[]string) {
+	listVar(fs, p, "ids", oneOrMore, "one or more resource ids (space-delimited); if given, omit --name and --resource-group")
+}
+
+// idTargets resolves --ids (resources of resourceType) or -n/-g.
+func idTargets(cmd *cobra.Command, ids []string, rg, name, resourceType string) ([]target, error) {
+	if len(ids) == 0 {
+		if name == "" {
+			return nil, fmt.Errorf("the following arguments are required: --name/-n (or --ids)")
+		}
+		return []target{{rg, name}}, nil
+	}
+	if cmd.Flags().Changed("name") || cmd.Flags().Changed("resource-group") {
+		return nil, fmt.Errorf("usage error: --ids IDS | --name NAME [--resource-group GROUP]")
+	}
+	var ts []target
+	for _, id := range ids {
+		p := strings.Split(strings.Trim(id, "/"), "/")
+		if len(p) != 8 || !strings.EqualFold(p[0], "subscriptions") || !strings.EqualFold(p[2], "resourceGroups") ||
+			!strings.EqualFold(p[4], "providers") || !strings.EqualFold(p[5]+"/"+p[6], resourceType) {
+			return nil, fmt.Errorf("argument --ids: '%s' is not a %s resource id", id, resourceType)
+		}
+		ts = append(ts, target{p[3], p[7]})
+	}
+	return ts, nil
+}
+
+// oneOrList is az's result for --ids: the object for one id, a list for
+// several.
+func oneOrList(all []any) any {
+	if len(all) == 1 {
+		return all[0]
+	}
+	return all
 }
 
 // rgOf extracts the resource group from an ARM resource's id.
