@@ -39,7 +39,7 @@ func renderYAML(v any, color bool) []byte {
 			return []byte(e.b.String())
 		}
 	}
-	plain := e.scalar(v, 2, false)
+	plain := e.scalar(v, 2)
 	e.newline()
 	if plain {
 		// PyYAML ends a document whose root is an open-ended plain scalar.
@@ -117,7 +117,7 @@ func (e *yamlEmitter) mapping(m map[string]any, ind int) {
 			}
 		}
 		e.indicator(":", true)
-		e.scalar(m[k], ind+2, false)
+		e.scalar(m[k], ind+2)
 		e.newline()
 	}
 }
@@ -138,7 +138,7 @@ func (e *yamlEmitter) sequence(l []any, ind int) {
 				continue
 			}
 		}
-		e.scalar(v, ind+2, false)
+		e.scalar(v, ind+2)
 		e.newline()
 	}
 }
@@ -153,7 +153,7 @@ func (e *yamlEmitter) key(k string) {
 
 // scalar writes a scalar (or an empty collection) and reports whether it
 // was written plain.
-func (e *yamlEmitter) scalar(v any, ind int, _ bool) bool {
+func (e *yamlEmitter) scalar(v any, ind int) bool {
 	switch x := v.(type) {
 	case nil:
 		e.write("null")
