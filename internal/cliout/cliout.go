@@ -237,5 +237,40 @@ func renderJSON(v any) ([]byte, error) {
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return pythonEscapes(buf.Bytes()), nil
+}
+
+// pythonEscapes rewrites the escapes where Go's encoder and Python's
+// json.dumps(ensure_ascii=False) differ: Python writes \b and \f by name
+// and leaves U+2028 and U+2029 unescaped.
+func pythonEscapes(b []byte) []byte {
+	if !bytes.Contains(b, []byte(`\u`)) {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 >= len(b) {
+			out = append(out, b[i])
+			continue
+		}
+		if b[i+1] == 'u' && i+6 <= len(b) {
+			switch string(b[i+2 : i+6]) {
+			case "0008":
+				out, i = append(out, `\b`...), i+5
+				continue
+			case "000c":
+				out, i = append(out, `\f`...), i+5
+				continue
+			case "2028":
+				out, i = append(out, "\u2028"...), i+5
+				continue
+			case "2029":
+				out, i = append(out, "\u2029"...), i+5
+				continue
+			}
+		}
+		out = append(out, b[i], b[i+1]) // any other escape pair stays
+		i++
+	}
+	return out
 }

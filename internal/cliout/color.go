@@ -1,6 +1,9 @@
 package cliout
 
-import "bytes"
+import (
+	"bytes"
+	"unicode/utf8"
+)
 
 // The colours of pygments' TerminalFormatter on a light background, which
 // az uses for jsonc and yamlc: keys (Name.Tag) bright blue, strings
@@ -21,24 +24,33 @@ const (
 func colorJSON(src []byte) []byte {
 	var out bytes.Buffer
 	emit := func(code string, tok []byte) {
+		// Python's splitlines also ends a line at U+0085, U+2028 and
+		// U+2029, which JSON leaves unescaped; those stay inside the
+		// coloured piece, a "\n" is written outside it.
 		for len(tok) > 0 {
-			line := tok
-			i := bytes.IndexByte(tok, '\n')
-			if i >= 0 {
-				line = tok[:i]
+			n, brk := len(tok), false
+			for i, r := range string(tok) {
+				if r == '\n' {
+					n, brk = i, true
+					break
+				}
+				if r == 0x85 || r == 0x2028 || r == 0x2029 {
+					n = i + utf8.RuneLen(r)
+					break
+				}
 			}
 			if code == "" {
-				out.Write(line)
+				out.Write(tok[:n])
 			} else {
 				out.WriteString(code)
-				out.Write(line)
+				out.Write(tok[:n])
 				out.WriteString(ansiReset)
 			}
-			if i < 0 {
-				return
+			if brk {
+				out.WriteByte('\n')
+				n++
 			}
-			out.WriteByte('\n')
-			tok = tok[i+1:]
+			tok = tok[n:]
 		}
 	}
 	for i := 0; i < len(src); {
