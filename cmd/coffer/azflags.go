@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -93,6 +94,43 @@ func tagsVar(fs *pflag.FlagSet, p *[]string) {
 	fs.Var(&listFlag{values: p, n: zeroOrMore, split: splitTags}, "tags", `space-separated tags: key[=value] [key[=value] ...]. Use "" to clear existing tags`)
 }
 
+// triState is az's get_three_state_flag: `--flag` alone means true, and
+// `--flag true|false` (any case) sets it either way.
+type triState struct{ p *bool }
+
+func (f *triState) String() string {
+	if f.p == nil {
+		return "false"
+	}
+	return strconv.FormatBool(*f.p)
+}
+
+func (f *triState) Type() string { return "bool" }
+
+func (f *triState) Set(s string) error {
+	switch strings.ToLower(s) {
+	case "true":
+		*f.p = true
+	case "false":
+		*f.p = false
+	default:
+		return choiceError(fmt.Sprintf("invalid choice: '%s' (choose from 'true', 'false')", s))
+	}
+	return nil
+}
+
+// boolVar declares a three-state flag.
+func boolVar(fs *pflag.FlagSet, p *bool, name, usage string) {
+	fs.Var(&triState{p: p}, name, usage+" (true or false; alone: true)")
+	fs.Lookup(name).NoOptDefVal = "true"
+}
+
+// choiceError is a flag value error already worded as argparse words it,
+// after "argument --flag: ".
+type choiceError string
+
+func (e choiceError) Error() string { return string(e) }
+
 // parseTags turns --tags words into a map, as az's validate_tags does: a
 // word without "=" is a tag with an empty value.
 func parseTags(words []string) map[string]string {
@@ -143,6 +181,18 @@ func expandListArgs(root *cobra.Command, args []string) ([]string, error) {
 			f = lookup(a[2:], false)
 		case len(a) == 2 && a[0] == '-' && a[1] != '-':
 			f = lookup(a[1:], true)
+		}
+		if f != nil {
+			if _, ok := f.Value.(*triState); ok {
+				// `--flag true|false`: the optional word is the value.
+				if i+1 < len(args) && (strings.EqualFold(args[i+1], "true") || strings.EqualFold(args[i+1], "false")) {
+					out = append(out, "--"+f.Name+"="+args[i+1])
+					i++
+				} else {
+					out = append(out, a)
+				}
+				continue
+			}
 		}
 		lf, isList := (*listFlag)(nil), false
 		if f != nil {
@@ -239,6 +289,10 @@ func azFlagError(cmd *cobra.Command, err error) error {
 		}
 		return fmt.Errorf("argument %s: expected one argument", optionNames(needsValue.GetFlag()))
 	case errors.As(err, &invalid):
+		var choice choiceError
+		if errors.As(err, &choice) {
+			return fmt.Errorf("argument %s: %s", optionNames(invalid.GetFlag()), choice)
+		}
 		return fmt.Errorf("argument %s: invalid %s value: '%s'", optionNames(invalid.GetFlag()), invalid.GetFlag().Value.Type(), invalid.GetValue())
 	}
 	return err

@@ -95,3 +95,47 @@ func TestListFlagParsing(t *testing.T) {
 		})
 	}
 }
+
+func TestThreeStateFlags(t *testing.T) {
+	tests := []struct {
+		args      string
+		want      bool
+		wantError string
+	}{
+		{args: "leaf", want: false},
+		{args: "leaf --rbac", want: true},
+		{args: "leaf --rbac true", want: true},
+		{args: "leaf --rbac False", want: false},
+		{args: "leaf --rbac=false", want: false},
+		{args: "leaf --rbac --other x", want: true},
+		{args: "leaf --rbac maybe", wantError: "unrecognized arguments: maybe"},
+		{args: "leaf --rbac=maybe", wantError: "argument --rbac: invalid choice: 'maybe' (choose from 'true', 'false')"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args, func(t *testing.T) {
+			var rbac bool
+			var other string
+			root := &cobra.Command{Use: "root", SilenceErrors: true, SilenceUsage: true}
+			addOutputFlags(root)
+			leaf := &cobra.Command{Use: "leaf", RunE: func(*cobra.Command, []string) error { return nil }}
+			boolVar(leaf.Flags(), &rbac, "rbac", "")
+			leaf.Flags().StringVar(&other, "other", "", "")
+			root.AddCommand(leaf)
+			finishCLI(root)
+			expanded, err := expandListArgs(root, strings.Fields(tt.args))
+			if err == nil {
+				root.SetArgs(expanded)
+				err = root.Execute()
+			}
+			if tt.wantError != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantError) {
+					t.Fatalf("error = %v, want %q", err, tt.wantError)
+				}
+				return
+			}
+			if err != nil || rbac != tt.want {
+				t.Errorf("rbac = %v (err %v), want %v", rbac, err, tt.want)
+			}
+		})
+	}
+}

@@ -94,9 +94,9 @@ func newKeyVaultCmd() *cobra.Command {
 		return printResult(cmd.OutOrStdout(), out)
 	}}
 	create.Flags().StringVarP(&location, "location", "l", app.DefaultLocation, "location")
-	create.Flags().BoolVar(&rbac, "enable-rbac-authorization", false, "authorize data-plane access with Azure RBAC instead of access policies")
-	create.Flags().BoolVar(&purgeProtection, "enable-purge-protection", false, "enable purge protection (irreversible)")
-	create.Flags().BoolVar(&noPP, "no-self-perms", false, "don't add permissions for the current user/service principal in the new vault")
+	boolVar(create.Flags(), &rbac, "enable-rbac-authorization", "authorize data-plane access with Azure RBAC instead of access policies")
+	boolVar(create.Flags(), &purgeProtection, "enable-purge-protection", "enable purge protection (irreversible)")
+	boolVar(create.Flags(), &noPP, "no-self-perms", "don't add permissions for the current user/service principal in the new vault")
 	create.Flags().IntVar(&retention, "retention-days", 90, "soft-delete retention in days (7-90, immutable)")
 	tagsVar(create.Flags(), &tags)
 
@@ -345,16 +345,15 @@ func newSecretCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "secret", Short: "Manage secrets in a key vault"}
 	var vault, name, value, file, contentType, version, id, encoding, dlEncoding string
 	var tags []string
-	var disabled bool
-	var enabled string
+	var disabled, enabled bool
 	var expires, notBefore string
-	attrs := func() (map[string]any, error) {
+	attrs := func(cmd *cobra.Command) (map[string]any, error) {
 		a := map[string]any{}
 		if disabled {
 			a["enabled"] = false
 		}
-		if enabled != "" {
-			a["enabled"] = enabled == "true"
+		if cmd.Flags().Changed("enabled") {
+			a["enabled"] = enabled
 		}
 		for flag, key := range map[*string]string{&expires: "exp", &notBefore: "nbf"} {
 			if *flag != "" {
@@ -442,7 +441,7 @@ func newSecretCmd() *cobra.Command {
 		t := parseTags(tags)
 		t["file-encoding"] = encoding
 		body["tags"] = t
-		a, err := attrs()
+		a, err := attrs(cmd)
 		if err != nil {
 			return nil, err
 		}
@@ -487,7 +486,7 @@ func newSecretCmd() *cobra.Command {
 	_ = download.MarkFlagRequired("file")
 	setAttrs := &cobra.Command{Use: "set-attributes", Short: "Update a secret version's attributes", RunE: run(false, func(cmd *cobra.Command, s *session) (any, error) {
 		body := map[string]any{}
-		a, err := attrs()
+		a, err := attrs(cmd)
 		if err != nil {
 			return nil, err
 		}
@@ -502,14 +501,14 @@ func newSecretCmd() *cobra.Command {
 		}
 		return kv(cmd, s, "PATCH", secretPath(), body)
 	})}
-	setAttrs.Flags().StringVar(&enabled, "enabled", "", "true or false")
+	boolVar(setAttrs.Flags(), &enabled, "enabled", "enable the secret version")
 	for _, c := range []*cobra.Command{set, setAttrs} {
 		c.Flags().StringVar(&contentType, "content-type", "", "content type")
 		tagsVar(c.Flags(), &tags)
 		c.Flags().StringVar(&expires, "expires", "", "expiry (RFC 3339)")
 		c.Flags().StringVar(&notBefore, "not-before", "", "not-before (RFC 3339)")
 	}
-	set.Flags().BoolVar(&disabled, "disabled", false, "create the version disabled")
+	boolVar(set.Flags(), &disabled, "disabled", "create the version disabled")
 	list := &cobra.Command{Use: "list", Short: "List secrets", RunE: run(false, func(cmd *cobra.Command, s *session) (any, error) {
 		return listAll(cmd.Context(), s, vault, "/secrets")
 	})}

@@ -268,6 +268,14 @@ func TestCLIKeyVaultFlags(t *testing.T) {
 	if l := asList(none); len(l) != 0 {
 		t.Errorf("keyvault create --no-self-perms: access policies %v", none)
 	}
+	// Three-state flags take an optional true/false, as az's do.
+	if got := c.ok("keyvault", "create", "-n", "kvtri", "-g", "rgkv", "--enable-rbac-authorization", "true", "--query", "properties.enableRbacAuthorization"); got != true {
+		t.Errorf("--enable-rbac-authorization true: %v", got)
+	}
+	if got := c.ok("keyvault", "create", "-n", "kvtri2", "-g", "rgkv", "--no-self-perms", "false", "--query", "length(properties.accessPolicies)"); got != float64(1) {
+		t.Errorf("--no-self-perms false: %v policies", got)
+	}
+	c.fails("argument --enable-rbac-authorization: invalid choice: 'yes'", "keyvault", "create", "-n", "kvtri3", "-g", "rgkv", "--enable-rbac-authorization=yes")
 	// With no policy, the creator cannot write a secret.
 	c.fails("Forbidden", "keyvault", "secret", "set", "--vault-name", "kvnoself", "-n", "s", "--value", "v")
 
@@ -289,6 +297,17 @@ func TestCLIKeyVaultFlags(t *testing.T) {
 	if got := field(c.ok("keyvault", "secret", "show", "--id", latestID), "value"); got != "two" {
 		t.Errorf("secret show --id %s = %q, want the latest", latestID, got)
 	}
+	// set-attributes --enabled false|(alone), by --id or by name and version.
+	c.ok("keyvault", "secret", "set-attributes", "--id", id1, "--enabled", "false", "-o", "none")
+	c.fails("disabled", "keyvault", "secret", "show", "--id", id1)
+	if got := c.ok("keyvault", "secret", "show", "--id", latestID, "--query", "attributes.enabled"); got != true {
+		t.Errorf("latest version enabled = %v after disabling the first", got)
+	}
+	c.ok("keyvault", "secret", "set-attributes", "--vault-name", "kvself", "-n", "s1", "--version", version1, "--enabled", "-o", "none")
+	if got := field(c.ok("keyvault", "secret", "show", "--id", id1), "value"); got != "one" {
+		t.Errorf("re-enabled first version = %q", got)
+	}
+	c.fails("SecretNotFound", "keyvault", "secret", "show", "--id", "https://kvself.vault.azure.net/secrets/nope")
 	c.fails("usage error: --id ID | --vault-name VAULT --name NAME", "keyvault", "secret", "show", "--id", id1, "-n", "s1")
 	c.fails("the following arguments are required: --vault-name, --name/-n", "keyvault", "secret", "show")
 	c.fails("argument --id: invalid id", "keyvault", "secret", "show", "--id", "https://kvself.vault.azure.net/keys/k")
