@@ -27,7 +27,7 @@ func newADCmd() *cobra.Command {
 	}}
 	createForRBAC.Flags().StringVarP(&name, "name", "n", "", "display name")
 	createForRBAC.Flags().StringVar(&role, "role", "", "role to assign (name or GUID), e.g. \"Key Vault Secrets User\"")
-	createForRBAC.Flags().StringSliceVar(&scopes, "scopes", nil, "scopes of the role assignment")
+	listVar(createForRBAC.Flags(), &scopes, "scopes", oneOrMore, "space-separated list of scopes the service principal's role assignment applies to")
 
 	list := &cobra.Command{Use: "list", Short: "List service principals", RunE: func(cmd *cobra.Command, _ []string) error {
 		s, err := connect()
@@ -274,7 +274,7 @@ func newRoleCmd() *cobra.Command {
 		}
 		return nil
 	}}
-	del.Flags().StringSliceVar(&ids, "ids", nil, "role assignment ids")
+	listVar(del.Flags(), &ids, "ids", oneOrMore, "space-separated role assignment ids")
 	del.Flags().StringVar(&assignee, "assignee", "", "appId, object id or display name")
 	del.Flags().StringVar(&roleName, "role", "", "role name or GUID")
 	del.Flags().StringVar(&scope, "scope", "", "scope")

@@ -2,18 +2,17 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/coffer-dev/coffer/internal/app"
 	"github.com/coffer-dev/coffer/internal/client"
+	"github.com/coffer-dev/coffer/internal/cliout"
 )
 
 // cliOpts are the global options of client commands.
@@ -42,161 +41,68 @@ func (s *session) rgPath(rg string) string {
 	return "/subscriptions/" + s.sub + "/resourceGroups/" + rg
 }
 
-// addOutputFlags adds az's -o/--query to a command tree.
+// addOutputFlags adds az's global -o/--query to a command tree. Like az,
+// the default format comes from AZURE_CORE_OUTPUT (az's core.output
+// setting), else json.
 func addOutputFlags(cmd *cobra.Command) {
-	cmd.PersistentFlags().StringVarP(&opts.output, "output", "o", "json", "output format: json, jsonc, tsv, table, none")
-	cmd.PersistentFlags().StringVar(&opts.query, "query", "", "dotted path of the value to print, e.g. properties.vaultUri")
+	def := os.Getenv("AZURE_CORE_OUTPUT")
+	if def == "" {
+		def = "json"
+	}
+	cmd.PersistentFlags().StringVarP(&opts.output, "output", "o", def, "output format: json, jsonc, yaml, yamlc, table, tsv, none")
+	cmd.PersistentFlags().StringVar(&opts.query, "query", "", "JMESPath query string. See http://jmespath.org/ for more information and examples.")
+}
+
+// checkOutputFlags validates -o and --query before a command does
+// anything, as argparse does in az.
+func checkOutputFlags(cmd *cobra.Command) error {
+	if _, err := cliout.ParseFormat(opts.output); err != nil {
+		return err
+	}
+	if f := cmd.Flags().Lookup("query"); f != nil && f.Changed {
+		if _, err := cliout.CompileQuery(opts.query); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // printResult renders v as the user asked (JSON by default, like az).
-func printResult(w io.Writer, v any) error {
-	b, err := json.Marshal(v)
+func printResult(w io.Writer, v any) error { return printTable(w, v, nil) }
+
+// printTable is printResult with az's table transformer for the command:
+// the shape -o table shows when no --query is given.
+func printTable(w io.Writer, v any, transform func(any) (any, []string)) error {
+	format, err := cliout.ParseFormat(opts.output)
 	if err != nil {
 		return err
 	}
-	var generic any
-	if err := json.Unmarshal(b, &generic); err != nil {
-		return err
-	}
+	o := cliout.Options{Format: format, TableTransform: transform, Color: colorOutput(w)}
 	if opts.query != "" {
-		generic = query(generic, opts.query)
-	}
-	switch opts.output {
-	case "none":
-		return nil
-	case "tsv":
-		return printTSV(w, generic)
-	case "table":
-		return printTable(w, generic)
-	default:
-		out, err := json.MarshalIndent(generic, "", "  ")
-		if err != nil {
+		if o.Query, err = cliout.CompileQuery(opts.query); err != nil {
 			return err
 		}
-		_, err = fmt.Fprintln(w, string(out))
+	}
+	b, err := cliout.Render(v, o)
+	if err != nil {
 		return err
 	}
+	_, err = w.Write(b)
+	return err
 }
 
-// query follows a dotted path (with [] to map over lists).
-func query(v any, path string) any {
-	for _, part := range strings.Split(path, ".") {
-		if part == "" {
-			continue
-		}
-		if strings.HasSuffix(part, "[]") {
-			part = strings.TrimSuffix(part, "[]")
-			if part != "" {
-				v = field(v, part)
-			}
-			continue
-		}
-		if list, ok := v.([]any); ok {
-			var out []any
-			for _, x := range list {
-				out = append(out, field(x, part))
-			}
-			v = out
-			continue
-		}
-		v = field(v, part)
+// colorOutput is az's rule for jsonc/yamlc: colour only when stdout and
+// stderr are terminals and the user has not turned colour off.
+func colorOutput(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) || !term.IsTerminal(int(os.Stderr.Fd())) {
+		return false
 	}
-	return v
-}
-
-func field(v any, name string) any {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil
+	switch strings.ToLower(os.Getenv("AZURE_CORE_NO_COLOR")) {
+	case "1", "true", "yes", "on":
+		return false
 	}
-	if x, ok := m[name]; ok {
-		return x
-	}
-	for k, x := range m {
-		if strings.EqualFold(k, name) {
-			return x
-		}
-	}
-	return nil
-}
-
-func scalar(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case map[string]any, []any:
-		b, _ := json.Marshal(x)
-		return string(b)
-	default:
-		b, _ := json.Marshal(x)
-		return string(b)
-	}
-}
-
-func rows(v any) []any {
-	if list, ok := v.([]any); ok {
-		return list
-	}
-	return []any{v}
-}
-
-func printTSV(w io.Writer, v any) error {
-	for _, r := range rows(v) {
-		if m, ok := r.(map[string]any); ok {
-			var cols []string
-			for _, k := range sortedScalarKeys(m) {
-				cols = append(cols, scalar(m[k]))
-			}
-			fmt.Fprintln(w, strings.Join(cols, "\t"))
-			continue
-		}
-		fmt.Fprintln(w, scalar(r))
-	}
-	return nil
-}
-
-func sortedScalarKeys(m map[string]any) []string {
-	var keys []string
-	for k, v := range m {
-		switch v.(type) {
-		case map[string]any, []any:
-			continue
-		}
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func printTable(w io.Writer, v any) error {
-	rs := rows(v)
-	if len(rs) == 0 {
-		return nil
-	}
-	first, ok := rs[0].(map[string]any)
-	if !ok {
-		return printTSV(w, v)
-	}
-	keys := sortedScalarKeys(first)
-	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
-	var head, line []string
-	for _, k := range keys {
-		head = append(head, strings.ToUpper(k[:1])+k[1:])
-		line = append(line, strings.Repeat("-", len(k)))
-	}
-	fmt.Fprintln(tw, strings.Join(head, "\t"))
-	fmt.Fprintln(tw, strings.Join(line, "\t"))
-	for _, r := range rs {
-		m, _ := r.(map[string]any)
-		var cols []string
-		for _, k := range keys {
-			cols = append(cols, scalar(m[k]))
-		}
-		fmt.Fprintln(tw, strings.Join(cols, "\t"))
-	}
-	return tw.Flush()
+	return true
 }
 
 func stderrf(format string, args ...any) { fmt.Fprintf(os.Stderr, format, args...) }

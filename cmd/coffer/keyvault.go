@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/coffer-dev/coffer/internal/app"
 	"github.com/coffer-dev/coffer/internal/model"
@@ -49,6 +52,7 @@ func newKeyVaultCmd() *cobra.Command {
 		name, rg, location          string
 		rbac, purgeProtection, noPP bool
 		retention                   int
+		tags                        []string
 	)
 	create := &cobra.Command{Use: "create", Short: "Create a key vault", RunE: func(cmd *cobra.Command, _ []string) error {
 		s, err := connect()
@@ -56,9 +60,6 @@ func newKeyVaultCmd() *cobra.Command {
 			return err
 		}
 		ctx := cmd.Context()
-		if rg == "" {
-			rg = app.DefaultGroupName
-		}
 		if err := s.ensureGroup(ctx, rg, location); err != nil {
 			return err
 		}
@@ -67,31 +68,37 @@ func newKeyVaultCmd() *cobra.Command {
 			"enableRbacAuthorization": rbac, "softDeleteRetentionInDays": retention,
 			"accessPolicies": []any{},
 		}
-		if !rbac {
-			// Like the portal and az: the creator gets every secret
-			// permission except the privileged purge.
+		if !rbac && !noPP {
+			// As az does: the creator gets every key, secret, certificate
+			// and storage permission, unless --no-self-perms or RBAC.
 			oid, err := callerObjectID(ctx, s)
 			if err != nil {
 				return err
 			}
+			all := []string{model.PermAll}
 			props["accessPolicies"] = []any{map[string]any{"tenantId": s.c.TenantID, "objectId": oid,
-				"permissions": map[string]any{"secrets": []string{"get", "list", "set", "delete", "backup", "restore", "recover"}}}}
+				"permissions": map[string]any{"keys": all, "secrets": all, "certificates": all, "storage": all}}}
 		}
 		if purgeProtection {
 			props["enablePurgeProtection"] = true
 		}
+		body := map[string]any{"location": location, "properties": props}
+		if cmd.Flags().Changed("tags") {
+			body["tags"] = parseTags(tags)
+		}
 		var out map[string]any
-		if _, err := s.c.ARM(ctx, "PUT", vaultPath(s, rg, name), map[string]any{"location": location, "properties": props}, &out); err != nil {
+		if _, err := s.c.ARM(ctx, "PUT", vaultPath(s, rg, name), body, &out); err != nil {
 			return err
 		}
 		out["resourceGroup"] = rg
 		return printResult(cmd.OutOrStdout(), out)
 	}}
 	create.Flags().StringVarP(&location, "location", "l", app.DefaultLocation, "location")
-	create.Flags().BoolVar(&rbac, "enable-rbac-authorization", false, "authorize data-plane access with Azure RBAC instead of access policies")
-	create.Flags().BoolVar(&purgeProtection, "enable-purge-protection", false, "enable purge protection (irreversible)")
-	create.Flags().BoolVar(&noPP, "no-self-perms", false, "do not add an access policy for the caller")
+	boolVar(create.Flags(), &rbac, "enable-rbac-authorization", "authorize data-plane access with Azure RBAC instead of access policies")
+	boolVar(create.Flags(), &purgeProtection, "enable-purge-protection", "enable purge protection (irreversible)")
+	boolVar(create.Flags(), &noPP, "no-self-perms", "don't add permissions for the current user/service principal in the new vault")
 	create.Flags().IntVar(&retention, "retention-days", 90, "soft-delete retention in days (7-90, immutable)")
+	tagsVar(create.Flags(), &tags)
 
 	show := &cobra.Command{Use: "show", Short: "Show a key vault", RunE: func(cmd *cobra.Command, _ []string) error {
 		s, err := connect()
@@ -186,6 +193,7 @@ func newKeyVaultCmd() *cobra.Command {
 	for _, c := range []*cobra.Command{create, show, list, del} {
 		c.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	}
+	_ = create.MarkFlagRequired("resource-group") // az: no default group
 	cmd.AddCommand(create, show, list, del, listDeleted, purge, recoverCmd, newSetPolicyCmd(), newDeletePolicyCmd(), newSecretCmd())
 	return cmd
 }
@@ -216,19 +224,33 @@ func callerObjectID(ctx context.Context, s *session) (string, error) {
 
 func newSetPolicyCmd() *cobra.Command {
 	var name, rg, objectID, template, spn string
-	var secretPerms []string
-	cmd := &cobra.Command{Use: "set-policy", Short: "Grant a principal secret permissions in a vault's access policy", RunE: func(cmd *cobra.Command, _ []string) error {
-		if objectID == "" && spn == "" {
-			return fmt.Errorf("give --object-id or --spn")
+	var keyPerms, secretPerms, certPerms, storagePerms []string
+	kinds := []struct {
+		flag, key string
+		perms     *[]string
+	}{
+		{"key-permissions", "keys", &keyPerms},
+		{"secret-permissions", "secrets", &secretPerms},
+		{"certificate-permissions", "certificates", &certPerms},
+		{"storage-permissions", "storage", &storagePerms},
+	}
+	cmd := &cobra.Command{Use: "set-policy", Short: "Update the access policy of a principal in a vault", RunE: func(cmd *cobra.Command, _ []string) error {
+		if (objectID == "") == (spn == "") {
+			return fmt.Errorf("specify exactly one: --object-id, --spn")
 		}
-		perms := secretPerms
+		given := map[string][]string{}
+		for _, k := range kinds {
+			if cmd.Flags().Changed(k.flag) {
+				given[k.key] = append([]string{}, *k.perms...)
+			}
+		}
 		if strings.EqualFold(template, "Secret Management") || strings.EqualFold(template, "secret-management") {
-			perms = append(perms, model.SecretManagementTemplate...)
+			given["secrets"] = append(given["secrets"], model.SecretManagementTemplate...)
 		} else if template != "" {
 			return fmt.Errorf("unknown --template %q (known: \"Secret Management\")", template)
 		}
-		if len(perms) == 0 {
-			return fmt.Errorf("give --secret-permissions or --template")
+		if len(given) == 0 {
+			return fmt.Errorf("specify at least one: --key-permissions, --secret-permissions, --certificate-permissions --storage-permissions")
 		}
 		s, err := connect()
 		if err != nil {
@@ -239,8 +261,8 @@ func newSetPolicyCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		// Like az: the named principal's secret permissions are replaced,
-		// its other permission kinds are kept.
+		// Like az: the kinds given replace the principal's permissions of
+		// that kind; the kinds not given are kept.
 		var cur struct {
 			Properties struct {
 				AccessPolicies []map[string]any `json:"accessPolicies"`
@@ -259,7 +281,9 @@ func newSetPolicyCmd() *cobra.Command {
 		if p == nil {
 			p = map[string]any{}
 		}
-		p["secrets"] = perms
+		for k, perms := range given {
+			p[k] = perms
+		}
 		entry["permissions"] = p
 		var out map[string]any
 		if _, err := s.c.ARM(ctx, "PUT", vaultPath(s, g, name)+"/accessPolicies/replace", map[string]any{"properties": map[string]any{"accessPolicies": []any{entry}}}, &out); err != nil {
@@ -274,7 +298,10 @@ func newSetPolicyCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&name, "name", "n", "", "vault name")
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	cmd.Flags().StringVar(&objectID, "object-id", "", "object id of the principal (user, service principal or managed identity)")
-	cmd.Flags().StringSliceVar(&secretPerms, "secret-permissions", nil, "secret permissions: all get list set delete backup restore recover purge")
+	listVar(cmd.Flags(), &keyPerms, "key-permissions", zeroOrMore, "space-separated list of key permissions to assign")
+	listVar(cmd.Flags(), &secretPerms, "secret-permissions", zeroOrMore, "space-separated list of secret permissions to assign: all get list set delete backup restore recover purge")
+	listVar(cmd.Flags(), &certPerms, "certificate-permissions", zeroOrMore, "space-separated list of certificate permissions to assign")
+	listVar(cmd.Flags(), &storagePerms, "storage-permissions", zeroOrMore, "space-separated list of storage permissions to assign")
 	cmd.Flags().StringVar(&template, "template", "", "permission template, e.g. \"Secret Management\"")
 	cmd.Flags().StringVar(&spn, "spn", "", "service principal by appId or display name (instead of --object-id)")
 	_ = cmd.MarkFlagRequired("name")
@@ -284,8 +311,8 @@ func newSetPolicyCmd() *cobra.Command {
 func newDeletePolicyCmd() *cobra.Command {
 	var name, rg, objectID, spn string
 	cmd := &cobra.Command{Use: "delete-policy", Short: "Remove a principal from a vault's access policy", RunE: func(cmd *cobra.Command, _ []string) error {
-		if objectID == "" && spn == "" {
-			return fmt.Errorf("give --object-id or --spn")
+		if (objectID == "") == (spn == "") {
+			return fmt.Errorf("specify exactly one: --object-id, --spn")
 		}
 		s, err := connect()
 		if err != nil {
@@ -316,32 +343,17 @@ func newDeletePolicyCmd() *cobra.Command {
 
 func newSecretCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "secret", Short: "Manage secrets in a key vault"}
-	var vault, name, value, file, contentType, version string
+	var vault, name, value, file, contentType, version, id, encoding, dlEncoding string
 	var tags []string
-	var disabled bool
-	var enabled string
+	var disabled, enabled bool
 	var expires, notBefore string
-	parseTags := func() (map[string]string, error) {
-		if tags == nil {
-			return nil, nil
-		}
-		m := map[string]string{}
-		for _, t := range tags {
-			k, v, _ := strings.Cut(t, "=")
-			if k == "" {
-				return nil, fmt.Errorf("bad tag %q: want name=value", t)
-			}
-			m[k] = v
-		}
-		return m, nil
-	}
-	attrs := func() (map[string]any, error) {
+	attrs := func(cmd *cobra.Command) (map[string]any, error) {
 		a := map[string]any{}
 		if disabled {
 			a["enabled"] = false
 		}
-		if enabled != "" {
-			a["enabled"] = enabled == "true"
+		if cmd.Flags().Changed("enabled") {
+			a["enabled"] = enabled
 		}
 		for flag, key := range map[*string]string{&expires: "exp", &notBefore: "nbf"} {
 			if *flag != "" {
@@ -354,8 +366,39 @@ func newSecretCmd() *cobra.Command {
 		}
 		return a, nil
 	}
-	run := func(f func(cmd *cobra.Command, s *session) (any, error)) func(cmd *cobra.Command, _ []string) error {
+	// target resolves the secret a command works on: --id (a secret id
+	// URL, or a deleted secret's recovery id) or --vault-name/--name
+	// [--version], as az's "Id" argument group.
+	target := func(cmd *cobra.Command, deleted bool) error {
+		if id == "" {
+			var missing []string
+			if vault == "" {
+				missing = append(missing, "--vault-name")
+			}
+			if name == "" {
+				missing = append(missing, "--name/-n")
+			}
+			if len(missing) > 0 {
+				return fmt.Errorf("the following arguments are required: %s (or --id)", strings.Join(missing, ", "))
+			}
+			return nil
+		}
+		for _, f := range []string{"vault-name", "name", "version"} {
+			if cmd.Flags().Changed(f) {
+				return fmt.Errorf("usage error: --id ID | --vault-name VAULT --name NAME [--version VERSION]")
+			}
+		}
+		var err error
+		vault, name, version, err = parseSecretID(id, deleted)
+		return err
+	}
+	run := func(deleted bool, f func(cmd *cobra.Command, s *session) (any, error)) func(cmd *cobra.Command, _ []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Lookup("id") != nil {
+				if err := target(cmd, deleted); err != nil {
+					return err
+				}
+			}
 			s, err := connect()
 			if err != nil {
 				return err
@@ -372,28 +415,33 @@ func newSecretCmd() *cobra.Command {
 		_, err := s.c.KeyVault(cmd.Context(), vault, method, path, body, &out)
 		return out, err
 	}
-	set := &cobra.Command{Use: "set", Short: "Create a secret or add a version", RunE: run(func(cmd *cobra.Command, s *session) (any, error) {
+	secretPath := func() string { return "/secrets/" + url.PathEscape(name) + "/" + url.PathEscape(version) }
+	set := &cobra.Command{Use: "set", Short: "Create a secret or add a version", RunE: run(false, func(cmd *cobra.Command, s *session) (any, error) {
+		if (file != "") == cmd.Flags().Changed("value") {
+			return nil, fmt.Errorf("incorrect usage: [Required] --value VALUE | --file PATH")
+		}
+		if err := checkEncoding(encoding); err != nil {
+			return nil, err
+		}
 		if file != "" {
 			b, err := os.ReadFile(file)
 			if err != nil {
 				return nil, err
 			}
-			value = string(b)
-		} else if !cmd.Flags().Changed("value") {
-			return nil, fmt.Errorf("give --value or --file")
+			if value, err = encodeSecretFile(b, file, encoding); err != nil {
+				return nil, err
+			}
 		}
 		body := map[string]any{"value": value}
 		if contentType != "" {
 			body["contentType"] = contentType
 		}
-		t, err := parseTags()
-		if err != nil {
-			return nil, err
-		}
-		if t != nil {
-			body["tags"] = t
-		}
-		a, err := attrs()
+		// az records the encoding on every secret it sets, so that
+		// download can decode the value again.
+		t := parseTags(tags)
+		t["file-encoding"] = encoding
+		body["tags"] = t
+		a, err := attrs(cmd)
 		if err != nil {
 			return nil, err
 		}
@@ -402,15 +450,43 @@ func newSecretCmd() *cobra.Command {
 		}
 		return kv(cmd, s, "PUT", "/secrets/"+url.PathEscape(name), body)
 	})}
-	set.Flags().StringVar(&value, "value", "", "secret value")
-	set.Flags().StringVarP(&file, "file", "f", "", "read the value from a file")
-	show := &cobra.Command{Use: "show", Short: "Show a secret (latest or --version)", RunE: run(func(cmd *cobra.Command, s *session) (any, error) {
-		return kv(cmd, s, "GET", "/secrets/"+url.PathEscape(name)+"/"+url.PathEscape(version), nil)
+	set.Flags().StringVar(&value, "value", "", "plain text secret value; cannot be used with --file or --encoding")
+	set.Flags().StringVarP(&file, "file", "f", "", "source file for the secret; use with --encoding")
+	encodingVar(set.Flags(), &encoding, "utf-8", "source file encoding, saved as the tag file-encoding=<value> and used by download")
+	show := &cobra.Command{Use: "show", Short: "Show a secret (latest or --version)", RunE: run(false, func(cmd *cobra.Command, s *session) (any, error) {
+		return kv(cmd, s, "GET", secretPath(), nil)
 	})}
-	show.Flags().StringVar(&version, "version", "", "secret version")
-	setAttrs := &cobra.Command{Use: "set-attributes", Short: "Update a secret version's attributes", RunE: run(func(cmd *cobra.Command, s *session) (any, error) {
+	download := &cobra.Command{Use: "download", Short: "Download a secret's value to a file", RunE: run(false, func(cmd *cobra.Command, s *session) (any, error) {
+		if _, err := os.Stat(file); err == nil {
+			return nil, fmt.Errorf("File or directory named '%s' already exists.", file)
+		}
+		var sec struct {
+			Value string            `json:"value"`
+			Tags  map[string]string `json:"tags"`
+		}
+		if _, err := s.c.KeyVault(cmd.Context(), vault, "GET", secretPath(), nil, &sec); err != nil {
+			return nil, err
+		}
+		enc := dlEncoding
+		if enc == "" {
+			enc = sec.Tags["file-encoding"]
+		}
+		b, err := decodeSecretValue(sec.Value, enc)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(file, b, 0o600); err != nil {
+			_ = os.Remove(file)
+			return nil, err
+		}
+		return nil, nil
+	})}
+	download.Flags().StringVarP(&file, "file", "f", "", "file to receive the secret contents")
+	encodingVar(download.Flags(), &dlEncoding, "", "encoding of the secret; by default the file-encoding tag, else utf-8")
+	_ = download.MarkFlagRequired("file")
+	setAttrs := &cobra.Command{Use: "set-attributes", Short: "Update a secret version's attributes", RunE: run(false, func(cmd *cobra.Command, s *session) (any, error) {
 		body := map[string]any{}
-		a, err := attrs()
+		a, err := attrs(cmd)
 		if err != nil {
 			return nil, err
 		}
@@ -420,44 +496,39 @@ func newSecretCmd() *cobra.Command {
 		if contentType != "" {
 			body["contentType"] = contentType
 		}
-		t, err := parseTags()
-		if err != nil {
-			return nil, err
+		if cmd.Flags().Changed("tags") {
+			body["tags"] = parseTags(tags)
 		}
-		if t != nil {
-			body["tags"] = t
-		}
-		return kv(cmd, s, "PATCH", "/secrets/"+url.PathEscape(name)+"/"+url.PathEscape(version), body)
+		return kv(cmd, s, "PATCH", secretPath(), body)
 	})}
-	setAttrs.Flags().StringVar(&version, "version", "", "secret version (default: latest)")
-	setAttrs.Flags().StringVar(&enabled, "enabled", "", "true or false")
+	boolVar(setAttrs.Flags(), &enabled, "enabled", "enable the secret version")
 	for _, c := range []*cobra.Command{set, setAttrs} {
 		c.Flags().StringVar(&contentType, "content-type", "", "content type")
-		c.Flags().StringSliceVar(&tags, "tags", nil, "tags as name=value")
+		tagsVar(c.Flags(), &tags)
 		c.Flags().StringVar(&expires, "expires", "", "expiry (RFC 3339)")
 		c.Flags().StringVar(&notBefore, "not-before", "", "not-before (RFC 3339)")
 	}
-	set.Flags().BoolVar(&disabled, "disabled", false, "create the version disabled")
-	list := &cobra.Command{Use: "list", Short: "List secrets", RunE: run(func(cmd *cobra.Command, s *session) (any, error) {
+	boolVar(set.Flags(), &disabled, "disabled", "create the version disabled")
+	list := &cobra.Command{Use: "list", Short: "List secrets", RunE: run(false, func(cmd *cobra.Command, s *session) (any, error) {
 		return listAll(cmd.Context(), s, vault, "/secrets")
 	})}
-	listVersions := &cobra.Command{Use: "list-versions", Short: "List a secret's versions", RunE: run(func(cmd *cobra.Command, s *session) (any, error) {
+	listVersions := &cobra.Command{Use: "list-versions", Short: "List a secret's versions", RunE: run(false, func(cmd *cobra.Command, s *session) (any, error) {
 		return listAll(cmd.Context(), s, vault, "/secrets/"+url.PathEscape(name)+"/versions")
 	})}
-	listDeleted := &cobra.Command{Use: "list-deleted", Short: "List deleted secrets", RunE: run(func(cmd *cobra.Command, s *session) (any, error) {
+	listDeleted := &cobra.Command{Use: "list-deleted", Short: "List deleted secrets", RunE: run(false, func(cmd *cobra.Command, s *session) (any, error) {
 		return listAll(cmd.Context(), s, vault, "/deletedsecrets")
 	})}
-	del := &cobra.Command{Use: "delete", Short: "Delete a secret (all versions)", RunE: run(func(cmd *cobra.Command, s *session) (any, error) {
+	del := &cobra.Command{Use: "delete", Short: "Delete a secret (all versions)", RunE: run(false, func(cmd *cobra.Command, s *session) (any, error) {
 		return kv(cmd, s, "DELETE", "/secrets/"+url.PathEscape(name), nil)
 	})}
-	recoverCmd := &cobra.Command{Use: "recover", Short: "Recover a deleted secret", RunE: run(func(cmd *cobra.Command, s *session) (any, error) {
+	recoverCmd := &cobra.Command{Use: "recover", Short: "Recover a deleted secret", RunE: run(true, func(cmd *cobra.Command, s *session) (any, error) {
 		return kv(cmd, s, "POST", "/deletedsecrets/"+url.PathEscape(name)+"/recover", nil)
 	})}
-	purge := &cobra.Command{Use: "purge", Short: "Permanently delete a deleted secret", RunE: run(func(cmd *cobra.Command, s *session) (any, error) {
+	purge := &cobra.Command{Use: "purge", Short: "Permanently delete a deleted secret", RunE: run(true, func(cmd *cobra.Command, s *session) (any, error) {
 		_, err := s.c.KeyVault(cmd.Context(), vault, "DELETE", "/deletedsecrets/"+url.PathEscape(name), nil, nil)
 		return nil, err
 	})}
-	backup := &cobra.Command{Use: "backup", Short: "Back up a secret to a file", RunE: run(func(cmd *cobra.Command, s *session) (any, error) {
+	backup := &cobra.Command{Use: "backup", Short: "Back up a secret to a file", RunE: run(false, func(cmd *cobra.Command, s *session) (any, error) {
 		var out struct {
 			Value string `json:"value"`
 		}
@@ -466,7 +537,7 @@ func newSecretCmd() *cobra.Command {
 		}
 		return nil, os.WriteFile(file, []byte(out.Value), 0o600)
 	})}
-	restore := &cobra.Command{Use: "restore", Short: "Restore a secret from a backup file", RunE: run(func(cmd *cobra.Command, s *session) (any, error) {
+	restore := &cobra.Command{Use: "restore", Short: "Restore a secret from a backup file", RunE: run(false, func(cmd *cobra.Command, s *session) (any, error) {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return nil, err
@@ -477,16 +548,136 @@ func newSecretCmd() *cobra.Command {
 		c.Flags().StringVarP(&file, "file", "f", "", "backup file")
 		_ = c.MarkFlagRequired("file")
 	}
-	for _, c := range []*cobra.Command{set, show, setAttrs, list, listVersions, listDeleted, del, recoverCmd, purge, backup, restore} {
+	// Commands with az's "Id" group take --id instead of --vault-name and
+	// --name; the others require their names.
+	withID := map[*cobra.Command]string{
+		show: "secret id (https://VAULT.vault.azure.net/secrets/NAME[/VERSION])", download: "secret id", setAttrs: "secret id",
+		listVersions: "secret id", del: "secret id", backup: "secret id", recoverCmd: "recovery id of the deleted secret", purge: "recovery id of the deleted secret",
+	}
+	for _, c := range []*cobra.Command{set, show, download, setAttrs, list, listVersions, listDeleted, del, recoverCmd, purge, backup, restore} {
 		c.Flags().StringVar(&vault, "vault-name", "", "vault name")
+		if help, ok := withID[c]; ok {
+			c.Flags().StringVar(&id, "id", "", help+"; if given, omit --vault-name and --name")
+			c.Flags().StringVarP(&name, "name", "n", "", "secret name")
+			continue
+		}
 		_ = c.MarkFlagRequired("vault-name")
 		if c != list && c != listDeleted && c != restore {
 			c.Flags().StringVarP(&name, "name", "n", "", "secret name")
 			_ = c.MarkFlagRequired("name")
 		}
 	}
-	cmd.AddCommand(set, show, setAttrs, list, listVersions, listDeleted, del, recoverCmd, purge, backup, restore)
+	for _, c := range []*cobra.Command{show, download, setAttrs} {
+		c.Flags().StringVarP(&version, "version", "v", "", "secret version (default: the latest)")
+	}
+	cmd.AddCommand(set, show, download, setAttrs, list, listVersions, listDeleted, del, recoverCmd, purge, backup, restore)
 	return cmd
+}
+
+// parseSecretID splits a secret id (https://VAULT.DNS/secrets/NAME[/VERSION])
+// or, for deleted, a recovery id (https://VAULT.DNS/deletedsecrets/NAME).
+func parseSecretID(id string, deleted bool) (vault, name, version string, err error) {
+	kind := "secrets"
+	if deleted {
+		kind = "deletedsecrets"
+	}
+	u, perr := url.Parse(id)
+	parts := []string{}
+	if perr == nil {
+		parts = strings.Split(strings.Trim(u.Path, "/"), "/")
+	}
+	host := ""
+	if perr == nil {
+		host = u.Hostname()
+	}
+	vault, _, _ = strings.Cut(host, ".")
+	if perr != nil || u.Scheme != "https" || vault == "" || len(parts) < 2 || len(parts) > 3 || parts[0] != kind || (deleted && len(parts) != 2) {
+		return "", "", "", fmt.Errorf("argument --id: invalid id '%s': want https://VAULT.vault.azure.net/%s/NAME", id, kind)
+	}
+	name = parts[1]
+	if len(parts) == 3 {
+		version = parts[2]
+	}
+	return vault, name, version, nil
+}
+
+// The encodings of az's secret set --file and secret download.
+var (
+	secretTextEncodings   = []string{"utf-8", "utf-16le", "utf-16be", "ascii"}
+	secretBinaryEncodings = []string{"base64", "hex"}
+)
+
+// encodingVar declares --encoding/-e, checked against az's choices.
+func encodingVar(fs *pflag.FlagSet, p *string, def, usage string) {
+	fs.StringVarP(p, "encoding", "e", def, usage+"; one of "+strings.Join(append(append([]string{}, secretTextEncodings...), secretBinaryEncodings...), ", "))
+}
+
+func checkEncoding(enc string) error {
+	for _, e := range append(append([]string{}, secretTextEncodings...), secretBinaryEncodings...) {
+		if e == enc {
+			return nil
+		}
+	}
+	return fmt.Errorf("'%s' is not a valid value for '--encoding'. Allowed values: %s.", enc, strings.Join(append(append([]string{}, secretTextEncodings...), secretBinaryEncodings...), ", "))
+}
+
+// encodeSecretFile turns a file's bytes into the secret value as az does:
+// text encodings store the text (read as UTF-8 with universal newlines,
+// as Python's text mode reads it), base64 stores MIME base64 (lines of 76
+// characters, each ending in a newline), hex stores lower-case hex.
+func encodeSecretFile(b []byte, path, enc string) (string, error) {
+	if err := checkEncoding(enc); err != nil {
+		return "", err
+	}
+	switch enc {
+	case "base64":
+		s := base64.StdEncoding.EncodeToString(b)
+		var out strings.Builder
+		for len(s) > 0 {
+			n := min(76, len(s))
+			out.WriteString(s[:n] + "\n")
+			s = s[n:]
+		}
+		return out.String(), nil
+	case "hex":
+		return hex.EncodeToString(b), nil
+	}
+	if !utf8.Valid(b) {
+		return "", fmt.Errorf("Unable to decode file '%s' with '%s' encoding.", path, enc)
+	}
+	text := strings.ReplaceAll(strings.ReplaceAll(string(b), "\r\n", "\n"), "\r", "\n")
+	if enc == "ascii" {
+		for _, r := range text {
+			if r > 0x7f {
+				return "", fmt.Errorf("Unable to decode file '%s' with '%s' encoding.", path, enc)
+			}
+		}
+	}
+	return text, nil
+}
+
+// decodeSecretValue is download's inverse of encodeSecretFile: text is
+// written as is, base64 (ignoring line breaks) and hex are decoded.
+func decodeSecretValue(v, enc string) ([]byte, error) {
+	if enc == "" {
+		enc = "utf-8"
+	}
+	if err := checkEncoding(enc); err != nil {
+		return nil, err
+	}
+	switch enc {
+	case "base64":
+		clean := strings.Map(func(r rune) rune {
+			if r == '\n' || r == '\r' || r == ' ' || r == '\t' {
+				return -1
+			}
+			return r
+		}, v)
+		return base64.StdEncoding.DecodeString(clean)
+	case "hex":
+		return hex.DecodeString(v)
+	}
+	return []byte(v), nil
 }
 
 // listAll follows nextLink to the end of a data-plane list.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/coffer-dev/coffer/internal/app"
 )
@@ -15,19 +16,25 @@ import (
 func newGroupCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "group", Short: "Manage resource groups"}
 	var name, location string
+	var tags []string
 	create := &cobra.Command{Use: "create", Short: "Create a resource group", RunE: func(cmd *cobra.Command, _ []string) error {
 		s, err := connect()
 		if err != nil {
 			return err
 		}
+		body := map[string]any{"location": location}
+		if cmd.Flags().Changed("tags") {
+			body["tags"] = parseTags(tags)
+		}
 		var out map[string]any
-		if _, err := s.c.ARM(cmd.Context(), "PUT", s.rgPath(name), map[string]any{"location": location}, &out); err != nil {
+		if _, err := s.c.ARM(cmd.Context(), "PUT", s.rgPath(name), body, &out); err != nil {
 			return err
 		}
 		return printResult(cmd.OutOrStdout(), out)
 	}}
 	create.Flags().StringVarP(&name, "name", "n", "", "resource group name")
 	create.Flags().StringVarP(&location, "location", "l", app.DefaultLocation, "location")
+	tagsVar(create.Flags(), &tags)
 	_ = create.MarkFlagRequired("name")
 
 	show := &cobra.Command{Use: "show", Short: "Show a resource group", RunE: func(cmd *cobra.Command, _ []string) error {
@@ -55,23 +62,41 @@ func newGroupCmd() *cobra.Command {
 		if _, err := s.c.ARM(cmd.Context(), "GET", "/subscriptions/"+s.sub+"/resourcegroups", nil, &out); err != nil {
 			return err
 		}
-		return printResult(cmd.OutOrStdout(), out.Value)
+		return printTable(cmd.OutOrStdout(), out.Value, groupListTable)
 	}}
 
-	var yes bool
+	var yes, noWait bool
 	del := &cobra.Command{Use: "delete", Short: "Delete a resource group and everything in it", RunE: func(cmd *cobra.Command, _ []string) error {
+		if err := confirm(cmd, yes); err != nil {
+			return err
+		}
 		s, err := connect()
 		if err != nil {
 			return err
 		}
+		// Coffer's server finishes the delete before it answers 202, so
+		// waiting and --no-wait return at the same point.
 		_, err = s.c.ARM(cmd.Context(), "DELETE", s.rgPath(name), nil, nil)
 		return err
 	}}
 	del.Flags().StringVarP(&name, "name", "n", "", "resource group name")
 	del.Flags().BoolVarP(&yes, "yes", "y", false, "do not prompt for confirmation")
+	del.Flags().BoolVar(&noWait, "no-wait", false, "do not wait for the long-running operation to finish")
 	_ = del.MarkFlagRequired("name")
 	cmd.AddCommand(create, show, list, del)
 	return cmd
+}
+
+// groupListTable is az's table for group list: Name, Location, Status.
+func groupListTable(v any) (any, []string) {
+	list, _ := v.([]any)
+	out := make([]any, 0, len(list))
+	for _, x := range list {
+		g, _ := x.(map[string]any)
+		props, _ := g["properties"].(map[string]any)
+		out = append(out, map[string]any{"Name": g["name"], "Location": g["location"], "Status": props["provisioningState"]})
+	}
+	return out, []string{"Name", "Location", "Status"}
 }
 
 // identityIDs turns --assign-identity values into (system, user ids).
@@ -104,7 +129,7 @@ func vmPath(s *session, rg, name string) string {
 func newVMCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "vm", Short: "Manage virtual machines (identity holders)"}
 	var name, rg, location string
-	var assign []string
+	var assign, tags []string
 	create := &cobra.Command{Use: "create", Short: "Create a VM, optionally with managed identities", RunE: func(cmd *cobra.Command, _ []string) error {
 		s, err := connect()
 		if err != nil {
@@ -115,6 +140,9 @@ func newVMCmd() *cobra.Command {
 			return err
 		}
 		body := map[string]any{"location": location}
+		if cmd.Flags().Changed("tags") {
+			body["tags"] = parseTags(tags)
+		}
 		if cmd.Flags().Changed("assign-identity") {
 			system, user := identityIDs(s, rg, assign)
 			body["identity"] = identityBody(system, user)
@@ -132,20 +160,29 @@ func newVMCmd() *cobra.Command {
 	create.Flags().StringVarP(&name, "name", "n", "", "VM name")
 	create.Flags().StringVarP(&rg, "resource-group", "g", app.DefaultGroupName, "resource group")
 	create.Flags().StringVarP(&location, "location", "l", app.DefaultLocation, "location")
-	create.Flags().StringSliceVar(&assign, "assign-identity", nil, "identities to assign: [system] and/or user-assigned identity names or ids (no value: system-assigned)")
-	create.Flags().Lookup("assign-identity").NoOptDefVal = "[system]"
+	listVar(create.Flags(), &assign, "assign-identity", zeroOrMore, "space-separated identities to assign: [system] and/or user-assigned identity names or ids (no value: system-assigned)")
+	tagsVar(create.Flags(), &tags)
 	_ = create.MarkFlagRequired("name")
 
+	var ids []string
 	show := &cobra.Command{Use: "show", Short: "Show a VM", RunE: func(cmd *cobra.Command, _ []string) error {
+		ts, err := idTargets(cmd, ids, rg, name, "Microsoft.Compute/virtualMachines")
+		if err != nil {
+			return err
+		}
 		s, err := connect()
 		if err != nil {
 			return err
 		}
-		var out map[string]any
-		if _, err := s.c.ARM(cmd.Context(), "GET", vmPath(s, rg, name), nil, &out); err != nil {
-			return err
+		var all []any
+		for _, t := range ts {
+			var out map[string]any
+			if _, err := s.c.ARM(cmd.Context(), "GET", vmPath(s, t.rg, t.name), nil, &out); err != nil {
+				return err
+			}
+			all = append(all, out)
 		}
-		return printResult(cmd.OutOrStdout(), out)
+		return printResult(cmd.OutOrStdout(), oneOrList(all))
 	}}
 	list := &cobra.Command{Use: "list", Short: "List VMs", RunE: func(cmd *cobra.Command, _ []string) error {
 		s, err := connect()
@@ -167,18 +204,29 @@ func newVMCmd() *cobra.Command {
 	list.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	var yes bool
 	del := &cobra.Command{Use: "delete", Short: "Delete a VM (and its system-assigned identity)", RunE: func(cmd *cobra.Command, _ []string) error {
+		ts, err := idTargets(cmd, ids, rg, name, "Microsoft.Compute/virtualMachines")
+		if err != nil {
+			return err
+		}
+		if err := confirm(cmd, yes); err != nil {
+			return err
+		}
 		s, err := connect()
 		if err != nil {
 			return err
 		}
-		_, err = s.c.ARM(cmd.Context(), "DELETE", vmPath(s, rg, name), nil, nil)
-		return err
+		for _, t := range ts {
+			if _, err := s.c.ARM(cmd.Context(), "DELETE", vmPath(s, t.rg, t.name), nil, nil); err != nil {
+				return err
+			}
+		}
+		return nil
 	}}
 	del.Flags().BoolVarP(&yes, "yes", "y", false, "do not prompt for confirmation")
 	for _, c := range []*cobra.Command{show, del} {
 		c.Flags().StringVarP(&name, "name", "n", "", "VM name")
 		c.Flags().StringVarP(&rg, "resource-group", "g", app.DefaultGroupName, "resource group")
-		_ = c.MarkFlagRequired("name")
+		idsVar(c.Flags(), &ids)
 	}
 	cmd.AddCommand(create, show, list, del, newVMIdentityCmd(), newVMCredentialCmd())
 	return cmd
@@ -265,7 +313,8 @@ func newVMIdentityCmd() *cobra.Command {
 	for _, c := range []*cobra.Command{assign, remove} {
 		c.Flags().StringVarP(&name, "name", "n", "", "VM name")
 		c.Flags().StringVarP(&rg, "resource-group", "g", app.DefaultGroupName, "resource group")
-		c.Flags().StringSliceVar(&ids, "identities", []string{"[system]"}, "[system] and/or user-assigned identity names or ids")
+		ids = []string{"[system]"}
+		listVar(c.Flags(), &ids, "identities", zeroOrMore, "space-separated identities: [system] and/or user-assigned identity names or ids")
 		_ = c.MarkFlagRequired("name")
 	}
 	cmd.AddCommand(assign, remove)
@@ -354,6 +403,7 @@ func flatIdentity(in map[string]any, rg string) map[string]any {
 func newIdentityCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "identity", Short: "Manage user-assigned managed identities"}
 	var name, rg, location string
+	var tags []string
 	create := &cobra.Command{Use: "create", Short: "Create a user-assigned identity", RunE: func(cmd *cobra.Command, _ []string) error {
 		s, err := connect()
 		if err != nil {
@@ -362,36 +412,61 @@ func newIdentityCmd() *cobra.Command {
 		if err := s.ensureGroup(cmd.Context(), rg, location); err != nil {
 			return err
 		}
+		body := map[string]any{"location": location}
+		if cmd.Flags().Changed("tags") {
+			body["tags"] = parseTags(tags)
+		}
 		var out map[string]any
-		if _, err := s.c.ARM(cmd.Context(), "PUT", uamiPath(s, rg, name), map[string]any{"location": location}, &out); err != nil {
+		if _, err := s.c.ARM(cmd.Context(), "PUT", uamiPath(s, rg, name), body, &out); err != nil {
 			return err
 		}
 		return printResult(cmd.OutOrStdout(), flatIdentity(out, rg))
 	}}
 	create.Flags().StringVarP(&location, "location", "l", app.DefaultLocation, "location")
+	tagsVar(create.Flags(), &tags)
+	var ids []string
 	show := &cobra.Command{Use: "show", Short: "Show a user-assigned identity", RunE: func(cmd *cobra.Command, _ []string) error {
+		ts, err := idTargets(cmd, ids, rg, name, "Microsoft.ManagedIdentity/userAssignedIdentities")
+		if err != nil {
+			return err
+		}
 		s, err := connect()
 		if err != nil {
 			return err
 		}
-		var out map[string]any
-		if _, err := s.c.ARM(cmd.Context(), "GET", uamiPath(s, rg, name), nil, &out); err != nil {
-			return err
+		var all []any
+		for _, t := range ts {
+			var out map[string]any
+			if _, err := s.c.ARM(cmd.Context(), "GET", uamiPath(s, t.rg, t.name), nil, &out); err != nil {
+				return err
+			}
+			all = append(all, flatIdentity(out, t.rg))
 		}
-		return printResult(cmd.OutOrStdout(), flatIdentity(out, rg))
+		return printResult(cmd.OutOrStdout(), oneOrList(all))
 	}}
 	del := &cobra.Command{Use: "delete", Short: "Delete a user-assigned identity", RunE: func(cmd *cobra.Command, _ []string) error {
+		ts, err := idTargets(cmd, ids, rg, name, "Microsoft.ManagedIdentity/userAssignedIdentities")
+		if err != nil {
+			return err
+		}
 		s, err := connect()
 		if err != nil {
 			return err
 		}
-		_, err = s.c.ARM(cmd.Context(), "DELETE", uamiPath(s, rg, name), nil, nil)
-		return err
+		for _, t := range ts {
+			if _, err := s.c.ARM(cmd.Context(), "DELETE", uamiPath(s, t.rg, t.name), nil, nil); err != nil {
+				return err
+			}
+		}
+		return nil
 	}}
 	for _, c := range []*cobra.Command{create, show, del} {
 		c.Flags().StringVarP(&name, "name", "n", "", "identity name")
 		c.Flags().StringVarP(&rg, "resource-group", "g", app.DefaultGroupName, "resource group")
-		_ = c.MarkFlagRequired("name")
+	}
+	_ = create.MarkFlagRequired("name")
+	for _, c := range []*cobra.Command{show, del} {
+		idsVar(c.Flags(), &ids)
 	}
 	list := &cobra.Command{Use: "list", Short: "List user-assigned identities", RunE: func(cmd *cobra.Command, _ []string) error {
 		s, err := connect()
@@ -417,6 +492,47 @@ func newIdentityCmd() *cobra.Command {
 	list.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	cmd.AddCommand(create, show, list, del)
 	return cmd
+}
+
+// target is one resource a command acts on.
+type target struct{ rg, name string }
+
+// idsVar declares az's --ids: space-separated resource ids, instead of
+// --name and --resource-group.
+func idsVar(fs *pflag.FlagSet, p *[]string) {
+	listVar(fs, p, "ids", oneOrMore, "one or more resource ids (space-delimited); if given, omit --name and --resource-group")
+}
+
+// idTargets resolves --ids (resources of resourceType) or -n/-g.
+func idTargets(cmd *cobra.Command, ids []string, rg, name, resourceType string) ([]target, error) {
+	if len(ids) == 0 {
+		if name == "" {
+			return nil, fmt.Errorf("the following arguments are required: --name/-n (or --ids)")
+		}
+		return []target{{rg, name}}, nil
+	}
+	if cmd.Flags().Changed("name") || cmd.Flags().Changed("resource-group") {
+		return nil, fmt.Errorf("usage error: --ids IDS | --name NAME [--resource-group GROUP]")
+	}
+	var ts []target
+	for _, id := range ids {
+		p := strings.Split(strings.Trim(id, "/"), "/")
+		if len(p) != 8 || !strings.EqualFold(p[0], "subscriptions") || !strings.EqualFold(p[2], "resourceGroups") ||
+			!strings.EqualFold(p[4], "providers") || !strings.EqualFold(p[5]+"/"+p[6], resourceType) {
+			return nil, fmt.Errorf("argument --ids: '%s' is not a %s resource id", id, resourceType)
+		}
+		ts = append(ts, target{p[3], p[7]})
+	}
+	return ts, nil
+}
+
+// oneOrList is az's result for --ids: the object for one id, a list for
+// several.
+func oneOrList(all []any) any {
+	if len(all) == 1 {
+		return all[0]
+	}
+	return all
 }
 
 // rgOf extracts the resource group from an ARM resource's id.
