@@ -165,14 +165,23 @@ func TestNameValidation(t *testing.T) {
 		do   func() error
 		code string
 	}{
-		{"group with a slash", func() error { _, _, err := env.Resources.CreateOrUpdateGroup(ctx, sub, "a/b", "westus", nil); return err }, "InvalidResourceGroup"},
-		{"group ending in a dot", func() error { _, _, err := env.Resources.CreateOrUpdateGroup(ctx, sub, "ab.", "westus", nil); return err }, "InvalidResourceGroup"},
+		{"group with a slash", func() error {
+			_, _, err := env.Resources.CreateOrUpdateGroup(ctx, sub, "a/b", "westus", nil)
+			return err
+		}, "InvalidResourceGroup"},
+		{"group ending in a dot", func() error {
+			_, _, err := env.Resources.CreateOrUpdateGroup(ctx, sub, "ab.", "westus", nil)
+			return err
+		}, "InvalidResourceGroup"},
 		{"group too long", func() error {
 			_, _, err := env.Resources.CreateOrUpdateGroup(ctx, sub, strings.Repeat("a", 91), "westus", nil)
 			return err
 		}, "InvalidResourceGroup"},
 		{"group without location", func() error { _, _, err := env.Resources.CreateOrUpdateGroup(ctx, sub, "new", "", nil); return err }, "LocationRequired"},
-		{"group moved", func() error { _, _, err := env.Resources.CreateOrUpdateGroup(ctx, sub, "rg", "eastus", nil); return err }, "InvalidResourceGroupLocation"},
+		{"group moved", func() error {
+			_, _, err := env.Resources.CreateOrUpdateGroup(ctx, sub, "rg", "eastus", nil)
+			return err
+		}, "InvalidResourceGroupLocation"},
 		{"vm with a space", func() error {
 			_, _, err := env.Resources.CreateOrUpdateVM(ctx, sub, "rg", "a b", resources.VMSpec{SystemAssigned: true})
 			return err
@@ -195,7 +204,10 @@ func TestNameValidation(t *testing.T) {
 			return err
 		}, "InvalidIdentityValues"},
 		{"identity name too short", func() error { _, _, err := env.Resources.CreateOrUpdateUAMI(ctx, sub, "rg", "ab", "", nil); return err }, "InvalidResourceName"},
-		{"identity name with a dot", func() error { _, _, err := env.Resources.CreateOrUpdateUAMI(ctx, sub, "rg", "a.bc", "", nil); return err }, "InvalidResourceName"},
+		{"identity name with a dot", func() error {
+			_, _, err := env.Resources.CreateOrUpdateUAMI(ctx, sub, "rg", "a.bc", "", nil)
+			return err
+		}, "InvalidResourceName"},
 	}
 	for _, tt := range tests {
 		err := tt.do()
