@@ -156,6 +156,13 @@ var mutants = []mutant{
 		Repl: `ok := aud != ""`,
 		Pkgs: []string{"./internal/e2e"}, Run: "TestJWTRejection$|TestVaultAudienceStrictness",
 	},
+	{
+		Name: "keyvault/groups claim dropped",
+		File: "internal/keyvault/auth.go",
+		Orig: `AppID: claims.AppID, Groups: claims.Groups}`,
+		Repl: `AppID: claims.AppID}`,
+		Pkgs: []string{"./internal/e2e"}, Run: "TestGroupMembershipOnTheWire",
+	},
 	// --- Access decisions (internal/policy, internal/vaults). ---
 	{
 		Name: "policy/access policy ignores the tenant",
