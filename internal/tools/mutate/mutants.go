@@ -13,8 +13,8 @@ var mutants = []mutant{
 	{
 		Name: "resources/object_id selects any principal",
 		File: "internal/resources/resources.go",
-		Orig: `		if pick == nil && strings.EqualFold(c.SystemAssigned, sel.ObjectID) {
-			pick, _ = s.Store.GetPrincipal(ctx, c.SystemAssigned)
+		Orig: `		if pick == nil && system != nil && strings.EqualFold(system.ObjectID, sel.ObjectID) {
+			pick = system
 		}`,
 		Repl: `		if pick == nil {
 			pick, _ = s.Store.GetPrincipal(ctx, sel.ObjectID)
@@ -24,8 +24,12 @@ var mutants = []mutant{
 	{
 		Name: "resources/client_id selects any principal",
 		File: "internal/resources/resources.go",
-		Orig: `if p, err := s.Store.GetPrincipal(ctx, c.SystemAssigned); err == nil && strings.EqualFold(p.AppID, sel.ClientID) {`,
-		Repl: `if p, err := s.Store.GetPrincipalByAppID(ctx, sel.ClientID); err == nil {`,
+		Orig: `		if pick == nil && system != nil && strings.EqualFold(system.AppID, sel.ClientID) {
+			pick = system
+		}`,
+		Repl: `		if pick == nil {
+			pick, _ = s.Store.GetPrincipalByAppID(ctx, sel.ClientID)
+		}`,
 		Pkgs: []string{"./internal/msi"}, Run: "TestForeignIdentitySelection",
 	},
 	{
@@ -41,6 +45,19 @@ var mutants = []mutant{
 		Pkgs: []string{"./internal/resources", "./internal/msi"}, Run: "TestForeignIdentitySelection|TestResolveIdentity",
 	},
 	{
+		Name: "resources/store failure reads as identity not found",
+		File: "internal/resources/resources.go",
+		Orig: `		if err != nil {
+			return nil, errs.E(op, err)
+		}
+		return p, nil`,
+		Repl: `		if err != nil {
+			return nil, nil
+		}
+		return p, nil`,
+		Pkgs: []string{"./internal/e2e"}, Run: "TestStorageFaults$",
+	},
+	{
 		Name: "resources/token cache keyed by resource only",
 		File: "internal/resources/resources.go",
 		Orig: `key := cacheKey{p.ObjectID, resource}`,
@@ -51,7 +68,7 @@ var mutants = []mutant{
 		Name: "resources/machine credential secret not checked",
 		File: "internal/resources/resources.go",
 		Orig: `if !identity.CheckClientSecret(match, string(secret), s.Now()) {`,
-		Repl: `if len(match) == 0 {`,
+		Repl: `if len(match) == 0 || secret == nil {`,
 		Pkgs: []string{"./internal/msi"}, Run: "TestMachineCredential",
 	},
 	// --- The App Service protocol (internal/msi). ---
