@@ -257,10 +257,28 @@ var mutants = []mutant{
 	},
 	// --- ARM authorization (internal/arm: being changed elsewhere; re-check). ---
 	{
-		Name: "arm/role assignments not consulted",
+		Name: "arm/any role assignment authorizes anyone",
 		File: "internal/arm/arm.go",
 		Orig: `if policy.AllowedControlAction(assignments, policy.Caller{ObjectID: c.caller.ObjectID, Groups: c.caller.Groups}, scope, action) {`,
-		Repl: `if len(assignments) > 0 {`,
+		Repl: `if policy.AllowedControlAction(assignments, policy.Caller{ObjectID: c.caller.ObjectID, Groups: c.caller.Groups}, scope, action) || len(assignments) > 0 {`,
+		Pkgs: []string{"./internal/arm"}, Run: "TestAuthorize",
+	},
+	{
+		Name: "arm/groups claim ignored",
+		File: "internal/arm/arm.go",
+		Orig: `policy.Caller{ObjectID: c.caller.ObjectID, Groups: c.caller.Groups}`,
+		Repl: `policy.Caller{ObjectID: c.caller.ObjectID}`,
+		Pkgs: []string{"./internal/arm"}, Run: "TestAuthorize",
+	},
+	{
+		Name: "arm/admin check matches anyone",
+		File: "internal/arm/arm.go",
+		Orig: `if strings.EqualFold(c.caller.ObjectID, h.AdminObjectID) {
+		return nil
+	}`,
+		Repl: `if c.caller.ObjectID != "" {
+		return nil
+	}`,
 		Pkgs: []string{"./internal/arm"}, Run: "TestAuthorize",
 	},
 	// --- The run proxy (internal/runproxy). ---
