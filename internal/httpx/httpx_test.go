@@ -93,7 +93,9 @@ func TestMiddleware(t *testing.T) {
 				t.Errorf("x-ms-client-request-id = %q", got)
 			}
 			if tt.status == 500 {
-				var b struct{ Error struct{ Code, Message string } }
+				var b struct {
+					Error struct{ Code, Message string }
+				}
 				if err := json.Unmarshal(rec.Body.Bytes(), &b); err != nil || b.Error.Code != "InternalError" || !strings.Contains(b.Error.Message, id) {
 					t.Errorf("panic body %s", rec.Body)
 				}
