@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -59,9 +60,17 @@ func main() {
 	}
 	defer os.RemoveAll(tmp)
 
+	start := time.Now()
+	if !*list {
+		// The tests must pass on the unmutated tree, or a "killed" verdict
+		// would mean nothing.
+		if err := baseline(sel, *timeout); err != nil {
+			fmt.Println("mutation check: BROKEN baseline:", err)
+			os.Exit(1)
+		}
+	}
 	var survived, broken []string
 	n := 0
-	start := time.Now()
 	for i, m := range mutants {
 		if sel != nil && !sel.MatchString(m.Name) {
 			continue
@@ -149,6 +158,39 @@ func check(m mutant, dir string, timeout time.Duration) (verdict string, out []b
 		return "", out, fmt.Errorf("the mutant does not compile")
 	}
 	return "killed", out, nil
+}
+
+// baseline runs, per package, every test the selected mutants name, on
+// the tree as it is.
+func baseline(sel *regexp.Regexp, timeout time.Duration) error {
+	runs := map[string][]string{}
+	var pkgs []string
+	for _, m := range mutants {
+		if sel != nil && !sel.MatchString(m.Name) {
+			continue
+		}
+		for _, p := range m.Pkgs {
+			if _, ok := runs[p]; !ok {
+				pkgs = append(pkgs, p)
+			}
+			if !slices.Contains(runs[p], m.Run) {
+				runs[p] = append(runs[p], m.Run)
+			}
+		}
+	}
+	for _, p := range pkgs {
+		t0 := time.Now()
+		run := "(" + strings.Join(runs[p], ")|(") + ")"
+		ctx, cancel := context.WithTimeout(context.Background(), timeout+time.Minute)
+		out, err := exec.CommandContext(ctx, "go", "test", "-count=1", "-timeout="+timeout.String(), "-run", run, p).CombinedOutput()
+		cancel()
+		fmt.Printf("baseline %-44s %-8s %5.1fs\n", p, map[bool]string{true: "ok", false: "FAIL"}[err == nil], time.Since(t0).Seconds())
+		if err != nil {
+			os.Stdout.Write(indent(out))
+			return fmt.Errorf("the tests of %s fail without any mutant", p)
+		}
+	}
+	return nil
 }
 
 func chdirModuleRoot() error {
