@@ -86,6 +86,8 @@ func NewIdentityWorld(e *Env, rg, prefix string) *IdentityWorld {
 	deletedSystem := principal(deletedVM.SystemAssigned)
 	must(e.Resources.DeleteVM(ctx, sub, rg, deletedVM.Name))
 	must(e.Resources.DeleteUAMI(ctx, sub, rg, gone.Name))
+	// The same name again: a new identity nobody assigned to VM.
+	recreated := uami("gone")
 
 	sp := &model.Principal{ObjectID: identity.NewObjectID(), AppID: identity.NewObjectID(), DisplayName: prefix + "sp",
 		Type: model.PrincipalServicePrincipal, Created: time.Now()}
@@ -101,7 +103,13 @@ func NewIdentityWorld(e *Env, rg, prefix string) *IdentityWorld {
 		{"the admin service principal", admin.ObjectID, admin.AppID, "", ""},
 		{"a deleted user-assigned identity this VM had", gone.PrincipalID, gone.ClientID, gone.ResourceID(), ""},
 		{"a deleted VM's system-assigned identity", deletedSystem.ObjectID, deletedSystem.AppID, deletedVM.ResourceID(), ""},
+		{"a new identity under the name of one this VM had", recreated.PrincipalID, recreated.ClientID, recreated.ResourceID(), ""},
 	}
+	// The VM records as they are now (deleting an identity detached it).
+	w.VM, err = e.Resources.VM(ctx, sub, rg, w.VM.Name)
+	must(err)
+	w.Other, err = e.Resources.VM(ctx, sub, rg, w.Other.Name)
+	must(err)
 	return w
 }
 

@@ -71,6 +71,17 @@ var mutants = []mutant{
 		Repl: `if len(match) == 0 || secret == nil {`,
 		Pkgs: []string{"./internal/msi"}, Run: "TestMachineCredential",
 	},
+	{
+		Name: "resources/deleted identity stays attached",
+		File: "internal/resources/resources.go",
+		Orig: `		if !vm.HasUserAssigned(rid) {
+			continue
+		}`,
+		Repl: `		if true {
+			continue
+		}`,
+		Pkgs: []string{"./internal/msi"}, Run: "TestForeignIdentitySelection",
+	},
 	// --- The App Service protocol (internal/msi). ---
 	{
 		Name: "msi/principal_id ignored",
@@ -179,6 +190,17 @@ var mutants = []mutant{
 		Orig: `AppID: claims.AppID, Groups: claims.Groups}`,
 		Repl: `AppID: claims.AppID}`,
 		Pkgs: []string{"./internal/e2e"}, Run: "TestGroupMembershipOnTheWire",
+	},
+	{
+		Name: "keyvault/deleted principal's token accepted",
+		File: "internal/keyvault/auth.go",
+		Orig: `	if err != nil {
+		if errs.KindOf(err) == errs.NotExist {
+			return errs.E(op, errs.Unauthenticated, errs.Code("Unauthorized"),`,
+		Repl: `	if err != nil && errs.KindOf(err) != errs.NotExist {
+		if false {
+			return errs.E(op, errs.Unauthenticated, errs.Code("Unauthorized"),`,
+		Pkgs: []string{"./internal/e2e"}, Run: "TestDeletedPrincipalToken$|TestJWTRejection$",
 	},
 	// --- Access decisions (internal/policy, internal/vaults). ---
 	{
