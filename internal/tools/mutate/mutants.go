@@ -277,6 +277,20 @@ var mutants = []mutant{
 		Repl: `		if policy.AllowedByRBAC(assignments, c, scope, a.DataAction) || policy.AllowedByAccessPolicy(v.AccessPolicies, c, a.Permission) {`,
 		Pkgs: []string{"./internal/e2e"}, Run: "TestAuthzRBAC$",
 	},
+	{
+		Name: "vaults/firewall ignores its rules",
+		File: "internal/vaults/control.go",
+		Orig: `if p, err := parseIPRule(r); err == nil && p.Contains(addr) {`,
+		Repl: `if _, err := parseIPRule(r); err == nil {`,
+		Pkgs: []string{"./internal/e2e"}, Run: "TestVaultFirewall$",
+	},
+	{
+		Name: "vaults/public network access ignored",
+		File: "internal/vaults/control.go",
+		Orig: `if v.PublicNetworkAccess == "Disabled" {`,
+		Repl: `if v.PublicNetworkAccess == "disabled-never" {`,
+		Pkgs: []string{"./internal/e2e"}, Run: "TestVaultFirewall$",
+	},
 	// --- ARM authorization (internal/arm: being changed elsewhere; re-check). ---
 	{
 		Name: "arm/any role assignment authorizes anyone",
