@@ -123,11 +123,15 @@ func goBuild(t *testing.T, dir string) string {
 // and passes its exit status through.
 func TestCofferRunBinary(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds two binaries")
+		// -short is the caller asking for a quick run; scripts/test never
+		// passes it, so the full suite always builds and runs the binary.
+		t.Skip("-short: builds two binaries")
 	}
 	coffer := goBuild(t, ".")
-	if err := exec.Command(coffer, "run", "--help").Run(); err != nil {
-		t.Skip("this coffer has no run command yet")
+	// A `coffer run` that cannot even print its help is the breakage this
+	// test exists to catch: fail, never skip.
+	if out, err := exec.Command(coffer, "run", "--help").CombinedOutput(); err != nil {
+		t.Fatalf("coffer run --help: %v\n%s", err, out)
 	}
 	miclient := goBuild(t, "../../internal/runproxy/testdata/miclient")
 	dataDir := t.TempDir()
@@ -227,9 +231,13 @@ func TestRunSignals(t *testing.T) {
 }
 
 // TestChildEnv: the child's environment routes everything through the
-// run's proxy and drops what would route around the VM's identity.
+// run's proxy and drops what would route around the VM's identity. want is
+// the exact result; wantGone names variables that must not survive in any
+// form (a regression that kept one, even reordered, is named precisely);
+// wantExtra lists entries childEnv must add that the input did not have.
 func TestChildEnv(t *testing.T) {
 	const proxy = "http://u:p@127.0.0.1:5000"
+	proxies := []string{"HTTP_PROXY=" + proxy, "HTTPS_PROXY=" + proxy, "http_proxy=" + proxy, "https_proxy=" + proxy, "NO_PROXY=", "no_proxy="}
 	tests := []struct {
 		name      string
 		in        []string
@@ -247,18 +255,45 @@ func TestChildEnv(t *testing.T) {
 			want: []string{"PATH=/bin", "HOME=/h", "AZURE_TENANT_ID=t",
 				"HTTP_PROXY=" + proxy, "HTTPS_PROXY=" + proxy, "http_proxy=" + proxy, "https_proxy=" + proxy, "NO_PROXY=", "no_proxy=",
 				"SSL_CERT_FILE=/data/ca.pem", "NODE_EXTRA_CA_CERTS=/data/ca.pem", "CURL_CA_BUNDLE=/data/ca.pem", "REQUESTS_CA_BUNDLE=/data/ca.pem"},
+			wantGone:  []string{"AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT"},
+			wantExtra: []string{"HTTPS_PROXY=" + proxy, "http_proxy=" + proxy, "no_proxy=", "NODE_EXTRA_CA_CERTS=/data/ca.pem", "CURL_CA_BUNDLE=/data/ca.pem", "REQUESTS_CA_BUNDLE=/data/ca.pem"},
 		},
 		{
-			name:   "a user-assigned client id without a secret is kept",
-			in:     []string{"AZURE_CLIENT_ID=uami", "SSL_CERT_FILE=/etc/mine.pem"},
-			caFile: "",
-			want: []string{"AZURE_CLIENT_ID=uami", "SSL_CERT_FILE=/etc/mine.pem",
-				"HTTP_PROXY=" + proxy, "HTTPS_PROXY=" + proxy, "http_proxy=" + proxy, "https_proxy=" + proxy, "NO_PROXY=", "no_proxy="},
+			name:      "a user-assigned client id without a secret is kept",
+			in:        []string{"AZURE_CLIENT_ID=uami", "SSL_CERT_FILE=/etc/mine.pem"},
+			caFile:    "",
+			want:      append([]string{"AZURE_CLIENT_ID=uami", "SSL_CERT_FILE=/etc/mine.pem"}, proxies...),
+			wantExtra: proxies,
+		},
+		{
+			name: "every other credential source removed",
+			in: []string{"AZURE_CLIENT_ID=app", "AZURE_CLIENT_CERTIFICATE_PATH=/c.pem", "AZURE_CLIENT_CERTIFICATE_PASSWORD=pw",
+				"AZURE_USERNAME=u", "AZURE_PASSWORD=p", "AZURE_FEDERATED_TOKEN_FILE=/f", "IDENTITY_SERVER_THUMBPRINT=t",
+				"IMDS_ENDPOINT=http://z", "MSI_SECRET=m", "AZURE_POD_IDENTITY_AUTHORITY_HOST=http://p"},
+			want: proxies,
+			wantGone: []string{"AZURE_CLIENT_ID", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_USERNAME",
+				"AZURE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE", "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT", "MSI_SECRET", "AZURE_POD_IDENTITY_AUTHORITY_HOST"},
+			wantExtra: proxies,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := childEnv(tt.in, proxy, tt.caFile)
+			for _, k := range tt.wantGone {
+				for _, kv := range got {
+					if strings.HasPrefix(kv, k+"=") {
+						t.Errorf("childEnv kept %s (as %q); it must be removed", k, kv)
+					}
+				}
+			}
+			for _, kv := range tt.wantExtra {
+				if slices.Contains(tt.in, kv) {
+					t.Fatalf("bad test: wantExtra %q is already in the input", kv)
+				}
+				if !slices.Contains(got, kv) {
+					t.Errorf("childEnv did not add %q", kv)
+				}
+			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("childEnv(%q) =\n%q\nwant\n%q", tt.in, got, tt.want)
 			}

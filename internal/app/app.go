@@ -67,6 +67,10 @@ type Config struct {
 	// DefaultVault serves Key Vault requests to a bare host (localhost, an
 	// IP); empty means the vault created on first start.
 	DefaultVault string
+	// WrapStore, if set, wraps the storage backend (below encryption, where
+	// a disk or an etcd cluster would fail); tests use it to inject faults
+	// (internal/kv/kvfault).
+	WrapStore func(kv.Store) kv.Store
 }
 
 // Server is a running Coffer.
@@ -126,6 +130,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	raw, ring, err := openStore(cfg)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.WrapStore != nil {
+		raw = cfg.WrapStore(raw)
 	}
 	s.kv = crypt.Wrap(raw, ring)
 	s.Store = store.New(s.kv)

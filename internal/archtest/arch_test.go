@@ -6,6 +6,7 @@ import (
 	"go/token"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -79,18 +80,30 @@ func TestDependencyDirection(t *testing.T) {
 		{mod + "internal/keyvault", []string{mod + "internal/kv/boltkv", mod + "internal/kv/memkv", mod + "internal/crypt"}, "handlers never reach storage backends"},
 		{mod + "internal/arm", []string{mod + "internal/kv/boltkv", mod + "internal/kv/memkv", mod + "internal/crypt"}, "handlers never reach storage backends"},
 	}
-	for _, p := range listPackages(t) {
-		if p.Name != "main" && !strings.HasSuffix(p.ImportPath, "/testenv") && !strings.HasSuffix(p.ImportPath, "/kvtest") && !strings.HasSuffix(p.ImportPath, "/etcdtest") {
+	// Test-support packages: they may import testing, and only tests (or
+	// other test-support packages) may import them.
+	testSupport := map[string]bool{
+		mod + "internal/testenv": true, mod + "internal/kv/kvtest": true,
+		mod + "internal/kv/etcdkv/etcdtest": true, mod + "internal/testreq": true,
+	}
+	pkgs := listPackages(t)
+	matched := make([]bool, len(rules))
+	for _, p := range pkgs {
+		if p.Name != "main" && !testSupport[p.ImportPath] {
 			for _, imp := range p.Imports {
 				if imp == "testing" {
 					t.Errorf("%s imports testing in production code", p.ImportPath)
 				}
+				if testSupport[imp] {
+					t.Errorf("%s imports the test-support package %s in production code", p.ImportPath, imp)
+				}
 			}
 		}
-		for _, r := range rules {
+		for i, r := range rules {
 			if p.ImportPath != r.pkgPrefix && !strings.HasPrefix(p.ImportPath, r.pkgPrefix+"/") {
 				continue
 			}
+			matched[i] = true
 			// Coffer packages are banned transitively; the standard
 			// library only as a direct import (the etcd client itself
 			// speaks gRPC over net/http, which is not our layering).
@@ -105,6 +118,22 @@ func TestDependencyDirection(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+	// A rule whose package was renamed or removed would pass silently.
+	for i, r := range rules {
+		if !matched[i] {
+			t.Errorf("rule for %s matches no package: update the rule (%s)", r.pkgPrefix, r.why)
+		}
+		for _, b := range r.banned {
+			if strings.HasPrefix(b, mod) && !slices.ContainsFunc(pkgs, func(p pkg) bool { return p.ImportPath == b }) {
+				t.Errorf("rule for %s bans %s, which does not exist: update the rule", r.pkgPrefix, b)
+			}
+		}
+	}
+	for sp := range testSupport {
+		if !slices.ContainsFunc(pkgs, func(p pkg) bool { return p.ImportPath == sp }) {
+			t.Errorf("test-support package %s does not exist: update the list", sp)
 		}
 	}
 }

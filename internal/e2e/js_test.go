@@ -7,7 +7,8 @@ package e2e
 // They need Node (20 or newer) and js/node_modules. When node_modules is
 // missing or does not match js/package.json, the test runs `npm ci` in js/
 // (the npm registry must be reachable). Without node on PATH the tests
-// skip, except when CI is set, where they fail. CI can install ahead of
+// fail in strict runs (scripts/test, CI) and skip with a record otherwise
+// (internal/testreq). CI can install ahead of
 // time with `npm ci --prefix internal/e2e/js`.
 //
 // Name resolution: the scripts use the real vault and login names
@@ -51,6 +52,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/model"
 	"github.com/coffer-dev/coffer/internal/resources"
 	"github.com/coffer-dev/coffer/internal/testenv"
+	"github.com/coffer-dev/coffer/internal/testreq"
 	"github.com/coffer-dev/coffer/internal/vaults"
 )
 
@@ -61,16 +63,12 @@ var (
 	npmErr  error
 )
 
-// requireJS skips or fails when Node is unavailable and installs
+// requireJS needs node (testreq: a failure in strict runs, a recorded skip
+// otherwise) and installs
 // js/node_modules with `npm ci` when needed (once per test binary).
 func requireJS(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("node not found on PATH (CI is set, so the JavaScript SDK tests must run): %v", err)
-		}
-		t.Skipf("node not found on PATH; install Node 20+ to run the JavaScript SDK tests: %v", err)
-	}
+	testreq.Need(t, "node")
 	npmOnce.Do(func() {
 		if npmErr = checkNodeVersion(); npmErr == nil {
 			npmErr = installNodeModules()

@@ -14,26 +14,17 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coffer-dev/coffer/internal/testreq"
 )
 
-// requireRootAndIP skips (or, under CI, fails) when network namespaces
-// cannot be created: they need root and iproute2.
+// requireRootAndIP needs what network namespaces need: root, iproute2
+// and curl. testreq decides whether their absence fails (strict: CI and
+// scripts/test) or skips with a record (scripts/test --allow-skips).
 func requireRootAndIP(t *testing.T) {
 	t.Helper()
-	problem := ""
-	if os.Geteuid() != 0 {
-		problem = "needs root for ip netns"
-	} else if _, err := exec.LookPath("ip"); err != nil {
-		problem = "needs iproute2 (ip)"
-	} else if _, err := exec.LookPath("curl"); err != nil {
-		problem = "needs curl"
-	}
-	if problem != "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s (CI must provide it; see scripts/test)", problem)
-		}
-		t.Skip(problem)
-	}
+	testreq.Root(t)
+	testreq.Need(t, "ip", "curl")
 }
 
 // netns is a network namespace with its own loopback and /etc/hosts: a

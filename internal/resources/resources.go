@@ -471,17 +471,42 @@ func IdentityNotFound(op errs.Op) error {
 // only user-assigned one when there is no system-assigned identity.
 func (s *Service) ResolveIdentity(ctx context.Context, c *model.Compute, sel Selector) (*model.Principal, error) {
 	const op errs.Op = "resources.ResolveIdentity"
+	// principal reads an identity's principal; a missing one (deleted) is
+	// nil, but a failing store is an error: it must not read as "this
+	// identity is not yours" (a permanent 400 to IMDS clients).
+	principal := func(oid string) (*model.Principal, error) {
+		p, err := s.Store.GetPrincipal(ctx, oid)
+		if errs.KindOf(err) == errs.NotExist {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, errs.E(op, err)
+		}
+		return p, nil
+	}
 	var users []*model.Principal
 	for _, rid := range c.UserAssigned {
 		u, err := s.uamiByID(ctx, rid)
-		if err != nil {
+		if errs.KindOf(err) == errs.Invalid {
 			continue // deleted identity: not selectable
 		}
-		p, err := s.Store.GetPrincipal(ctx, u.PrincipalID)
 		if err != nil {
-			continue
+			return nil, errs.E(op, err)
 		}
-		users = append(users, p)
+		p, err := principal(u.PrincipalID)
+		if err != nil {
+			return nil, err
+		}
+		if p != nil {
+			users = append(users, p)
+		}
+	}
+	var system *model.Principal
+	if c.SystemAssigned != "" {
+		var err error
+		if system, err = principal(c.SystemAssigned); err != nil {
+			return nil, err
+		}
 	}
 	var pick *model.Principal
 	switch {
@@ -491,10 +516,8 @@ func (s *Service) ResolveIdentity(ctx context.Context, c *model.Compute, sel Sel
 				pick = p
 			}
 		}
-		if pick == nil && c.SystemAssigned != "" {
-			if p, err := s.Store.GetPrincipal(ctx, c.SystemAssigned); err == nil && strings.EqualFold(p.AppID, sel.ClientID) {
-				pick = p
-			}
+		if pick == nil && system != nil && strings.EqualFold(system.AppID, sel.ClientID) {
+			pick = system
 		}
 	case sel.ObjectID != "":
 		for _, p := range users {
@@ -502,8 +525,8 @@ func (s *Service) ResolveIdentity(ctx context.Context, c *model.Compute, sel Sel
 				pick = p
 			}
 		}
-		if pick == nil && strings.EqualFold(c.SystemAssigned, sel.ObjectID) {
-			pick, _ = s.Store.GetPrincipal(ctx, c.SystemAssigned)
+		if pick == nil && system != nil && strings.EqualFold(system.ObjectID, sel.ObjectID) {
+			pick = system
 		}
 	case sel.ResourceID != "":
 		for _, p := range users {
@@ -511,9 +534,9 @@ func (s *Service) ResolveIdentity(ctx context.Context, c *model.Compute, sel Sel
 				pick = p
 			}
 		}
-	case c.SystemAssigned != "":
-		pick, _ = s.Store.GetPrincipal(ctx, c.SystemAssigned)
-	case len(users) == 1:
+	case system != nil:
+		pick = system
+	case c.SystemAssigned == "" && len(users) == 1:
 		pick = users[0]
 	}
 	if pick == nil {

@@ -395,18 +395,22 @@ func TestTunnel(t *testing.T) {
 }
 
 // TestTunnelLifetime: an idle tunnel is closed after IdleTimeout, and Close
-// ends open tunnels.
+// ends open tunnels. The Close case sets an idle timeout of an hour, so
+// only Close can end its tunnel within the test's deadline: a Close that
+// left tunnels open fails here instead of merely slowing the test down.
 func TestTunnelLifetime(t *testing.T) {
 	s := start(t)
 	s.proxy.Close()
-	p := &runproxy.Proxy{Front: s.proxy.Front, ServerAddr: s.env.Addr, Profile: s.env.Profile, User: proxyUser, Password: proxyPassword,
-		IdleTimeout: 300 * time.Millisecond}
-	addr, err := p.Start()
-	if err != nil {
-		t.Fatal(err)
+	newProxy := func(idle time.Duration) (*runproxy.Proxy, string) {
+		p := &runproxy.Proxy{Front: s.proxy.Front, ServerAddr: s.env.Addr, Profile: s.env.Profile, User: proxyUser, Password: proxyPassword,
+			IdleTimeout: idle}
+		addr, err := p.Start()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p, addr
 	}
-	defer p.Close()
-	tunnel := func() *tls.Conn {
+	tunnel := func(addr string) *tls.Conn {
 		resp, c, br := rawProxy(t, addr, "CONNECT default.vault.azure.net:443 HTTP/1.1", basic(proxyUser, proxyPassword))
 		if resp.StatusCode != 200 || br.Buffered() != 0 {
 			t.Fatalf("CONNECT = %d", resp.StatusCode)
@@ -424,17 +428,53 @@ func TestTunnelLifetime(t *testing.T) {
 		return err != nil && !(errors.As(err, &ne) && ne.Timeout())
 	}
 
-	start := time.Now()
-	idle := tunnel()
-	if !closedWithin(idle, 5*time.Second) {
-		t.Errorf("an idle tunnel stayed open")
-	} else if d := time.Since(start); d < 300*time.Millisecond {
-		t.Errorf("tunnel closed after %v, before the idle timeout", d)
-	}
+	t.Run("idle", func(t *testing.T) {
+		const idleTimeout = 300 * time.Millisecond
+		p, addr := newProxy(idleTimeout)
+		defer p.Close()
+		start := time.Now()
+		idle := tunnel(addr)
+		if !closedWithin(idle, 5*time.Second) {
+			t.Errorf("an idle tunnel stayed open 5s with an idle timeout of %v", idleTimeout)
+		} else if d := time.Since(start); d < idleTimeout {
+			t.Errorf("tunnel closed after %v, before the idle timeout", d)
+		}
+	})
 
-	open := tunnel()
-	go func() { time.Sleep(100 * time.Millisecond); p.Close() }()
-	if !closedWithin(open, 5*time.Second) {
-		t.Errorf("Close left a tunnel open")
-	}
+	t.Run("Close", func(t *testing.T) {
+		// closeDeadline is generous for a loaded CI machine and still
+		// 720 times shorter than the idle timeout.
+		const idleTimeout, closeDeadline = time.Hour, 5 * time.Second
+		p, addr := newProxy(idleTimeout)
+		open := tunnel(addr)
+		// The tunnel works and does not end by itself.
+		if _, err := io.WriteString(open, "GET /healthz HTTP/1.1\r\nHost: default.vault.azure.net\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		_ = open.SetReadDeadline(time.Now().Add(closeDeadline))
+		resp, err := http.ReadResponse(bufio.NewReader(open), nil)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET /healthz through the tunnel: %v", err)
+		}
+		resp.Body.Close()
+		if closedWithin(open, 200*time.Millisecond) {
+			t.Fatal("the tunnel closed by itself before Close")
+		}
+
+		closed := make(chan struct{})
+		began := time.Now()
+		go func() { p.Close(); close(closed) }()
+		if !closedWithin(open, closeDeadline) {
+			t.Errorf("Close left a tunnel open for %v (idle timeout %v)", closeDeadline, idleTimeout)
+		} else if d := time.Since(began); d > closeDeadline {
+			t.Errorf("the tunnel closed %v after Close, want under %v", d, closeDeadline)
+		}
+		select {
+		case <-closed:
+		case <-time.After(closeDeadline):
+			// Leaks Close's goroutine, which a broken Close would hold
+			// for the idle timeout; the test still ends in time.
+			t.Errorf("Close did not return within %v", closeDeadline)
+		}
+	})
 }

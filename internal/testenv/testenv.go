@@ -17,6 +17,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/app"
 	"github.com/coffer-dev/coffer/internal/cloud"
 	"github.com/coffer-dev/coffer/internal/keyvault"
+	"github.com/coffer-dev/coffer/internal/kv"
 )
 
 // Env is a running test server.
@@ -32,6 +33,8 @@ type Options struct {
 	Now     func() time.Time
 	// Throttle limits data-plane transactions per vault (nil: none).
 	Throttle *keyvault.Throttle
+	// WrapStore wraps the storage backend (see app.Config.WrapStore).
+	WrapStore func(kv.Store) kv.Store
 }
 
 // Start boots a server and stops it when the test ends.
@@ -40,7 +43,7 @@ func Start(t *testing.T, opts Options) *Env {
 	cfg := app.Config{
 		Addr: "127.0.0.1:0", Cloud: opts.Cloud, DataDir: opts.DataDir, InMemory: opts.DataDir == "",
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Now:    opts.Now, Throttle: opts.Throttle,
+		Now:    opts.Now, Throttle: opts.Throttle, WrapStore: opts.WrapStore,
 	}
 	s, err := app.Start(context.Background(), cfg)
 	if err != nil {

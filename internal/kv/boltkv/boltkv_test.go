@@ -92,7 +92,7 @@ func TestSecondOpenTimesOut(t *testing.T) {
 
 func TestFileMode(t *testing.T) {
 	if runtime.GOOS == "windows" {
-		t.Skip("no Unix permission bits on Windows")
+		t.Skip("no Unix permission bits on Windows (a platform limit, not a missing tool)")
 	}
 	path := filepath.Join(t.TempDir(), "coffer.db")
 	s, err := boltkv.Open(path)
