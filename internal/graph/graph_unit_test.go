@@ -22,7 +22,7 @@ import (
 // being extended elsewhere; only the long-standing displayName/appId eq
 // filters are relied on here).
 
-const graphBase = "https://graph.microsoft.com"
+const graphHost = "https://graph.microsoft.com"
 
 type gresp struct {
 	status int
@@ -38,7 +38,7 @@ func gdo(t *testing.T, env *testenv.Env, method, path, tok string, body any) gre
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, graphBase+path, rd)
+	req, err := http.NewRequest(method, graphHost+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,10 +106,10 @@ func TestGraphRequests(t *testing.T) {
 		{"malformed application id", "GET", "/v1.0/applications/1234", readerTok, nil, 400, "Request_BadRequest"},
 		{"unknown service principal", "GET", "/v1.0/servicePrincipals/" + unknownGUID, readerTok, nil, 404, "Request_ResourceNotFound"},
 		{"unknown application", "GET", "/v1.0/applications/" + unknownGUID, readerTok, nil, 404, "Request_ResourceNotFound"},
-		{"unsupported filter", "GET", "/v1.0/servicePrincipals?$filter=" + url.QueryEscape("startswith(displayName,'a') and"), readerTok, nil, 400, "Request_BadRequest"},
+		{"malformed filter", "GET", "/v1.0/servicePrincipals?$filter=" + url.QueryEscape("startswith(displayName,'a') and"), readerTok, nil, 400, "BadRequest"},
 		{"admin cannot delete itself", "DELETE", "/v1.0/servicePrincipals/" + admin.ObjectID, adminTok, nil, 400, "Request_BadRequest"},
 		{"admin cannot delete a managed identity", "DELETE", "/v1.0/servicePrincipals/" + vm.SystemAssigned, adminTok, nil, 400, "Request_BadRequest"},
-		{"unknown segment (as Graph: 400)", "GET", "/v1.0/users", readerTok, nil, 400, "BadRequest"},
+		{"unknown segment (as Graph: 400)", "GET", "/v1.0/nosuchsegment", readerTok, nil, 400, "BadRequest"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
