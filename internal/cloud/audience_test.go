@@ -6,10 +6,7 @@ import "testing"
 // nothing that merely contains it: credentials, a query, a fragment, a
 // path, another scheme or a host that only starts or ends like it are all
 // refused, in every profile.
-//
-// Not covered yet: an empty query or fragment ("https://vault.azure.net/?"
-// or ".../#") is accepted, because net/url drops the empty part; the
-// profile code (owned elsewhere) should refuse any '?' or '#'.
+// An empty query or fragment counts too: net/url drops it, the check must not.
 func TestVaultAudienceStrict(t *testing.T) {
 	refused := []string{
 		"https://user@vault.azure.net",
@@ -19,6 +16,9 @@ func TestVaultAudienceStrict(t *testing.T) {
 		"https://vault.azure.net?x=1",
 		"https://vault.azure.net/?aud=https://vault.azure.net",
 		"https://vault.azure.net#frag",
+		"https://vault.azure.net/?",
+		"https://vault.azure.net/#",
+		"https://vault.azure.net?",
 		"https://vault.azure.net/secrets",
 		"https://vault.azure.net//",
 		"http://vault.azure.net",

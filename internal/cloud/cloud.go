@@ -182,11 +182,8 @@ func (p Profile) IsVaultAudience(aud string) bool {
 	if aud == KeyVaultAppID {
 		return true
 	}
-	u, err := url.Parse(aud)
-	if err != nil || u.Scheme != "https" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return false
-	}
-	if u.Path != "" && u.Path != "/" {
+	u, ok := bareHTTPSURL(aud)
+	if !ok {
 		return false
 	}
 	if strings.EqualFold(u.Hostname(), p.VaultSuffix) {
@@ -198,6 +195,24 @@ func (p Profile) IsVaultAudience(aud string) bool {
 		}
 	}
 	return false
+}
+
+// bareHTTPSURL parses an audience that must be a plain https origin (an
+// optional "/" path): userinfo, a query or a fragment, even an empty one
+// ("https://vault.azure.net/?", which url.Parse drops silently), or any
+// other path makes it a different resource, never an alias.
+func bareHTTPSURL(aud string) (*url.URL, bool) {
+	if strings.ContainsAny(aud, "?#") {
+		return nil, false
+	}
+	u, err := url.Parse(aud)
+	if err != nil || u.Scheme != "https" || u.User != nil {
+		return nil, false
+	}
+	if u.Path != "" && u.Path != "/" {
+		return nil, false
+	}
+	return u, true
 }
 
 // IsManagementAudience reports whether aud names this profile's ARM.
@@ -238,8 +253,8 @@ func (p Profile) IsGraphAudience(aud string) bool {
 	if p.GraphHost != "" || p.IsVaultAudience(aud) || p.IsManagementAudience(aud) || p.IsManagementAudience(aud+"/") {
 		return false
 	}
-	u, err := url.Parse(aud)
-	if err != nil || u.Scheme != "https" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/") {
+	u, ok := bareHTTPSURL(aud)
+	if !ok {
 		return false
 	}
 	host := u.Hostname()
