@@ -145,7 +145,14 @@ func (h *Handler) authenticate(r *http.Request) (*identity.Claims, error) {
 		_, _, msg := errs.Details(err)
 		return nil, armErr(errs.Unauthenticated, "InvalidAuthenticationToken", "The access token is invalid. "+string(msg))
 	}
-	if p, err := h.Store.GetPrincipal(r.Context(), claims.ObjectID); err != nil || p.Type == model.PrincipalApplication {
+	// Only a principal that is really gone makes the token invalid; a
+	// store that cannot answer is the server's fault (500/503), not the
+	// caller's.
+	p, err := h.Store.GetPrincipal(r.Context(), claims.ObjectID)
+	if err != nil && errs.KindOf(err) != errs.NotExist {
+		return nil, err
+	}
+	if err != nil || p.Type == model.PrincipalApplication {
 		return nil, armErr(errs.Unauthenticated, "InvalidAuthenticationToken", "The access token's principal no longer exists.")
 	}
 	return claims, nil
@@ -161,6 +168,11 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if code == "" && (kind == errs.Exist || kind == errs.Conflict) {
 		// A lost create race or CAS conflict in the store: ARM's answer.
 		code, msg = "Conflict", "The resource was changed by a concurrent request; retry the operation."
+	}
+	if kind == errs.Unavailable {
+		// ARM's answer when a backend is down; clients retry after it.
+		w.Header().Set("Retry-After", "5")
+		code, msg = "ServiceUnavailable", "The service is temporarily unavailable. Please retry the request."
 	}
 	if code == "" || kind == errs.Other || kind == errs.Internal {
 		h.Logger.ErrorContext(r.Context(), "arm request failed", "request_id", httpx.RequestID(r.Context()), "err", err)

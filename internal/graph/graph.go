@@ -62,7 +62,14 @@ func (e *gerr) Error() string { return e.code + ": " + e.msg }
 
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ge *gerr
-	if !errors.As(err, &ge) {
+	switch {
+	case errors.As(err, &ge):
+	case errs.KindOf(err) == errs.Unavailable:
+		// Graph's documented answer for a backend that is down.
+		h.Logger.WarnContext(r.Context(), "graph request failed", "err", err)
+		w.Header().Set("Retry-After", "5")
+		ge = &gerr{http.StatusServiceUnavailable, "serviceNotAvailable", "The service is temporarily unavailable. Please retry the request after a delay."}
+	default:
 		h.Logger.ErrorContext(r.Context(), "graph request failed", "err", err)
 		ge = &gerr{http.StatusInternalServerError, "InternalServerError", "An internal error occurred."}
 	}
@@ -153,7 +160,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		_, _, msg := errs.Details(err)
 		return &gerr{http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure. " + string(msg)}
 	}
-	if p, err := h.Store.GetPrincipal(r.Context(), claims.ObjectID); err != nil || p.Type == model.PrincipalApplication {
+	// A store that cannot answer is the server's fault (500/503), not a
+	// deleted principal.
+	p, err := h.Store.GetPrincipal(r.Context(), claims.ObjectID)
+	if err != nil && errs.KindOf(err) != errs.NotExist {
+		return err
+	}
+	if err != nil || p.Type == model.PrincipalApplication {
 		return &gerr{http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure: the principal no longer exists."}
 	}
 	var segs []string

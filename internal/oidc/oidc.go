@@ -263,10 +263,19 @@ func (h *Handler) grant(w http.ResponseWriter, r *http.Request, resource func(*t
 		return nil, nil, false
 	}
 	p, err := h.Principals.GetPrincipalByAppID(r.Context(), tr.clientID)
-	if err != nil || p.Type != model.PrincipalServicePrincipal {
-		if err != nil && errs.KindOf(err) != errs.NotExist {
-			h.Logger.ErrorContext(r.Context(), "principal lookup failed", "err", err)
+	if err != nil && errs.KindOf(err) != errs.NotExist {
+		// The directory could not answer: say so, so clients retry,
+		// instead of claiming the application does not exist.
+		h.Logger.ErrorContext(r.Context(), "principal lookup failed", "err", err)
+		if errs.KindOf(err) == errs.Unavailable {
+			w.Header().Set("Retry-After", "5")
+			h.oauthError(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", 0, "The directory is temporarily unavailable. Retry the request.")
+		} else {
+			h.oauthError(w, r, http.StatusInternalServerError, "server_error", 0, "The token could not be issued.")
 		}
+		return nil, nil, false
+	}
+	if err != nil || p.Type != model.PrincipalServicePrincipal {
 		h.oauthError(w, r, http.StatusBadRequest, "unauthorized_client", 700016,
 			fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", tr.clientID, h.TenantID))
 		return nil, nil, false
