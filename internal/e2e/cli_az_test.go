@@ -453,3 +453,54 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	}
 	return m, s
 }
+
+// TestCLIResourceGroupRequired: vm and identity commands have no default
+// group, as in az: create requires --resource-group/-g (argparse's error),
+// and the commands az resolves by id take -g -n or --ids (the error of
+// az's parse_ids_arguments). Nothing lands in a group the user never named.
+func TestCLIResourceGroupRequired(t *testing.T) {
+	c := startAzCLIEnv(t)
+	const argparse = "the following arguments are required: --resource-group/-g"
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"vm", "create", "-n", "vmnog"}, argparse},
+		{[]string{"vm", "credential", "create", "-n", "vmnog"}, argparse},
+		{[]string{"vm", "credential", "revoke", "-n", "vmnog"}, argparse},
+		{[]string{"identity", "create", "-n", "idnog"}, argparse},
+		{[]string{"vm", "show", "-n", "vmnog"}, "(--resource-group | --ids) are required"},
+		{[]string{"vm", "show"}, "(--resource-group --name | --ids) are required"},
+		{[]string{"vm", "delete", "-n", "vmnog", "--yes"}, "(--resource-group | --ids) are required"},
+		{[]string{"vm", "identity", "assign", "-n", "vmnog"}, "(--resource-group | --ids) are required"},
+		{[]string{"vm", "identity", "remove", "-g", "rgreq"}, "(--name | --ids) are required"},
+		{[]string{"identity", "show", "-n", "idnog"}, "(--resource-group | --ids) are required"},
+		{[]string{"identity", "delete", "-g", "rgreq"}, "(--name | --ids) are required"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, errOut, code := c.run(tt.args...)
+			if code == 0 || !strings.Contains(errOut, "ERROR: "+tt.want) {
+				t.Errorf("exit %d, stderr %q; want %q", code, errOut, tt.want)
+			}
+		})
+	}
+	if out := c.ok("vm", "list"); len(asList(out)) != 0 {
+		t.Errorf("a VM was created without -g: %v", out)
+	}
+	if out := c.ok("identity", "list"); len(asList(out)) != 0 {
+		t.Errorf("an identity was created without -g: %v", out)
+	}
+
+	// With -g, or by --ids, they work.
+	vm := field(c.ok("vm", "create", "-n", "vmreq", "-g", "rgreq"), "id")
+	c.ok("identity", "create", "-n", "idreq", "-g", "rgreq", "-o", "none")
+	got := c.ok("vm", "identity", "assign", "--ids", vm, "--identities", "[system]", "idreq")
+	if typ := field(got, "type"); typ != "SystemAssigned, UserAssigned" {
+		t.Errorf("vm identity assign --ids: identity = %v", got)
+	}
+	if got := field(c.ok("vm", "show", "--ids", vm), "name"); got != "vmreq" {
+		t.Errorf("vm show --ids = %q", got)
+	}
+	c.ok("vm", "credential", "create", "-n", "vmreq", "-g", "rgreq", "-o", "none")
+}
