@@ -53,7 +53,6 @@ See docs/agent.md.
 
 Every flag can also be set by an environment variable: COFFER_AGENT_ and the
 flag name in upper case with '-' as '_', e.g. COFFER_AGENT_CREDENTIAL_FILE.`,
-		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := flagsFromEnv(cmd, agentEnvPrefix, agentFlags); err != nil {
 				return err

@@ -71,13 +71,11 @@ func nextStep(err error) string {
 	hint := ""
 	switch {
 	case ce.Code == "VaultNotFound":
-		name := firstMatch(reVaultNotFound, ce.Message, vault)
-		hint = fmt.Sprintf("List the vaults with `coffer keyvault list`; a deleted vault shows in `coffer keyvault list-deleted` and comes back with `coffer keyvault recover -n %s`.", orPlaceholder(name, "VAULT"))
+		hint = vaultNotFoundHint(firstMatch(reVaultNotFound, ce.Message, vault))
 	case ce.Code == "DeletedVaultNotFound":
 		hint = "List the deleted vaults with `coffer keyvault list-deleted`."
 	case ce.Code == "ResourceNotFound" && strings.Contains(ce.Message, "Microsoft.KeyVault/vaults/"):
-		name := firstMatch(reARMVault, ce.Message, "")
-		hint = fmt.Sprintf("List the vaults with `coffer keyvault list`; a deleted vault shows in `coffer keyvault list-deleted` and comes back with `coffer keyvault recover -n %s`.", orPlaceholder(name, "VAULT"))
+		hint = vaultNotFoundHint(firstMatch(reARMVault, ce.Message, ""))
 	case ce.Code == "VaultAlreadyExists":
 		name := orPlaceholder(firstMatch(reVaultNameInUse, ce.Message, ""), "NAME")
 		hint = fmt.Sprintf("If you deleted that vault, `coffer keyvault list-deleted` shows it: recover it with `coffer keyvault recover -n %s`, or free the name with `coffer keyvault purge -n %s`.", name, name)
@@ -107,6 +105,10 @@ func nextStep(err error) string {
 		hint += "\nThe CLI is logged in as " + current.String() + "; `coffer logout` returns to the admin."
 	}
 	return hint
+}
+
+func vaultNotFoundHint(name string) string {
+	return fmt.Sprintf("List the vaults with `coffer keyvault list`; a deleted vault shows in `coffer keyvault list-deleted` and comes back with `coffer keyvault recover -n %s`.", orPlaceholder(name, "VAULT"))
 }
 
 func accessPolicyHint(msg, vault string) string {

@@ -22,6 +22,16 @@ func vaultPath(s *session, rg, name string) string {
 	return s.rgPath(rg) + "/providers/Microsoft.KeyVault/vaults/" + url.PathEscape(name)
 }
 
+// vaultMissingError is az's error for a vault name found in no group of
+// the subscription (a CLIError there, so it exits 1, not 3).
+type vaultMissingError struct{ name string }
+
+func (e vaultMissingError) Error() string {
+	return fmt.Sprintf("The Vault '%s' not found within subscription.", e.name)
+}
+
+func (e vaultMissingError) Hint() string { return vaultNotFoundHint(e.name) }
+
 // findVault locates a vault by name across the subscription (like az, the
 // group is optional).
 func findVault(ctx context.Context, s *session, name, rg string) (string, map[string]any, error) {
@@ -43,7 +53,7 @@ func findVault(ctx context.Context, s *session, name, rg string) (string, map[st
 			return rgOf(v), v, nil
 		}
 	}
-	return "", nil, fmt.Errorf("(ResourceNotFound) The vault '%s' was not found in subscription %s", name, s.sub)
+	return "", nil, vaultMissingError{name}
 }
 
 func newKeyVaultCmd() *cobra.Command {
@@ -379,7 +389,7 @@ func newSecretCmd() *cobra.Command {
 				missing = append(missing, "--name/-n")
 			}
 			if len(missing) > 0 {
-				return fmt.Errorf("the following arguments are required: %s (or --id)", strings.Join(missing, ", "))
+				return usagef("the following arguments are required: %s (or --id)", strings.Join(missing, ", "))
 			}
 			return nil
 		}

@@ -504,3 +504,40 @@ func TestCLIResourceGroupRequired(t *testing.T) {
 	}
 	c.ok("vm", "credential", "create", "-n", "vmreq", "-g", "rgreq", "-o", "none")
 }
+
+// TestCLIExitCodes: the binary exits as az does: 2 for what argparse
+// rejects (the command line itself), 3 when the resource does not exist,
+// 1 for every other failure.
+func TestCLIExitCodes(t *testing.T) {
+	c := startAzCLIEnv(t)
+	c.ok("group", "create", "-n", "rgexit", "-o", "none")
+	tests := []struct {
+		args []string
+		want int
+	}{
+		{[]string{"group", "list", "-o", "none"}, 0},
+		{[]string{"frobnicate"}, 2},
+		{[]string{"keyvault", "shw"}, 2},
+		{[]string{"group", "list", "--frobnicate"}, 2},
+		{[]string{"group", "list", "stray"}, 2},
+		{[]string{"group", "create"}, 2},
+		{[]string{"vm", "create", "-n", "v"}, 2},
+		{[]string{"group", "list", "-o", "xml"}, 2},
+		{[]string{"group", "list", "--query", "["}, 2},
+		{[]string{"ad", "sp", "create-for-rbac", "--scopes"}, 2},
+		{[]string{"keyvault", "create", "-n", "kvexit", "-g", "rgexit", "--enable-rbac-authorization=yes"}, 2},
+		{[]string{"vm", "show", "-n", "v"}, 1},
+		{[]string{"group", "delete", "-n", "rgexit"}, 1}, // no tty: Operation cancelled.
+		{[]string{"keyvault", "set-policy", "-n", "nope"}, 1},
+		{[]string{"group", "show", "-n", "nope"}, 3},
+		{[]string{"keyvault", "show", "-n", "nope", "-g", "rgexit"}, 3},
+		{[]string{"keyvault", "show", "-n", "nope"}, 1}, // az: "The Vault 'nope' not found within subscription.", a CLIError
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			if _, errOut, code := c.run(tt.args...); code != tt.want {
+				t.Errorf("exit %d, want %d; stderr %q", code, tt.want, errOut)
+			}
+		})
+	}
+}
