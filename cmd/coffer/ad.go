@@ -25,7 +25,11 @@ func newADCmd() *cobra.Command {
 		}
 		return runCreateForRBAC(cmd.Context(), s, name, role, scopes, cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}}
-	createForRBAC.Flags().StringVarP(&name, "name", "n", "", "display name")
+	// az 2.45 declares --display-name first and --name/-n as its aliases;
+	// pflag has one long name per flag, so both write the same variable
+	// (the last one given wins, as with argparse's shared dest).
+	createForRBAC.Flags().StringVar(&name, "display-name", "", "display name of the service principal (also --name/-n)")
+	createForRBAC.Flags().StringVarP(&name, "name", "n", "", "display name of the service principal (also --display-name)")
 	createForRBAC.Flags().StringVar(&role, "role", "", "role to assign (name or GUID), e.g. \"Key Vault Secrets User\"")
 	listVar(createForRBAC.Flags(), &scopes, "scopes", oneOrMore, "space-separated list of scopes the service principal's role assignment applies to")
 

@@ -541,3 +541,24 @@ func TestCLIExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestCLICreateForRBACDisplayName: create-for-rbac takes --display-name,
+// az 2.45's name for the flag, as well as its aliases --name/-n; being
+// idempotent by display name, all three reach the same app.
+func TestCLICreateForRBACDisplayName(t *testing.T) {
+	c := startAzCLIEnv(t)
+	first := c.ok("ad", "sp", "create-for-rbac", "--display-name", "alias-bot")
+	if field(first, "displayName") != "alias-bot" || field(first, "appId") == "" {
+		t.Fatalf("create-for-rbac --display-name = %v", first)
+	}
+	for _, flag := range []string{"-n", "--name", "--display-name"} {
+		again := c.ok("ad", "sp", "create-for-rbac", flag, "alias-bot")
+		if field(again, "appId") != field(first, "appId") || field(again, "displayName") != "alias-bot" {
+			t.Errorf("create-for-rbac %s alias-bot = %v, want app %s again", flag, again, field(first, "appId"))
+		}
+	}
+	if l := asList(c.ok("ad", "sp", "list", "--display-name", "alias-bot")); len(l) != 1 {
+		t.Errorf("ad sp list --display-name alias-bot = %v", l)
+	}
+	c.fails("argument --display-name: expected one argument", "ad", "sp", "create-for-rbac", "--display-name")
+}
