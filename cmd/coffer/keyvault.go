@@ -313,7 +313,7 @@ func newSetPolicyCmd() *cobra.Command {
 	listVar(cmd.Flags(), &certPerms, "certificate-permissions", zeroOrMore, "space-separated list of certificate permissions to assign")
 	listVar(cmd.Flags(), &storagePerms, "storage-permissions", zeroOrMore, "space-separated list of storage permissions to assign")
 	cmd.Flags().StringVar(&template, "template", "", "permission template, e.g. \"Secret Management\"")
-	cmd.Flags().StringVar(&spn, "spn", "", "service principal by appId or display name (instead of --object-id)")
+	cmd.Flags().StringVar(&spn, "spn", "", "name of a service principal (its appId or an identifier URI) to grant permissions (instead of --object-id)")
 	_ = cmd.MarkFlagRequired("name")
 	return cmd
 }
@@ -346,7 +346,7 @@ func newDeletePolicyCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&name, "name", "n", "", "vault name")
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	cmd.Flags().StringVar(&objectID, "object-id", "", "object id of the principal")
-	cmd.Flags().StringVar(&spn, "spn", "", "service principal by appId or display name (instead of --object-id)")
+	cmd.Flags().StringVar(&spn, "spn", "", "name of a service principal (its appId or an identifier URI) to grant permissions (instead of --object-id)")
 	_ = cmd.MarkFlagRequired("name")
 	return cmd
 }
@@ -717,11 +717,11 @@ func listAll(ctx context.Context, s *session, vault, path string) ([]any, error)
 // into *objectID and finds the vault's resource group.
 func policyTarget(ctx context.Context, s *session, vault, rg string, objectID *string, spn string) (string, error) {
 	if spn != "" {
-		sp, err := findSP(ctx, s, spn)
+		oid, err := objectIDBySPN(ctx, s, spn)
 		if err != nil {
 			return "", err
 		}
-		*objectID, _ = sp["id"].(string)
+		*objectID = oid
 	}
 	g, _, err := findVault(ctx, s, vault, rg)
 	return g, err

@@ -562,3 +562,76 @@ func TestCLICreateForRBACDisplayName(t *testing.T) {
 	}
 	c.fails("argument --display-name: expected one argument", "ad", "sp", "create-for-rbac", "--display-name")
 }
+
+// TestCLIPrincipalLookup: principals are found as az finds them: by one
+// of their servicePrincipalNames (an appId, a managed identity's client
+// id) or by object id, never by display name (az has no such fallback).
+func TestCLIPrincipalLookup(t *testing.T) {
+	c := startAzCLIEnv(t)
+	sub := field(c.ok("account", "show"), "id")
+	c.ok("keyvault", "create", "-n", "kvlookup", "-g", "rglookup", "-o", "none")
+	appID := field(c.ok("ad", "sp", "create-for-rbac", "-n", "lookup-bot"), "appId")
+	oid := field(c.ok("ad", "sp", "show", "--id", appID), "id")
+	if oid == "" {
+		t.Fatal("ad sp show --id APPID: no id")
+	}
+	if got := field(c.ok("ad", "sp", "show", "--id", oid), "appId"); got != appID {
+		t.Errorf("ad sp show --id OBJECT_ID: appId %q, want %q", got, appID)
+	}
+	uami := c.ok("identity", "create", "-n", "lookup-id", "-g", "rglookup")
+	const unknownGUID = "00000000-0000-0000-0000-0000000b0b0b"
+
+	failures := []struct {
+		args     []string
+		want     string
+		wantCode int
+	}{
+		{[]string{"ad", "sp", "show", "--id", "lookup-bot"}, "Service principal 'lookup-bot' doesn't exist", 3},
+		{[]string{"ad", "sp", "delete", "--id", "lookup-bot"}, "Service principal 'lookup-bot' doesn't exist", 3},
+		{[]string{"ad", "sp", "credential", "reset", "--id", "lookup-bot"}, "Service principal 'lookup-bot' doesn't exist", 3},
+		{[]string{"ad", "sp", "show", "--id", unknownGUID}, "Request_ResourceNotFound", 3},
+		{[]string{"keyvault", "set-policy", "-n", "kvlookup", "--spn", "lookup-bot", "--secret-permissions", "get"}, "Unable to get object id from principal name.", 1},
+		{[]string{"keyvault", "set-policy", "-n", "kvlookup", "--spn", oid, "--secret-permissions", "get"}, "Unable to get object id from principal name.", 1},
+		{[]string{"role", "assignment", "create", "--assignee", "lookup-bot", "--role", "Reader", "--scope", "/subscriptions/" + sub}, "Cannot find user or service principal in graph database for 'lookup-bot'", 1},
+		{[]string{"role", "assignment", "create", "--assignee", unknownGUID, "--role", "Reader", "--scope", "/subscriptions/" + sub}, "Cannot find user or service principal", 1},
+	}
+	for _, tt := range failures {
+		t.Run(strings.Join(tt.args[:3], " ")+" "+tt.args[len(tt.args)-1], func(t *testing.T) {
+			_, errOut, code := c.run(tt.args...)
+			if code != tt.wantCode || !strings.Contains(errOut, tt.want) {
+				t.Errorf("%v: exit %d, stderr %q; want %d and %q", tt.args, code, errOut, tt.wantCode, tt.want)
+			}
+		})
+	}
+	if _, errOut, _ := c.run("keyvault", "set-policy", "-n", "kvlookup", "--spn", "lookup-bot", "--secret-permissions", "get"); !strings.Contains(errOut, "WARNING: Unable to find user with spn 'lookup-bot'") {
+		t.Errorf("set-policy --spn NAME: stderr %q lacks az's warning", errOut)
+	}
+
+	// --spn takes any servicePrincipalName: an appId, or a managed
+	// identity's client id.
+	c.ok("keyvault", "set-policy", "-n", "kvlookup", "--spn", appID, "--secret-permissions", "get", "list", "-o", "none")
+	if got := policyPerms(t, c, "kvlookup", oid, "secrets"); strings.Join(got, " ") != "get list" {
+		t.Errorf("set-policy --spn APPID: permissions of %s = %v", oid, got)
+	}
+	c.ok("keyvault", "set-policy", "-n", "kvlookup", "--spn", field(uami, "clientId"), "--secret-permissions", "get", "-o", "none")
+	if got := policyPerms(t, c, "kvlookup", field(uami, "principalId"), "secrets"); strings.Join(got, " ") != "get" {
+		t.Errorf("set-policy --spn CLIENT_ID of a managed identity: permissions = %v", got)
+	}
+	c.ok("keyvault", "delete-policy", "-n", "kvlookup", "--spn", appID, "-o", "none")
+	if got := policyPerms(t, c, "kvlookup", oid, "secrets"); len(got) != 0 {
+		t.Errorf("after delete-policy --spn APPID: permissions = %v", got)
+	}
+
+	// --assignee: an appId, or an object id the directory knows (a
+	// managed identity's principal id).
+	scope := "/subscriptions/" + sub + "/resourceGroups/rglookup"
+	c.ok("role", "assignment", "create", "--assignee", appID, "--role", "Reader", "--scope", scope, "-o", "none")
+	c.ok("role", "assignment", "create", "--assignee", field(uami, "principalId"), "--role", "Reader", "--scope", scope, "-o", "none")
+	if l := asList(c.ok("role", "assignment", "list", "--assignee", oid, "--scope", scope)); len(l) != 1 {
+		t.Errorf("role assignment list --assignee OBJECT_ID = %v", l)
+	}
+	c.ok("ad", "sp", "delete", "--id", oid)
+	// An appId is a GUID: with no principal of that name, az takes it as
+	// an object id, which Graph then does not find.
+	c.fails("Request_ResourceNotFound", "ad", "sp", "show", "--id", appID)
+}
