@@ -18,6 +18,10 @@ type hinter interface{ Hint() string }
 // line, then the next step to take for the common mistakes, keyed on the
 // Azure error code (or on this CLI's own error types).
 func renderError(err error) string {
+	var ns *noSubscriptionError
+	if errors.As(err, &ns) {
+		err = ns // not the HTTP client's "Get URL: …" around it
+	}
 	msg := "ERROR: " + err.Error()
 	if h := nextStep(err); h != "" {
 		msg += "\n" + h

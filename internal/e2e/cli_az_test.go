@@ -635,3 +635,52 @@ func TestCLIPrincipalLookup(t *testing.T) {
 	// an object id, which Graph then does not find.
 	c.fails("Request_ResourceNotFound", "ad", "sp", "show", "--id", appID)
 }
+
+// TestCLINoSubscription: logged in as a principal with no role, which (as
+// in Azure) sees no subscription, the data plane works, account show shows
+// the tenant as az does, and commands on resources fail before sending
+// anything, naming the login and the two ways out — never with a
+// "/subscriptions//…" path.
+func TestCLINoSubscription(t *testing.T) {
+	c := startAzCLIEnv(t)
+	c.ok("keyvault", "create", "-n", "kvnosub", "-g", "rgnosub", "-o", "none")
+	c.ok("keyvault", "secret", "set", "--vault-name", "kvnosub", "-n", "s", "--value", "v", "-o", "none")
+	sp := c.ok("ad", "sp", "create-for-rbac", "-n", "nosub-bot")
+	appID := field(sp, "appId")
+	c.ok("keyvault", "set-policy", "-n", "kvnosub", "--spn", appID, "--secret-permissions", "get", "list", "-o", "none")
+	c.ok("login", "--service-principal", "-u", appID, "-p", field(sp, "password"), "-o", "none")
+
+	if got := field(c.ok("keyvault", "secret", "show", "--vault-name", "kvnosub", "-n", "s"), "value"); got != "v" {
+		t.Errorf("secret show without a subscription = %q", got)
+	}
+	if l := asList(c.ok("keyvault", "secret", "list", "--vault-name", "kvnosub")); len(l) != 1 {
+		t.Errorf("secret list without a subscription = %v", l)
+	}
+	acct := c.ok("account", "show")
+	if field(acct, "name") != "N/A(tenant level account)" || field(acct, "id") != field(acct, "tenantId") || field(acct, "user", "name") != appID {
+		t.Errorf("account show without a subscription = %v", acct)
+	}
+	for _, args := range [][]string{
+		{"group", "list"},
+		{"group", "create", "-n", "rgx"},
+		{"keyvault", "list"},
+		{"keyvault", "show", "-n", "kvnosub", "-g", "rgnosub"},
+		{"vm", "create", "-n", "v", "-g", "rgnosub"},
+		{"identity", "list"},
+		{"role", "assignment", "list"},
+	} {
+		_, errOut, code := c.run(args...)
+		for _, want := range []string{"ERROR: the credential in use, service principal " + appID, "sees no subscription", "`coffer role assignment create --assignee " + appID, "`coffer logout`"} {
+			if code != 1 || !strings.Contains(errOut, want) {
+				t.Errorf("%v: exit %d, stderr lacks %q:\n%s", args, code, want, errOut)
+			}
+		}
+		if strings.Contains(errOut, "/subscriptions//") || strings.Contains(errOut, "https://") {
+			t.Errorf("%v: the error shows the request:\n%s", args, errOut)
+		}
+	}
+	c.ok("logout")
+	if l := asList(c.ok("group", "list")); len(l) == 0 {
+		t.Error("after logout, the admin sees no group")
+	}
+}
