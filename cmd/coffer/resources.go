@@ -390,13 +390,18 @@ func newVMCredentialCmd() *cobra.Command {
 }
 
 // newMachineCredential issues a credential for a VM (used by env/run) and
-// returns it with its key id.
-func newMachineCredential(ctx context.Context, s *session, rg, name string) (string, string, error) {
+// returns it with its key id. A displayName replaces the VM's credentials
+// of that name ("" issues an unnamed one that replaces nothing).
+func newMachineCredential(ctx context.Context, s *session, rg, name, displayName string) (string, string, error) {
 	var out struct {
 		KeyID      string `json:"keyId"`
 		Credential string `json:"credential"`
 	}
-	if _, err := s.c.ARM(ctx, "POST", vmPath(s, rg, name)+"/cofferCredentials", nil, &out); err != nil {
+	var body any
+	if displayName != "" {
+		body = map[string]string{"displayName": displayName}
+	}
+	if _, err := s.c.ARM(ctx, "POST", vmPath(s, rg, name)+"/cofferCredentials", body, &out); err != nil {
 		return "", "", fmt.Errorf("issuing a credential for VM %s/%s: %w", rg, name, err)
 	}
 	return out.Credential, out.KeyID, nil

@@ -44,7 +44,7 @@ issued for this run and revoked when CMD exits.`,
 				return err
 			}
 			ctx := cmd.Context()
-			cred, keyID, err := newMachineCredential(ctx, s, rg, vmName)
+			cred, keyID, err := newMachineCredential(ctx, s, rg, vmName, "")
 			if err != nil {
 				return err
 			}

@@ -3,8 +3,12 @@ package e2e
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -682,5 +686,109 @@ func TestCLINoSubscription(t *testing.T) {
 	c.ok("logout")
 	if l := asList(c.ok("group", "list")); len(l) == 0 {
 		t.Error("after logout, the admin sees no group")
+	}
+}
+
+// exportValue returns NAME's value in `coffer env` output.
+func exportValue(t *testing.T, out, name string) string {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		if m := envLine.FindStringSubmatch(line); m != nil && m[1] == name {
+			return strings.ReplaceAll(m[2], `'\''`, "'")
+		}
+	}
+	t.Fatalf("no export %s in:\n%s", name, out)
+	return ""
+}
+
+// TestCLIEnvIdentityReplaces: `coffer env --identity` names its machine
+// credential "coffer-env" and each call replaces the previous one, so
+// credentials (which never expire) do not pile up; credentials from `vm
+// credential create` are left alone.
+func TestCLIEnvIdentityReplaces(t *testing.T) {
+	c := startAzCLIEnv(t)
+	c.ok("vm", "create", "-n", "vmenv", "-g", "rgenv", "--assign-identity", "-o", "none")
+	standalone := field(c.ok("vm", "credential", "create", "-n", "vmenv", "-g", "rgenv"), "credential")
+	env := func() (endpoint, header, caFile, mgmt string) {
+		out, errOut, code := c.run("env", "--identity", "vmenv", "-g", "rgenv")
+		if code != 0 {
+			t.Fatalf("env --identity: exit %d\n%s", code, errOut)
+		}
+		return exportValue(t, out, "IDENTITY_ENDPOINT"), exportValue(t, out, "IDENTITY_HEADER"), exportValue(t, out, "SSL_CERT_FILE"), exportValue(t, out, "COFFER_MANAGEMENT_URL")
+	}
+	endpoint, first, caFile, mgmt := env()
+	_, second, _, _ := env()
+	_, third, _, _ := env()
+
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	tokenStatus := func(header string) int {
+		req, err := http.NewRequest("GET", endpoint+"?api-version=2019-08-01&resource="+url.QueryEscape("https://vault.azure.net"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-IDENTITY-HEADER", header)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tt := range []struct {
+		name, header string
+		ok           bool
+	}{
+		{"first env credential (replaced)", first, false},
+		{"second env credential (replaced)", second, false},
+		{"latest env credential", third, true},
+		{"vm credential create", standalone, true},
+	} {
+		if got := tokenStatus(tt.header); (got == http.StatusOK) != tt.ok {
+			t.Errorf("%s: token endpoint answered %d, want success %v", tt.name, got, tt.ok)
+		}
+	}
+
+	// The ARM extension behind it: an optional body names the credential.
+	tok := field(c.ok("account", "get-access-token"), "accessToken")
+	sub := field(c.ok("account", "show"), "id")
+	path := mgmt + "/subscriptions/" + sub + "/resourceGroups/rgenv/providers/Microsoft.Compute/virtualMachines/vmenv/cofferCredentials?api-version=2024-07-01"
+	post := func(body string) (int, string) {
+		req, err := http.NewRequest("POST", path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, tt := range []struct {
+		body     string
+		status   int
+		contains string
+	}{
+		{`{"displayName":"coffer-env"}`, 200, `"displayName":"coffer-env"`},
+		{``, 200, `"credential":"cofferm_`},
+		{`{"displayName":"` + strings.Repeat("x", 129) + `"}`, 400, "InvalidRequestContent"},
+		{`{"displayName":`, 400, "InvalidRequestContent"},
+		{`{"displayName":7}`, 400, "InvalidRequestContent"},
+	} {
+		if status, body := post(tt.body); status != tt.status || !strings.Contains(body, tt.contains) {
+			t.Errorf("POST cofferCredentials %q = %d %s; want %d with %q", tt.body, status, body, tt.status, tt.contains)
+		}
+	}
+	if got := tokenStatus(third); got == http.StatusOK {
+		t.Errorf("a new coffer-env credential did not replace the previous one (token endpoint %d)", got)
 	}
 }
