@@ -17,14 +17,22 @@ func newAccountCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
+		user := map[string]string{"name": s.c.ClientID, "type": "servicePrincipal"}
+		if s.sub == "" {
+			// A principal with no role in a subscription sees none; az
+			// (login --allow-no-subscriptions) shows the tenant instead.
+			return printResult(cmd.OutOrStdout(), map[string]any{
+				"environmentName": s.info.Cloud, "id": s.c.TenantID, "isDefault": true, "name": "N/A(tenant level account)", "state": "Enabled",
+				"tenantId": s.c.TenantID, "homeTenantId": s.c.TenantID, "user": user,
+			})
+		}
 		var sub map[string]any
 		if _, err := s.c.ARM(cmd.Context(), "GET", "/subscriptions/"+s.sub, nil, &sub); err != nil {
 			return err
 		}
 		return printResult(cmd.OutOrStdout(), map[string]any{
 			"environmentName": s.info.Cloud, "id": s.sub, "isDefault": true, "name": sub["displayName"], "state": sub["state"],
-			"tenantId": s.c.TenantID, "homeTenantId": s.c.TenantID,
-			"user": map[string]string{"name": s.c.ClientID, "type": "servicePrincipal"},
+			"tenantId": s.c.TenantID, "homeTenantId": s.c.TenantID, "user": user,
 		})
 	}}
 	var resource string

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"github.com/coffer-dev/coffer/internal/client"
 	"github.com/coffer-dev/coffer/internal/policy"
 )
 
@@ -25,7 +27,11 @@ func newADCmd() *cobra.Command {
 		}
 		return runCreateForRBAC(cmd.Context(), s, name, role, scopes, cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}}
-	createForRBAC.Flags().StringVarP(&name, "name", "n", "", "display name")
+	// az 2.45 declares --display-name first and --name/-n as its aliases;
+	// pflag has one long name per flag, so both write the same variable
+	// (the last one given wins, as with argparse's shared dest).
+	createForRBAC.Flags().StringVar(&name, "display-name", "", "display name of the service principal (also --name/-n)")
+	createForRBAC.Flags().StringVarP(&name, "name", "n", "", "display name of the service principal (also --display-name)")
 	createForRBAC.Flags().StringVar(&role, "role", "", "role to assign (name or GUID), e.g. \"Key Vault Secrets User\"")
 	listVar(createForRBAC.Flags(), &scopes, "scopes", oneOrMore, "space-separated list of scopes the service principal's role assignment applies to")
 
@@ -49,7 +55,7 @@ func newADCmd() *cobra.Command {
 	list.Flags().StringVar(&displayName, "display-name", "", "filter by display name")
 	list.Flags().Bool("all", false, "list all (the default)")
 
-	show := &cobra.Command{Use: "show", Short: "Show a service principal (--id: appId or object id)", RunE: func(cmd *cobra.Command, _ []string) error {
+	show := &cobra.Command{Use: "show", Short: "Show a service principal (--id: appId, identifier URI or object id)", RunE: func(cmd *cobra.Command, _ []string) error {
 		s, err := connect()
 		if err != nil {
 			return err
@@ -83,7 +89,7 @@ func newADCmd() *cobra.Command {
 		return err
 	}}
 	for _, c := range []*cobra.Command{show, del} {
-		c.Flags().StringVar(&id, "id", "", "appId or object id")
+		c.Flags().StringVar(&id, "id", "", "appId, identifier URI or object id")
 		_ = c.MarkFlagRequired("id")
 	}
 
@@ -121,7 +127,7 @@ func newADCmd() *cobra.Command {
 		}
 		return printResult(cmd.OutOrStdout(), map[string]string{"appId": appID, "password": pw.SecretText, "tenant": s.c.TenantID})
 	}}
-	reset.Flags().StringVar(&id, "id", "", "appId or object id")
+	reset.Flags().StringVar(&id, "id", "", "appId, identifier URI or object id")
 	reset.Flags().BoolVar(&appendCred, "append", false, "keep the existing secrets")
 	_ = reset.MarkFlagRequired("id")
 	cred.AddCommand(reset)
@@ -130,40 +136,120 @@ func newADCmd() *cobra.Command {
 	return ad
 }
 
-// findSP finds a service principal by appId, object id or display name.
-func findSP(ctx context.Context, s *session, id string) (map[string]any, error) {
-	var p map[string]any
-	if _, err := s.c.Graph(ctx, "GET", "/v1.0/servicePrincipals/"+url.PathEscape(id), nil, &p); err == nil {
-		return p, nil
-	}
-	for _, field := range []string{"appId", "displayName"} {
-		var out struct {
-			Value []map[string]any `json:"value"`
-		}
-		q := url.QueryEscape(field + " eq '" + strings.ReplaceAll(id, "'", "''") + "'")
-		if _, err := s.c.Graph(ctx, "GET", "/v1.0/servicePrincipals?$filter="+q, nil, &out); err != nil {
-			return nil, err
-		}
-		if len(out.Value) == 1 {
-			return out.Value[0], nil
-		}
-		if len(out.Value) > 1 {
-			return nil, fmt.Errorf("%d service principals match %q; use the appId", len(out.Value), id)
-		}
-	}
-	return nil, fmt.Errorf("no service principal %q", id)
+// spnFilter is the Graph filter az uses to look a principal up by one of
+// its servicePrincipalNames (its appId, the identifier URIs of its app, or
+// a managed identity's name).
+func spnFilter(name string) string {
+	return "/v1.0/servicePrincipals?$filter=" + url.QueryEscape("servicePrincipalNames/any(c:c eq '"+strings.ReplaceAll(name, "'", "''")+"')")
 }
 
-// resolveAssignee turns an appId, object id or display name into an object id.
-func resolveAssignee(ctx context.Context, s *session, assignee string) (string, error) {
-	p, err := findSP(ctx, s, assignee)
+// principalsBySPN lists the service principals that have name among their
+// servicePrincipalNames.
+func principalsBySPN(ctx context.Context, s *session, name string) ([]map[string]any, error) {
+	var out struct {
+		Value []map[string]any `json:"value"`
+	}
+	if _, err := s.c.Graph(ctx, "GET", spnFilter(name), nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Value, nil
+}
+
+// resolveSP is az's _resolve_service_principal (ad sp show/delete,
+// credential reset): a servicePrincipalNames match, else an object id
+// taken as given. There is no display-name lookup, as in az.
+func resolveSP(ctx context.Context, s *session, id string) (string, error) {
+	found, err := principalsBySPN(ctx, s, id)
 	if err != nil {
-		if _, perr := uuid.Parse(assignee); perr == nil {
-			return assignee, nil // e.g. a managed identity's principal id
-		}
 		return "", err
 	}
-	return p["id"].(string), nil
+	if len(found) > 0 {
+		oid, _ := found[0]["id"].(string)
+		return oid, nil
+	}
+	if _, err := uuid.Parse(id); err == nil {
+		return id, nil
+	}
+	// az raises this with status 404, so that it exits 3.
+	return "", notFoundError{fmt.Errorf("Service principal '%s' doesn't exist", id)}
+}
+
+// findSP returns the service principal --id names (appId, identifier URI
+// or object id), resolved as az does.
+func findSP(ctx context.Context, s *session, id string) (map[string]any, error) {
+	oid, err := resolveSP(ctx, s, id)
+	if err != nil {
+		return nil, err
+	}
+	var p map[string]any
+	if _, err := s.c.Graph(ctx, "GET", "/v1.0/servicePrincipals/"+url.PathEscape(oid), nil, &p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// objectIDBySPN is keyvault set-policy/delete-policy --spn, as az's
+// _get_object_id_by_spn: exactly one servicePrincipalNames match.
+func objectIDBySPN(ctx context.Context, s *session, spn string) (string, error) {
+	found, err := principalsBySPN(ctx, s, spn)
+	if err != nil {
+		return "", err
+	}
+	switch len(found) {
+	case 0:
+		stderrf("WARNING: Unable to find user with spn '%s'\n", spn)
+	case 1:
+		oid, _ := found[0]["id"].(string)
+		return oid, nil
+	default:
+		stderrf("WARNING: Multiple service principals found with spn '%s'. You can avoid this by specifying object id.\n", spn)
+	}
+	return "", errors.New("Unable to get object id from principal name.")
+}
+
+// resolveAssignee is az's _resolve_object_id for role assignment
+// --assignee: a servicePrincipalNames match (an appId, say), else an
+// object id the directory knows (getByIds). (az tries a userPrincipalName
+// first for a name with "@"; Coffer's directory has no users.) When the
+// directory cannot be read, list and delete (fallback) take a GUID as an
+// object id, as az does; create does not.
+func resolveAssignee(ctx context.Context, s *session, assignee string, fallback bool) (string, error) {
+	oid, err := lookupAssignee(ctx, s, assignee)
+	var ce *client.Error
+	if err != nil && errors.As(err, &ce) && !ce.Token {
+		stderrf("WARNING: Failed to query %s by invoking Graph API. If you don't have permission to query Graph API, please specify --assignee-object-id and --assignee-principal-type.\n", assignee)
+		if _, perr := uuid.Parse(assignee); fallback && perr == nil {
+			stderrf("WARNING: Assuming %s as an object ID.\n", assignee)
+			return assignee, nil
+		}
+	}
+	return oid, err
+}
+
+func lookupAssignee(ctx context.Context, s *session, assignee string) (string, error) {
+	found, err := principalsBySPN(ctx, s, assignee)
+	if err != nil {
+		return "", err
+	}
+	if len(found) > 0 {
+		oid, _ := found[0]["id"].(string)
+		return oid, nil
+	}
+	if _, err := uuid.Parse(assignee); err == nil {
+		var out struct {
+			Value []struct {
+				ID string `json:"id"`
+			} `json:"value"`
+		}
+		body := map[string]any{"ids": []string{assignee}, "types": []string{"user", "group", "servicePrincipal", "directoryObjectPartnerReference"}}
+		if _, err := s.c.Graph(ctx, "POST", "/v1.0/directoryObjects/getByIds", body, &out); err != nil {
+			return "", err
+		}
+		if len(out.Value) > 0 {
+			return out.Value[0].ID, nil
+		}
+	}
+	return "", fmt.Errorf("Cannot find user or service principal in graph database for '%s'. If the assignee is an appId, make sure the corresponding service principal is created with 'coffer ad sp create-for-rbac'.", assignee)
 }
 
 func newRoleCmd() *cobra.Command {
@@ -177,7 +263,7 @@ func newRoleCmd() *cobra.Command {
 			return err
 		}
 		ctx := cmd.Context()
-		oid, err := resolveAssignee(ctx, s, assignee)
+		oid, err := resolveAssignee(ctx, s, assignee, false)
 		if err != nil {
 			return err
 		}
@@ -194,7 +280,7 @@ func newRoleCmd() *cobra.Command {
 		}
 		return printResult(cmd.OutOrStdout(), out)
 	}}
-	create.Flags().StringVar(&assignee, "assignee", "", "appId, object id or display name")
+	create.Flags().StringVar(&assignee, "assignee", "", "appId or object id of the principal")
 	create.Flags().StringVar(&roleName, "role", "", "role name or GUID")
 	create.Flags().StringVar(&scope, "scope", "", "scope (ARM id)")
 	for _, f := range []string{"assignee", "role", "scope"} {
@@ -217,7 +303,7 @@ func newRoleCmd() *cobra.Command {
 			return err
 		}
 		if assignee != "" {
-			oid, err := resolveAssignee(ctx, s, assignee)
+			oid, err := resolveAssignee(ctx, s, assignee, true)
 			if err != nil {
 				return err
 			}
@@ -231,7 +317,7 @@ func newRoleCmd() *cobra.Command {
 		}
 		return printResult(cmd.OutOrStdout(), out.Value)
 	}}
-	list.Flags().StringVar(&assignee, "assignee", "", "appId, object id or display name")
+	list.Flags().StringVar(&assignee, "assignee", "", "appId or object id of the principal")
 	list.Flags().StringVar(&scope, "scope", "", "scope (default: the subscription)")
 	del := &cobra.Command{Use: "delete", Short: "Delete role assignments (--ids, or --assignee/--role/--scope)", RunE: func(cmd *cobra.Command, _ []string) error {
 		s, err := connect()
@@ -240,7 +326,7 @@ func newRoleCmd() *cobra.Command {
 		}
 		ctx := cmd.Context()
 		if len(ids) == 0 {
-			oid, err := resolveAssignee(ctx, s, assignee)
+			oid, err := resolveAssignee(ctx, s, assignee, true)
 			if err != nil {
 				return err
 			}
@@ -275,7 +361,7 @@ func newRoleCmd() *cobra.Command {
 		return nil
 	}}
 	listVar(del.Flags(), &ids, "ids", oneOrMore, "space-separated role assignment ids")
-	del.Flags().StringVar(&assignee, "assignee", "", "appId, object id or display name")
+	del.Flags().StringVar(&assignee, "assignee", "", "appId or object id of the principal")
 	del.Flags().StringVar(&roleName, "role", "", "role name or GUID")
 	del.Flags().StringVar(&scope, "scope", "", "scope")
 	assignment.AddCommand(create, list, del)

@@ -53,7 +53,6 @@ See docs/agent.md.
 
 Every flag can also be set by an environment variable: COFFER_AGENT_ and the
 flag name in upper case with '-' as '_', e.g. COFFER_AGENT_CREDENTIAL_FILE.`,
-		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := flagsFromEnv(cmd, agentEnvPrefix, agentFlags); err != nil {
 				return err
@@ -150,7 +149,7 @@ func runAgent(ctx context.Context, cfg agentConfig, logger *slog.Logger) error {
 	cancel()
 	switch te := imds.AsTrustError(err); {
 	case errors.Is(err, imds.ErrCredentialRejected):
-		return fmt.Errorf("%w; issue a new one with `coffer vm credential create` and write it to %s", err, cfg.credentialFile)
+		return fmt.Errorf("%w; issue a new one with `coffer vm credential create -n VM -g GROUP --credential-file %s` and copy it here", err, cfg.credentialFile)
 	case te != nil:
 		// Not "unreachable": nothing will change until the configuration
 		// does. The agent still serves, so clients get this error at once

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
+
+	"github.com/coffer-dev/coffer/internal/client"
 )
 
 // az parses its arguments with argparse, where a list argument
@@ -214,7 +217,7 @@ func expandListArgs(root *cobra.Command, args []string) ([]string, error) {
 		words := args[i+1 : j]
 		if len(words) == 0 {
 			if lf.n == oneOrMore {
-				return nil, fmt.Errorf("argument %s: expected at least one argument", optionNames(f))
+				return nil, usagef("argument %s: expected at least one argument", optionNames(f))
 			}
 			out = append(out, "--"+f.Name+"=")
 		}
@@ -258,17 +261,25 @@ func azArgs(cmd *cobra.Command, args []string) error {
 		}
 	})
 	if len(missing) > 0 {
-		return fmt.Errorf("the following arguments are required: %s", strings.Join(missing, ", "))
+		return usagef("the following arguments are required: %s", strings.Join(missing, ", "))
 	}
 	if len(args) > 0 {
-		return fmt.Errorf("unrecognized arguments: %s", strings.Join(args, " "))
+		return usagef("unrecognized arguments: %s", strings.Join(args, " "))
 	}
-	return checkOutputFlags(cmd)
+	if err := checkOutputFlags(cmd); err != nil {
+		return usageError{err}
+	}
+	return nil
 }
 
 // azFlagError words pflag's errors as argparse words them. In a command
-// group, a misspelt command is the error to report, not its flags.
+// group, a misspelt command is the error to report, not its flags. All of
+// them are usage errors.
 func azFlagError(cmd *cobra.Command, err error) error {
+	return usageError{flagError(cmd, err)}
+}
+
+func flagError(cmd *cobra.Command, err error) error {
 	if cmd.HasSubCommands() && cmd.HasParent() {
 		if words := cmd.Flags().Args(); len(words) > 0 {
 			return notInGroup(cmd, words[0])
@@ -323,6 +334,17 @@ func finishCLI(root *cobra.Command) {
 		}
 	}
 	walk(root)
+	if root.RunE == nil && root.Run == nil {
+		// A first word that names no command: az's error, where cobra's
+		// "unknown command" would exit like any other failure.
+		root.Args = cobra.ArbitraryArgs
+		root.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("'%s' is misspelled or not recognized by the system.", args[0])
+			}
+			return cmd.Help()
+		}
+	}
 	root.SetFlagErrorFunc(azFlagError)
 	args, err := expandListArgs(root, os.Args[1:])
 	if err != nil {
@@ -337,8 +359,41 @@ func finishCLI(root *cobra.Command) {
 }
 
 func notInGroup(group *cobra.Command, word string) error {
-	return fmt.Errorf("'%s' is not in the '%s' command group. See '%s --help'.", word, group.CommandPath(), group.CommandPath())
+	return usagef("'%s' is not in the '%s' command group. See '%s --help'.", word, group.CommandPath(), group.CommandPath())
 }
+
+// usageError is an error in the command line itself, one that az's
+// argparse reports before running the command: az exits 2 for these.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// exitCode is az's exit status for an error: 2 for a usage error (argparse
+// exits 2), 3 for a resource that does not exist (az's
+// ResourceNotFoundError, any 404), 1 for everything else.
+func exitCode(err error) int {
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	var ce *client.Error
+	if errors.As(err, &ce) && ce.Status == http.StatusNotFound {
+		return 3
+	}
+	var nf notFoundError
+	if errors.As(err, &nf) {
+		return 3
+	}
+	return 1
+}
+
+// notFoundError is the CLI's own "does not exist" (az raises these with
+// status 404 so that it exits 3).
+type notFoundError struct{ error }
+
+func (e notFoundError) Unwrap() error { return e.error }
 
 // errCancelled is az's answer to a "n" at a confirmation prompt.
 var errCancelled = errors.New("Operation cancelled.")

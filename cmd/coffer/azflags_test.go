@@ -1,10 +1,14 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/coffer-dev/coffer/internal/client"
 )
 
 // TestListFlagParsing: argparse's nargs lists on top of cobra, through the
@@ -66,6 +70,9 @@ func TestListFlagParsing(t *testing.T) {
 			if tt.wantError != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantError) {
 					t.Fatalf("error = %v, want %q", err, tt.wantError)
+				}
+				if code := exitCode(err); code != 2 {
+					t.Errorf("exit code %d for a usage error, want 2 (argparse's)", code)
 				}
 				return
 			}
@@ -135,6 +142,56 @@ func TestThreeStateFlags(t *testing.T) {
 			}
 			if err != nil || rbac != tt.want {
 				t.Errorf("rbac = %v (err %v), want %v", rbac, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestExitCodes: az's exit statuses, through a command tree finished like
+// the CLI's: 2 for what argparse rejects, 3 for a 404, 1 for the rest.
+func TestExitCodes(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		fail error // what the leaf command returns
+		want int
+	}{
+		{"success", []string{"grp", "leaf"}, nil, 0},
+		{"unknown first word", []string{"bogus"}, nil, 2},
+		{"unknown command in a group", []string{"grp", "bogus"}, nil, 2},
+		{"unknown flag", []string{"grp", "leaf", "--nope"}, nil, 2},
+		{"leftover word", []string{"grp", "leaf", "stray"}, nil, 2},
+		{"flag without its value", []string{"grp", "leaf", "--value"}, nil, 2},
+		{"required flag missing", []string{"grp", "req"}, nil, 2},
+		{"bad output format", []string{"grp", "leaf", "-o", "xml"}, nil, 2},
+		{"bad --query", []string{"grp", "leaf", "--query", "["}, nil, 2},
+		{"command error", []string{"grp", "leaf"}, errors.New("usage error: --ids IDS | --name NAME"), 1},
+		{"service refusal", []string{"grp", "leaf"}, &client.Error{Status: 403, Code: "Forbidden"}, 1},
+		{"not found", []string{"grp", "leaf"}, fmt.Errorf("reading: %w", &client.Error{Status: 404, Code: "VaultNotFound"}), 3},
+		{"the CLI's own not found", []string{"grp", "leaf"}, notFoundError{errors.New("Service principal 'x' doesn't exist")}, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := &cobra.Command{Use: "root", SilenceErrors: true, SilenceUsage: true}
+			addOutputFlags(root)
+			grp := &cobra.Command{Use: "grp"}
+			var value, name string
+			leaf := &cobra.Command{Use: "leaf", RunE: func(*cobra.Command, []string) error { return tt.fail }}
+			leaf.Flags().StringVar(&value, "value", "", "")
+			req := &cobra.Command{Use: "req", RunE: func(*cobra.Command, []string) error { return nil }}
+			req.Flags().StringVarP(&name, "name", "n", "", "")
+			_ = req.MarkFlagRequired("name")
+			grp.AddCommand(leaf, req)
+			root.AddCommand(grp)
+			finishCLI(root)
+			root.SetArgs(tt.args)
+			err := root.Execute()
+			got := 0
+			if err != nil {
+				got = exitCode(err)
+			}
+			if got != tt.want {
+				t.Errorf("exit code %d (error %v), want %d", got, err, tt.want)
 			}
 		})
 	}

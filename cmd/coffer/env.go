@@ -45,6 +45,10 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 var adminEnvVars = append(append([]string{"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_AUTHORITY_HOST"}, principalSecretVars...),
 	"IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT", "MSI_ENDPOINT", "MSI_SECRET")
 
+// envCredentialName names the machine credential `coffer env --identity`
+// issues; the server replaces the VM's credential of that name.
+const envCredentialName = "coffer-env"
+
 func newEnvCmd() *cobra.Command {
 	var vmName, rg string
 	cmd := &cobra.Command{
@@ -60,7 +64,14 @@ With --identity VM it prints instead what the managed-identity path needs:
 IDENTITY_ENDPOINT and IDENTITY_HEADER (the App Service protocol, with a new
 machine credential for the VM), the CA variables and the URLs, and it
 unsets the admin's variables, so that DefaultAzureCredential picks the VM's
-identity rather than the admin.`,
+identity rather than the admin.
+
+The machine credential is named "` + envCredentialName + `", and each call replaces the
+VM's previous "` + envCredentialName + `" credential: credentials never expire, so they
+do not pile up, but a shell that evaluated an earlier output loses the
+identity (evaluate the new output there too). For credentials that live
+side by side, use 'coffer vm credential create'; 'coffer vm credential
+revoke -n VM -g GROUP' revokes them all, this one included.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			info, err := serverInfo(cmd.Context())
 			if err != nil {
@@ -81,12 +92,13 @@ identity rather than the admin.`,
 				}
 			} else {
 				// App Service protocol for that VM: a fresh machine
-				// credential (shown once) as IDENTITY_HEADER.
+				// credential (shown once) as IDENTITY_HEADER, replacing the
+				// one the previous call issued.
 				s, err := connect()
 				if err != nil {
 					return err
 				}
-				cred, _, err := newMachineCredential(cmd.Context(), s, rg, vmName)
+				cred, _, err := newMachineCredential(cmd.Context(), s, rg, vmName, envCredentialName)
 				if err != nil {
 					return err
 				}

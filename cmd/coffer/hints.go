@@ -18,6 +18,10 @@ type hinter interface{ Hint() string }
 // line, then the next step to take for the common mistakes, keyed on the
 // Azure error code (or on this CLI's own error types).
 func renderError(err error) string {
+	var ns *noSubscriptionError
+	if errors.As(err, &ns) {
+		err = ns // not the HTTP client's "Get URL: …" around it
+	}
 	msg := "ERROR: " + err.Error()
 	if h := nextStep(err); h != "" {
 		msg += "\n" + h
@@ -71,13 +75,11 @@ func nextStep(err error) string {
 	hint := ""
 	switch {
 	case ce.Code == "VaultNotFound":
-		name := firstMatch(reVaultNotFound, ce.Message, vault)
-		hint = fmt.Sprintf("List the vaults with `coffer keyvault list`; a deleted vault shows in `coffer keyvault list-deleted` and comes back with `coffer keyvault recover -n %s`.", orPlaceholder(name, "VAULT"))
+		hint = vaultNotFoundHint(firstMatch(reVaultNotFound, ce.Message, vault))
 	case ce.Code == "DeletedVaultNotFound":
 		hint = "List the deleted vaults with `coffer keyvault list-deleted`."
 	case ce.Code == "ResourceNotFound" && strings.Contains(ce.Message, "Microsoft.KeyVault/vaults/"):
-		name := firstMatch(reARMVault, ce.Message, "")
-		hint = fmt.Sprintf("List the vaults with `coffer keyvault list`; a deleted vault shows in `coffer keyvault list-deleted` and comes back with `coffer keyvault recover -n %s`.", orPlaceholder(name, "VAULT"))
+		hint = vaultNotFoundHint(firstMatch(reARMVault, ce.Message, ""))
 	case ce.Code == "VaultAlreadyExists":
 		name := orPlaceholder(firstMatch(reVaultNameInUse, ce.Message, ""), "NAME")
 		hint = fmt.Sprintf("If you deleted that vault, `coffer keyvault list-deleted` shows it: recover it with `coffer keyvault recover -n %s`, or free the name with `coffer keyvault purge -n %s`.", name, name)
@@ -107,6 +109,10 @@ func nextStep(err error) string {
 		hint += "\nThe CLI is logged in as " + current.String() + "; `coffer logout` returns to the admin."
 	}
 	return hint
+}
+
+func vaultNotFoundHint(name string) string {
+	return fmt.Sprintf("List the vaults with `coffer keyvault list`; a deleted vault shows in `coffer keyvault list-deleted` and comes back with `coffer keyvault recover -n %s`.", orPlaceholder(name, "VAULT"))
 }
 
 func accessPolicyHint(msg, vault string) string {

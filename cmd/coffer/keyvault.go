@@ -22,6 +22,16 @@ func vaultPath(s *session, rg, name string) string {
 	return s.rgPath(rg) + "/providers/Microsoft.KeyVault/vaults/" + url.PathEscape(name)
 }
 
+// vaultMissingError is az's error for a vault name found in no group of
+// the subscription (a CLIError there, so it exits 1, not 3).
+type vaultMissingError struct{ name string }
+
+func (e vaultMissingError) Error() string {
+	return fmt.Sprintf("The Vault '%s' not found within subscription.", e.name)
+}
+
+func (e vaultMissingError) Hint() string { return vaultNotFoundHint(e.name) }
+
 // findVault locates a vault by name across the subscription (like az, the
 // group is optional).
 func findVault(ctx context.Context, s *session, name, rg string) (string, map[string]any, error) {
@@ -43,7 +53,7 @@ func findVault(ctx context.Context, s *session, name, rg string) (string, map[st
 			return rgOf(v), v, nil
 		}
 	}
-	return "", nil, fmt.Errorf("(ResourceNotFound) The vault '%s' was not found in subscription %s", name, s.sub)
+	return "", nil, vaultMissingError{name}
 }
 
 func newKeyVaultCmd() *cobra.Command {
@@ -303,7 +313,7 @@ func newSetPolicyCmd() *cobra.Command {
 	listVar(cmd.Flags(), &certPerms, "certificate-permissions", zeroOrMore, "space-separated list of certificate permissions to assign")
 	listVar(cmd.Flags(), &storagePerms, "storage-permissions", zeroOrMore, "space-separated list of storage permissions to assign")
 	cmd.Flags().StringVar(&template, "template", "", "permission template, e.g. \"Secret Management\"")
-	cmd.Flags().StringVar(&spn, "spn", "", "service principal by appId or display name (instead of --object-id)")
+	cmd.Flags().StringVar(&spn, "spn", "", "name of a service principal (its appId or an identifier URI) to grant permissions (instead of --object-id)")
 	_ = cmd.MarkFlagRequired("name")
 	return cmd
 }
@@ -336,7 +346,7 @@ func newDeletePolicyCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&name, "name", "n", "", "vault name")
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	cmd.Flags().StringVar(&objectID, "object-id", "", "object id of the principal")
-	cmd.Flags().StringVar(&spn, "spn", "", "service principal by appId or display name (instead of --object-id)")
+	cmd.Flags().StringVar(&spn, "spn", "", "name of a service principal (its appId or an identifier URI) to grant permissions (instead of --object-id)")
 	_ = cmd.MarkFlagRequired("name")
 	return cmd
 }
@@ -379,7 +389,7 @@ func newSecretCmd() *cobra.Command {
 				missing = append(missing, "--name/-n")
 			}
 			if len(missing) > 0 {
-				return fmt.Errorf("the following arguments are required: %s (or --id)", strings.Join(missing, ", "))
+				return usagef("the following arguments are required: %s (or --id)", strings.Join(missing, ", "))
 			}
 			return nil
 		}
@@ -707,11 +717,11 @@ func listAll(ctx context.Context, s *session, vault, path string) ([]any, error)
 // into *objectID and finds the vault's resource group.
 func policyTarget(ctx context.Context, s *session, vault, rg string, objectID *string, spn string) (string, error) {
 	if spn != "" {
-		sp, err := findSP(ctx, s, spn)
+		oid, err := objectIDBySPN(ctx, s, spn)
 		if err != nil {
 			return "", err
 		}
-		*objectID, _ = sp["id"].(string)
+		*objectID = oid
 	}
 	g, _, err := findVault(ctx, s, vault, rg)
 	return g, err

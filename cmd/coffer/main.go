@@ -15,6 +15,6 @@ func main() {
 			os.Exit(ee.code)
 		}
 		fmt.Fprintln(os.Stderr, renderError(err))
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }

@@ -158,11 +158,12 @@ func newVMCmd() *cobra.Command {
 		return printResult(cmd.OutOrStdout(), out)
 	}}
 	create.Flags().StringVarP(&name, "name", "n", "", "VM name")
-	create.Flags().StringVarP(&rg, "resource-group", "g", app.DefaultGroupName, "resource group")
+	create.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	create.Flags().StringVarP(&location, "location", "l", app.DefaultLocation, "location")
 	listVar(create.Flags(), &assign, "assign-identity", zeroOrMore, "space-separated identities to assign: [system] and/or user-assigned identity names or ids (no value: system-assigned)")
 	tagsVar(create.Flags(), &tags)
 	_ = create.MarkFlagRequired("name")
+	_ = create.MarkFlagRequired("resource-group") // az: no default group
 
 	var ids []string
 	show := &cobra.Command{Use: "show", Short: "Show a VM", RunE: func(cmd *cobra.Command, _ []string) error {
@@ -225,7 +226,7 @@ func newVMCmd() *cobra.Command {
 	del.Flags().BoolVarP(&yes, "yes", "y", false, "do not prompt for confirmation")
 	for _, c := range []*cobra.Command{show, del} {
 		c.Flags().StringVarP(&name, "name", "n", "", "VM name")
-		c.Flags().StringVarP(&rg, "resource-group", "g", app.DefaultGroupName, "resource group")
+		c.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 		idsVar(c.Flags(), &ids)
 	}
 	cmd.AddCommand(create, show, list, del, newVMIdentityCmd(), newVMCredentialCmd())
@@ -257,68 +258,85 @@ func identityBody(system bool, user []string) map[string]any {
 func newVMIdentityCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "identity", Short: "Assign or remove a VM's managed identities"}
 	var name, rg string
-	var ids []string
+	var identities, ids []string
 	change := func(add bool) func(cmd *cobra.Command, _ []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
+			ts, err := idTargets(cmd, ids, rg, name, "Microsoft.Compute/virtualMachines")
+			if err != nil {
+				return err
+			}
 			s, err := connect()
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			var vm struct {
-				Identity *struct {
-					Type                   string         `json:"type"`
-					UserAssignedIdentities map[string]any `json:"userAssignedIdentities"`
-				} `json:"identity"`
-			}
-			if _, err := s.c.ARM(ctx, "GET", vmPath(s, rg, name), nil, &vm); err != nil {
-				return err
-			}
-			system := vm.Identity != nil && strings.Contains(vm.Identity.Type, "SystemAssigned")
-			var user []string
-			if vm.Identity != nil {
-				for id := range vm.Identity.UserAssignedIdentities {
-					user = append(user, id)
+			var all []any
+			for _, t := range ts {
+				out, err := changeVMIdentities(cmd.Context(), s, t, identities, add)
+				if err != nil {
+					return err
 				}
+				all = append(all, out)
 			}
-			wantSystem, wantUser := identityIDs(s, rg, ids)
-			if add {
-				system = system || wantSystem
-				user = append(user, wantUser...)
-			} else {
-				if wantSystem {
-					system = false
-				}
-				var kept []string
-				for _, u := range user {
-					drop := false
-					for _, w := range wantUser {
-						drop = drop || strings.EqualFold(u, w)
-					}
-					if !drop {
-						kept = append(kept, u)
-					}
-				}
-				user = kept
-			}
-			var out map[string]any
-			if _, err := s.c.ARM(ctx, "PUT", vmPath(s, rg, name), map[string]any{"identity": identityBody(system, user)}, &out); err != nil {
-				return err
-			}
-			return printResult(cmd.OutOrStdout(), out["identity"])
+			return printResult(cmd.OutOrStdout(), oneOrList(all))
 		}
 	}
 	assign := &cobra.Command{Use: "assign", Short: "Assign identities to a VM", RunE: change(true)}
 	remove := &cobra.Command{Use: "remove", Short: "Remove identities from a VM", RunE: change(false)}
 	for _, c := range []*cobra.Command{assign, remove} {
 		c.Flags().StringVarP(&name, "name", "n", "", "VM name")
-		c.Flags().StringVarP(&rg, "resource-group", "g", app.DefaultGroupName, "resource group")
-		ids = []string{"[system]"}
-		listVar(c.Flags(), &ids, "identities", zeroOrMore, "space-separated identities: [system] and/or user-assigned identity names or ids")
-		_ = c.MarkFlagRequired("name")
+		c.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
+		identities = []string{"[system]"}
+		listVar(c.Flags(), &identities, "identities", zeroOrMore, "space-separated identities: [system] and/or user-assigned identity names or ids")
+		idsVar(c.Flags(), &ids)
 	}
 	cmd.AddCommand(assign, remove)
 	return cmd
+}
+
+// changeVMIdentities adds or removes identities of one VM and returns its
+// new identity block.
+func changeVMIdentities(ctx context.Context, s *session, t target, identities []string, add bool) (any, error) {
+	var vm struct {
+		Identity *struct {
+			Type                   string         `json:"type"`
+			UserAssignedIdentities map[string]any `json:"userAssignedIdentities"`
+		} `json:"identity"`
+	}
+	if _, err := s.c.ARM(ctx, "GET", vmPath(s, t.rg, t.name), nil, &vm); err != nil {
+		return nil, err
+	}
+	system := vm.Identity != nil && strings.Contains(vm.Identity.Type, "SystemAssigned")
+	var user []string
+	if vm.Identity != nil {
+		for id := range vm.Identity.UserAssignedIdentities {
+			user = append(user, id)
+		}
+	}
+	wantSystem, wantUser := identityIDs(s, t.rg, identities)
+	if add {
+		system = system || wantSystem
+		user = append(user, wantUser...)
+	} else {
+		if wantSystem {
+			system = false
+		}
+		var kept []string
+		for _, u := range user {
+			drop := false
+			for _, w := range wantUser {
+				drop = drop || strings.EqualFold(u, w)
+			}
+			if !drop {
+				kept = append(kept, u)
+			}
+		}
+		user = kept
+	}
+	var out map[string]any
+	if _, err := s.c.ARM(ctx, "PUT", vmPath(s, t.rg, t.name), map[string]any{"identity": identityBody(system, user)}, &out); err != nil {
+		return nil, err
+	}
+	return out["identity"], nil
 }
 
 func newVMCredentialCmd() *cobra.Command {
@@ -363,21 +381,27 @@ func newVMCredentialCmd() *cobra.Command {
 	revoke.Flags().StringVar(&keyID, "key-id", "", "credential key id (default: all)")
 	for _, c := range []*cobra.Command{create, revoke} {
 		c.Flags().StringVarP(&name, "name", "n", "", "VM name")
-		c.Flags().StringVarP(&rg, "resource-group", "g", app.DefaultGroupName, "resource group")
+		c.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 		_ = c.MarkFlagRequired("name")
+		_ = c.MarkFlagRequired("resource-group")
 	}
 	cmd.AddCommand(create, revoke)
 	return cmd
 }
 
 // newMachineCredential issues a credential for a VM (used by env/run) and
-// returns it with its key id.
-func newMachineCredential(ctx context.Context, s *session, rg, name string) (string, string, error) {
+// returns it with its key id. A displayName replaces the VM's credentials
+// of that name ("" issues an unnamed one that replaces nothing).
+func newMachineCredential(ctx context.Context, s *session, rg, name, displayName string) (string, string, error) {
 	var out struct {
 		KeyID      string `json:"keyId"`
 		Credential string `json:"credential"`
 	}
-	if _, err := s.c.ARM(ctx, "POST", vmPath(s, rg, name)+"/cofferCredentials", nil, &out); err != nil {
+	var body any
+	if displayName != "" {
+		body = map[string]string{"displayName": displayName}
+	}
+	if _, err := s.c.ARM(ctx, "POST", vmPath(s, rg, name)+"/cofferCredentials", body, &out); err != nil {
 		return "", "", fmt.Errorf("issuing a credential for VM %s/%s: %w", rg, name, err)
 	}
 	return out.Credential, out.KeyID, nil
@@ -462,9 +486,10 @@ func newIdentityCmd() *cobra.Command {
 	}}
 	for _, c := range []*cobra.Command{create, show, del} {
 		c.Flags().StringVarP(&name, "name", "n", "", "identity name")
-		c.Flags().StringVarP(&rg, "resource-group", "g", app.DefaultGroupName, "resource group")
+		c.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	}
 	_ = create.MarkFlagRequired("name")
+	_ = create.MarkFlagRequired("resource-group") // az: no default group
 	for _, c := range []*cobra.Command{show, del} {
 		idsVar(c.Flags(), &ids)
 	}
@@ -503,11 +528,20 @@ func idsVar(fs *pflag.FlagSet, p *[]string) {
 	listVar(fs, p, "ids", oneOrMore, "one or more resource ids (space-delimited); if given, omit --name and --resource-group")
 }
 
-// idTargets resolves --ids (resources of resourceType) or -n/-g.
+// idTargets resolves --ids (resources of resourceType) or -n/-g. Without
+// --ids, both are required, in az's words (its parse_ids_arguments):
+// there is no default group.
 func idTargets(cmd *cobra.Command, ids []string, rg, name, resourceType string) ([]target, error) {
 	if len(ids) == 0 {
+		var missing []string
+		if rg == "" {
+			missing = append(missing, "--resource-group")
+		}
 		if name == "" {
-			return nil, fmt.Errorf("the following arguments are required: --name/-n (or --ids)")
+			missing = append(missing, "--name")
+		}
+		if len(missing) > 0 {
+			return nil, fmt.Errorf("(%s | --ids) are required", strings.Join(missing, " "))
 		}
 		return []target{{rg, name}}, nil
 	}

@@ -28,7 +28,12 @@ tunnels Coffer's names (the vault, login and management hosts of the cloud
 profile) to the server; other hosts are refused. SSL_CERT_FILE and
 NODE_EXTRA_CA_CERTS point at Coffer's CA. The machine credential it uses is
 issued for this run and revoked when CMD exits.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("the following arguments are required: CMD (after --)")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := connect()
 			if err != nil {
@@ -39,7 +44,7 @@ issued for this run and revoked when CMD exits.`,
 				return err
 			}
 			ctx := cmd.Context()
-			cred, keyID, err := newMachineCredential(ctx, s, rg, vmName)
+			cred, keyID, err := newMachineCredential(ctx, s, rg, vmName, "")
 			if err != nil {
 				return err
 			}

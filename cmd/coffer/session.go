@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/coffer-dev/coffer/internal/app"
@@ -96,12 +98,53 @@ func openSession(ctx context.Context, info *app.ServerInfo, cred *app.AdminCrede
 		return nil, err
 	}
 	// As in Azure, a principal without a role in the subscription sees
-	// none; it can still use the data plane, so that is not an error here
-	// (commands that need the subscription fail on their own).
+	// none; it can still use the data plane, so that is not an error here.
+	// Every ARM request that would name the missing subscription is refused
+	// in one place, the client's transport, with an error that says why.
 	if len(subs.Value) > 0 {
 		s.sub = subs.Value[0].SubscriptionID
+	} else {
+		c.HTTP.Transport = needSubscription{next: c.HTTP.Transport, src: src}
 	}
 	return s, nil
+}
+
+// needSubscription refuses, before sending it, a request whose ARM path
+// lacks the subscription id: "/subscriptions//…" as commands build it with
+// an empty one, or "/subscriptions/providers/…" once a trailing slash is
+// trimmed. The list of subscriptions (no trailing slash) and the data plane
+// pass.
+type needSubscription struct {
+	next http.RoundTripper
+	src  credSource
+}
+
+func (t needSubscription) RoundTrip(r *http.Request) (*http.Response, error) {
+	if rest, ok := strings.CutPrefix(strings.ToLower(r.URL.Path), "/subscriptions/"); ok &&
+		(rest == "" || rest[0] == '/' || strings.HasPrefix(rest, "providers/") || strings.HasPrefix(rest, "resourcegroups/")) {
+		if r.Body != nil {
+			r.Body.Close() // a RoundTripper closes the body, even on error
+		}
+		return nil, &noSubscriptionError{src: t.src}
+	}
+	return t.next.RoundTrip(r)
+}
+
+// noSubscriptionError: the credential in use has no role in any
+// subscription, so it sees none, and a command that manages ARM resources
+// has no subscription to address.
+type noSubscriptionError struct{ src credSource }
+
+func (e *noSubscriptionError) Error() string {
+	return fmt.Sprintf("the credential in use, %s, sees no subscription (it has no role assignment in one), so commands that manage resources cannot run; data-plane commands (keyvault secret …) still work", e.src)
+}
+
+func (e *noSubscriptionError) Hint() string {
+	grant := fmt.Sprintf("Give it a role on the subscription, as the admin: `coffer role assignment create --assignee %s --role Reader --scope /subscriptions/SUBSCRIPTION_ID` (the admin's `coffer account show` prints the id)", e.src.clientID)
+	if e.src.kind == "login" {
+		return grant + ", or run `coffer logout` to use the admin of " + e.src.dataDir + " again."
+	}
+	return grant + "."
 }
 
 // credentialError: the token endpoint refused the credential in use.

@@ -1,7 +1,10 @@
 package arm
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -191,9 +194,14 @@ func removeID(ids []string, id string) []string {
 	return out
 }
 
+// maxCredentialName bounds a machine credential's display name.
+const maxCredentialName = 128
+
 // vmCredentials is Coffer's extension for machine credentials:
-// POST …/cofferCredentials issues one (shown once), DELETE …/cofferCredentials
-// revokes all, DELETE …/cofferCredentials/{keyId} revokes one.
+// POST …/cofferCredentials issues one (shown once; an optional body
+// {"displayName": "x"} names it and replaces the VM's credentials of that
+// name), DELETE …/cofferCredentials revokes all, DELETE
+// …/cofferCredentials/{keyId} revokes one.
 func (h *Handler) vmCredentials(c *call, sub, rg, name, keyID string) error {
 	scope := "/subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/virtualMachines/" + name
 	if err := h.authorize(c, scope, vmCredentials); err != nil {
@@ -201,12 +209,33 @@ func (h *Handler) vmCredentials(c *call, sub, rg, name, keyID string) error {
 	}
 	switch {
 	case c.r.Method == http.MethodPost && keyID == "":
-		cred, id, err := h.Resources.NewCredential(c.ctx(), sub, rg, name)
+		var body struct {
+			DisplayName string `json:"displayName"`
+		}
+		// The body is optional: older clients send none.
+		raw, err := io.ReadAll(http.MaxBytesReader(nil, c.r.Body, MaxBodyBytes))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return armErr(errs.TooLarge, "RequestEntityTooLarge", "The request body is too large.")
+			}
+			return armErr(errs.Invalid, "InvalidRequestContent", "The request content could not be read.")
+		}
+		if len(bytes.TrimSpace(raw)) > 0 {
+			c.r.Body = io.NopCloser(bytes.NewReader(raw))
+			if err := decode(c, &body); err != nil {
+				return err
+			}
+		}
+		if len(body.DisplayName) > maxCredentialName {
+			return armErr(errs.Invalid, "InvalidRequestContent", "The credential's displayName must be at most 128 characters long.")
+		}
+		cred, id, err := h.Resources.NewNamedCredential(c.ctx(), sub, rg, name, body.DisplayName)
 		if err != nil {
 			return err
 		}
 		c.w.Header().Set("Cache-Control", "no-store")
-		httpx.WriteJSON(c.w, http.StatusOK, wire.MachineCredential{KeyID: id, Credential: cred})
+		httpx.WriteJSON(c.w, http.StatusOK, wire.MachineCredential{KeyID: id, Credential: cred, DisplayName: body.DisplayName})
 		return nil
 	case c.r.Method == http.MethodDelete:
 		n, err := h.Resources.RevokeCredentials(c.ctx(), sub, rg, name, keyID)

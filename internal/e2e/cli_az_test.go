@@ -3,8 +3,12 @@ package e2e
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -452,4 +456,339 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 		t.Fatal(err)
 	}
 	return m, s
+}
+
+// TestCLIResourceGroupRequired: vm and identity commands have no default
+// group, as in az: create requires --resource-group/-g (argparse's error),
+// and the commands az resolves by id take -g -n or --ids (the error of
+// az's parse_ids_arguments). Nothing lands in a group the user never named.
+func TestCLIResourceGroupRequired(t *testing.T) {
+	c := startAzCLIEnv(t)
+	const argparse = "the following arguments are required: --resource-group/-g"
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"vm", "create", "-n", "vmnog"}, argparse},
+		{[]string{"vm", "credential", "create", "-n", "vmnog"}, argparse},
+		{[]string{"vm", "credential", "revoke", "-n", "vmnog"}, argparse},
+		{[]string{"identity", "create", "-n", "idnog"}, argparse},
+		{[]string{"vm", "show", "-n", "vmnog"}, "(--resource-group | --ids) are required"},
+		{[]string{"vm", "show"}, "(--resource-group --name | --ids) are required"},
+		{[]string{"vm", "delete", "-n", "vmnog", "--yes"}, "(--resource-group | --ids) are required"},
+		{[]string{"vm", "identity", "assign", "-n", "vmnog"}, "(--resource-group | --ids) are required"},
+		{[]string{"vm", "identity", "remove", "-g", "rgreq"}, "(--name | --ids) are required"},
+		{[]string{"identity", "show", "-n", "idnog"}, "(--resource-group | --ids) are required"},
+		{[]string{"identity", "delete", "-g", "rgreq"}, "(--name | --ids) are required"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, errOut, code := c.run(tt.args...)
+			if code == 0 || !strings.Contains(errOut, "ERROR: "+tt.want) {
+				t.Errorf("exit %d, stderr %q; want %q", code, errOut, tt.want)
+			}
+		})
+	}
+	if out := c.ok("vm", "list"); len(asList(out)) != 0 {
+		t.Errorf("a VM was created without -g: %v", out)
+	}
+	if out := c.ok("identity", "list"); len(asList(out)) != 0 {
+		t.Errorf("an identity was created without -g: %v", out)
+	}
+
+	// With -g, or by --ids, they work.
+	vm := field(c.ok("vm", "create", "-n", "vmreq", "-g", "rgreq"), "id")
+	c.ok("identity", "create", "-n", "idreq", "-g", "rgreq", "-o", "none")
+	got := c.ok("vm", "identity", "assign", "--ids", vm, "--identities", "[system]", "idreq")
+	if typ := field(got, "type"); typ != "SystemAssigned, UserAssigned" {
+		t.Errorf("vm identity assign --ids: identity = %v", got)
+	}
+	if got := field(c.ok("vm", "show", "--ids", vm), "name"); got != "vmreq" {
+		t.Errorf("vm show --ids = %q", got)
+	}
+	c.ok("vm", "credential", "create", "-n", "vmreq", "-g", "rgreq", "-o", "none")
+}
+
+// TestCLIExitCodes: the binary exits as az does: 2 for what argparse
+// rejects (the command line itself), 3 when the resource does not exist,
+// 1 for every other failure.
+func TestCLIExitCodes(t *testing.T) {
+	c := startAzCLIEnv(t)
+	c.ok("group", "create", "-n", "rgexit", "-o", "none")
+	tests := []struct {
+		args []string
+		want int
+	}{
+		{[]string{"group", "list", "-o", "none"}, 0},
+		{[]string{"frobnicate"}, 2},
+		{[]string{"keyvault", "shw"}, 2},
+		{[]string{"group", "list", "--frobnicate"}, 2},
+		{[]string{"group", "list", "stray"}, 2},
+		{[]string{"group", "create"}, 2},
+		{[]string{"vm", "create", "-n", "v"}, 2},
+		{[]string{"group", "list", "-o", "xml"}, 2},
+		{[]string{"group", "list", "--query", "["}, 2},
+		{[]string{"ad", "sp", "create-for-rbac", "--scopes"}, 2},
+		{[]string{"keyvault", "create", "-n", "kvexit", "-g", "rgexit", "--enable-rbac-authorization=yes"}, 2},
+		{[]string{"vm", "show", "-n", "v"}, 1},
+		{[]string{"group", "delete", "-n", "rgexit"}, 1}, // no tty: Operation cancelled.
+		{[]string{"keyvault", "set-policy", "-n", "nope"}, 1},
+		{[]string{"group", "show", "-n", "nope"}, 3},
+		{[]string{"keyvault", "show", "-n", "nope", "-g", "rgexit"}, 3},
+		{[]string{"keyvault", "show", "-n", "nope"}, 1}, // az: "The Vault 'nope' not found within subscription.", a CLIError
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			if _, errOut, code := c.run(tt.args...); code != tt.want {
+				t.Errorf("exit %d, want %d; stderr %q", code, tt.want, errOut)
+			}
+		})
+	}
+}
+
+// TestCLICreateForRBACDisplayName: create-for-rbac takes --display-name,
+// az 2.45's name for the flag, as well as its aliases --name/-n; being
+// idempotent by display name, all three reach the same app.
+func TestCLICreateForRBACDisplayName(t *testing.T) {
+	c := startAzCLIEnv(t)
+	first := c.ok("ad", "sp", "create-for-rbac", "--display-name", "alias-bot")
+	if field(first, "displayName") != "alias-bot" || field(first, "appId") == "" {
+		t.Fatalf("create-for-rbac --display-name = %v", first)
+	}
+	for _, flag := range []string{"-n", "--name", "--display-name"} {
+		again := c.ok("ad", "sp", "create-for-rbac", flag, "alias-bot")
+		if field(again, "appId") != field(first, "appId") || field(again, "displayName") != "alias-bot" {
+			t.Errorf("create-for-rbac %s alias-bot = %v, want app %s again", flag, again, field(first, "appId"))
+		}
+	}
+	if l := asList(c.ok("ad", "sp", "list", "--display-name", "alias-bot")); len(l) != 1 {
+		t.Errorf("ad sp list --display-name alias-bot = %v", l)
+	}
+	c.fails("argument --display-name: expected one argument", "ad", "sp", "create-for-rbac", "--display-name")
+}
+
+// TestCLIPrincipalLookup: principals are found as az finds them: by one
+// of their servicePrincipalNames (an appId, a managed identity's client
+// id) or by object id, never by display name (az has no such fallback).
+func TestCLIPrincipalLookup(t *testing.T) {
+	c := startAzCLIEnv(t)
+	sub := field(c.ok("account", "show"), "id")
+	c.ok("keyvault", "create", "-n", "kvlookup", "-g", "rglookup", "-o", "none")
+	appID := field(c.ok("ad", "sp", "create-for-rbac", "-n", "lookup-bot"), "appId")
+	oid := field(c.ok("ad", "sp", "show", "--id", appID), "id")
+	if oid == "" {
+		t.Fatal("ad sp show --id APPID: no id")
+	}
+	if got := field(c.ok("ad", "sp", "show", "--id", oid), "appId"); got != appID {
+		t.Errorf("ad sp show --id OBJECT_ID: appId %q, want %q", got, appID)
+	}
+	uami := c.ok("identity", "create", "-n", "lookup-id", "-g", "rglookup")
+	const unknownGUID = "00000000-0000-0000-0000-0000000b0b0b"
+
+	failures := []struct {
+		args     []string
+		want     string
+		wantCode int
+	}{
+		{[]string{"ad", "sp", "show", "--id", "lookup-bot"}, "Service principal 'lookup-bot' doesn't exist", 3},
+		{[]string{"ad", "sp", "delete", "--id", "lookup-bot"}, "Service principal 'lookup-bot' doesn't exist", 3},
+		{[]string{"ad", "sp", "credential", "reset", "--id", "lookup-bot"}, "Service principal 'lookup-bot' doesn't exist", 3},
+		{[]string{"ad", "sp", "show", "--id", unknownGUID}, "Request_ResourceNotFound", 3},
+		{[]string{"keyvault", "set-policy", "-n", "kvlookup", "--spn", "lookup-bot", "--secret-permissions", "get"}, "Unable to get object id from principal name.", 1},
+		{[]string{"keyvault", "set-policy", "-n", "kvlookup", "--spn", oid, "--secret-permissions", "get"}, "Unable to get object id from principal name.", 1},
+		{[]string{"role", "assignment", "create", "--assignee", "lookup-bot", "--role", "Reader", "--scope", "/subscriptions/" + sub}, "Cannot find user or service principal in graph database for 'lookup-bot'", 1},
+		{[]string{"role", "assignment", "create", "--assignee", unknownGUID, "--role", "Reader", "--scope", "/subscriptions/" + sub}, "Cannot find user or service principal", 1},
+	}
+	for _, tt := range failures {
+		t.Run(strings.Join(tt.args[:3], " ")+" "+tt.args[len(tt.args)-1], func(t *testing.T) {
+			_, errOut, code := c.run(tt.args...)
+			if code != tt.wantCode || !strings.Contains(errOut, tt.want) {
+				t.Errorf("%v: exit %d, stderr %q; want %d and %q", tt.args, code, errOut, tt.wantCode, tt.want)
+			}
+		})
+	}
+	if _, errOut, _ := c.run("keyvault", "set-policy", "-n", "kvlookup", "--spn", "lookup-bot", "--secret-permissions", "get"); !strings.Contains(errOut, "WARNING: Unable to find user with spn 'lookup-bot'") {
+		t.Errorf("set-policy --spn NAME: stderr %q lacks az's warning", errOut)
+	}
+
+	// --spn takes any servicePrincipalName: an appId, or a managed
+	// identity's client id.
+	c.ok("keyvault", "set-policy", "-n", "kvlookup", "--spn", appID, "--secret-permissions", "get", "list", "-o", "none")
+	if got := policyPerms(t, c, "kvlookup", oid, "secrets"); strings.Join(got, " ") != "get list" {
+		t.Errorf("set-policy --spn APPID: permissions of %s = %v", oid, got)
+	}
+	c.ok("keyvault", "set-policy", "-n", "kvlookup", "--spn", field(uami, "clientId"), "--secret-permissions", "get", "-o", "none")
+	if got := policyPerms(t, c, "kvlookup", field(uami, "principalId"), "secrets"); strings.Join(got, " ") != "get" {
+		t.Errorf("set-policy --spn CLIENT_ID of a managed identity: permissions = %v", got)
+	}
+	c.ok("keyvault", "delete-policy", "-n", "kvlookup", "--spn", appID, "-o", "none")
+	if got := policyPerms(t, c, "kvlookup", oid, "secrets"); len(got) != 0 {
+		t.Errorf("after delete-policy --spn APPID: permissions = %v", got)
+	}
+
+	// --assignee: an appId, or an object id the directory knows (a
+	// managed identity's principal id).
+	scope := "/subscriptions/" + sub + "/resourceGroups/rglookup"
+	c.ok("role", "assignment", "create", "--assignee", appID, "--role", "Reader", "--scope", scope, "-o", "none")
+	c.ok("role", "assignment", "create", "--assignee", field(uami, "principalId"), "--role", "Reader", "--scope", scope, "-o", "none")
+	if l := asList(c.ok("role", "assignment", "list", "--assignee", oid, "--scope", scope)); len(l) != 1 {
+		t.Errorf("role assignment list --assignee OBJECT_ID = %v", l)
+	}
+	c.ok("ad", "sp", "delete", "--id", oid)
+	// An appId is a GUID: with no principal of that name, az takes it as
+	// an object id, which Graph then does not find.
+	c.fails("Request_ResourceNotFound", "ad", "sp", "show", "--id", appID)
+}
+
+// TestCLINoSubscription: logged in as a principal with no role, which (as
+// in Azure) sees no subscription, the data plane works, account show shows
+// the tenant as az does, and commands on resources fail before sending
+// anything, naming the login and the two ways out — never with a
+// "/subscriptions//…" path.
+func TestCLINoSubscription(t *testing.T) {
+	c := startAzCLIEnv(t)
+	c.ok("keyvault", "create", "-n", "kvnosub", "-g", "rgnosub", "-o", "none")
+	c.ok("keyvault", "secret", "set", "--vault-name", "kvnosub", "-n", "s", "--value", "v", "-o", "none")
+	sp := c.ok("ad", "sp", "create-for-rbac", "-n", "nosub-bot")
+	appID := field(sp, "appId")
+	c.ok("keyvault", "set-policy", "-n", "kvnosub", "--spn", appID, "--secret-permissions", "get", "list", "-o", "none")
+	c.ok("login", "--service-principal", "-u", appID, "-p", field(sp, "password"), "-o", "none")
+
+	if got := field(c.ok("keyvault", "secret", "show", "--vault-name", "kvnosub", "-n", "s"), "value"); got != "v" {
+		t.Errorf("secret show without a subscription = %q", got)
+	}
+	if l := asList(c.ok("keyvault", "secret", "list", "--vault-name", "kvnosub")); len(l) != 1 {
+		t.Errorf("secret list without a subscription = %v", l)
+	}
+	acct := c.ok("account", "show")
+	if field(acct, "name") != "N/A(tenant level account)" || field(acct, "id") != field(acct, "tenantId") || field(acct, "user", "name") != appID {
+		t.Errorf("account show without a subscription = %v", acct)
+	}
+	for _, args := range [][]string{
+		{"group", "list"},
+		{"group", "create", "-n", "rgx"},
+		{"keyvault", "list"},
+		{"keyvault", "show", "-n", "kvnosub", "-g", "rgnosub"},
+		{"vm", "create", "-n", "v", "-g", "rgnosub"},
+		{"identity", "list"},
+		{"role", "assignment", "list"},
+	} {
+		_, errOut, code := c.run(args...)
+		for _, want := range []string{"ERROR: the credential in use, service principal " + appID, "sees no subscription", "`coffer role assignment create --assignee " + appID, "`coffer logout`"} {
+			if code != 1 || !strings.Contains(errOut, want) {
+				t.Errorf("%v: exit %d, stderr lacks %q:\n%s", args, code, want, errOut)
+			}
+		}
+		if strings.Contains(errOut, "/subscriptions//") || strings.Contains(errOut, "https://") {
+			t.Errorf("%v: the error shows the request:\n%s", args, errOut)
+		}
+	}
+	c.ok("logout")
+	if l := asList(c.ok("group", "list")); len(l) == 0 {
+		t.Error("after logout, the admin sees no group")
+	}
+}
+
+// exportValue returns NAME's value in `coffer env` output.
+func exportValue(t *testing.T, out, name string) string {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		if m := envLine.FindStringSubmatch(line); m != nil && m[1] == name {
+			return strings.ReplaceAll(m[2], `'\''`, "'")
+		}
+	}
+	t.Fatalf("no export %s in:\n%s", name, out)
+	return ""
+}
+
+// TestCLIEnvIdentityReplaces: `coffer env --identity` names its machine
+// credential "coffer-env" and each call replaces the previous one, so
+// credentials (which never expire) do not pile up; credentials from `vm
+// credential create` are left alone.
+func TestCLIEnvIdentityReplaces(t *testing.T) {
+	c := startAzCLIEnv(t)
+	c.ok("vm", "create", "-n", "vmenv", "-g", "rgenv", "--assign-identity", "-o", "none")
+	standalone := field(c.ok("vm", "credential", "create", "-n", "vmenv", "-g", "rgenv"), "credential")
+	env := func() (endpoint, header, caFile, mgmt string) {
+		out, errOut, code := c.run("env", "--identity", "vmenv", "-g", "rgenv")
+		if code != 0 {
+			t.Fatalf("env --identity: exit %d\n%s", code, errOut)
+		}
+		return exportValue(t, out, "IDENTITY_ENDPOINT"), exportValue(t, out, "IDENTITY_HEADER"), exportValue(t, out, "SSL_CERT_FILE"), exportValue(t, out, "COFFER_MANAGEMENT_URL")
+	}
+	endpoint, first, caFile, mgmt := env()
+	_, second, _, _ := env()
+	_, third, _, _ := env()
+
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	tokenStatus := func(header string) int {
+		req, err := http.NewRequest("GET", endpoint+"?api-version=2019-08-01&resource="+url.QueryEscape("https://vault.azure.net"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-IDENTITY-HEADER", header)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tt := range []struct {
+		name, header string
+		ok           bool
+	}{
+		{"first env credential (replaced)", first, false},
+		{"second env credential (replaced)", second, false},
+		{"latest env credential", third, true},
+		{"vm credential create", standalone, true},
+	} {
+		if got := tokenStatus(tt.header); (got == http.StatusOK) != tt.ok {
+			t.Errorf("%s: token endpoint answered %d, want success %v", tt.name, got, tt.ok)
+		}
+	}
+
+	// The ARM extension behind it: an optional body names the credential.
+	tok := field(c.ok("account", "get-access-token"), "accessToken")
+	sub := field(c.ok("account", "show"), "id")
+	path := mgmt + "/subscriptions/" + sub + "/resourceGroups/rgenv/providers/Microsoft.Compute/virtualMachines/vmenv/cofferCredentials?api-version=2024-07-01"
+	post := func(body string) (int, string) {
+		req, err := http.NewRequest("POST", path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, tt := range []struct {
+		body     string
+		status   int
+		contains string
+	}{
+		{`{"displayName":"coffer-env"}`, 200, `"displayName":"coffer-env"`},
+		{``, 200, `"credential":"cofferm_`},
+		{`{"displayName":"` + strings.Repeat("x", 129) + `"}`, 400, "InvalidRequestContent"},
+		{`{"displayName":`, 400, "InvalidRequestContent"},
+		{`{"displayName":7}`, 400, "InvalidRequestContent"},
+	} {
+		if status, body := post(tt.body); status != tt.status || !strings.Contains(body, tt.contains) {
+			t.Errorf("POST cofferCredentials %q = %d %s; want %d with %q", tt.body, status, body, tt.status, tt.contains)
+		}
+	}
+	if got := tokenStatus(third); got == http.StatusOK {
+		t.Errorf("a new coffer-env credential did not replace the previous one (token endpoint %d)", got)
+	}
 }

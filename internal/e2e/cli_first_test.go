@@ -316,7 +316,7 @@ func TestCLIFirstEnvIdentity(t *testing.T) {
 	dir := t.TempDir()
 	env := baseEnv("COFFER_DATA_DIR="+dir, "COFFER_CONFIG_DIR="+filepath.Join(dir, "config"))
 	ns.start("coffer serve", env, coffer, "serve", "--cloud", "AzureCloud", "--addr", "127.0.0.1:443")
-	vm := decodeJSON(t, ns.run(env, coffer, "vm", "create", "-n", "vm1", "--assign-identity"))
+	vm := decodeJSON(t, ns.run(env, coffer, "vm", "create", "-n", "vm1", "-g", "coffer", "--assign-identity"))
 	principal := str(vm, "identity", "principalId")
 	if principal == "" {
 		t.Fatalf("vm create = %v", vm)

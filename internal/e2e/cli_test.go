@@ -170,5 +170,5 @@ func TestCLIServicePrincipalsAndRBAC(t *testing.T) {
 			t.Errorf("coffer %v: %d %q", args, code, out)
 		}
 	}
-	c.fails("unknown command", "frobnicate")
+	c.fails("'frobnicate' is misspelled or not recognized by the system.", "frobnicate")
 }

@@ -371,6 +371,15 @@ const credentialPrefix = "cofferm_"
 // NewCredential issues a machine credential for a VM. Only its hash is
 // stored; the returned string is shown once.
 func (s *Service) NewCredential(ctx context.Context, sub, rg, name string) (string, string, error) {
+	return s.NewNamedCredential(ctx, sub, rg, name, "")
+}
+
+// NewNamedCredential is NewCredential with a display name. A named
+// credential replaces the VM's credentials of that name, in the same
+// update: a client that issues one per use under a fixed name (coffer env
+// --identity) holds one at a time instead of accumulating credentials that
+// never expire.
+func (s *Service) NewNamedCredential(ctx context.Context, sub, rg, name, displayName string) (string, string, error) {
 	c, err := s.VM(ctx, sub, rg, name)
 	if err != nil {
 		return "", "", err
@@ -378,15 +387,29 @@ func (s *Service) NewCredential(ctx context.Context, sub, rg, name string) (stri
 	secret, cred := identity.NewClientSecret(s.Now())
 	keyID := strings.ReplaceAll(cred.KeyID, "-", "")
 	cred.KeyID = keyID
+	cred.Name = displayName
 	if err := s.Store.PutComputeCredentialIndex(ctx, keyID, c); err != nil {
 		return "", "", err
 	}
+	var replaced []string
 	if err := s.Store.UpdateCompute(ctx, sub, rg, name, func(cur *model.Compute) error {
-		cur.Credentials = append(cur.Credentials, cred)
+		replaced = nil
+		kept := make([]model.Credential, 0, len(cur.Credentials)+1)
+		for _, old := range cur.Credentials {
+			if displayName != "" && old.Name == displayName {
+				replaced = append(replaced, old.KeyID)
+				continue
+			}
+			kept = append(kept, old)
+		}
+		cur.Credentials = append(kept, cred)
 		return nil
 	}); err != nil {
 		_ = s.Store.DeleteComputeCredentialIndex(ctx, keyID)
 		return "", "", err
+	}
+	for _, k := range replaced {
+		_ = s.Store.DeleteComputeCredentialIndex(ctx, k)
 	}
 	return credentialPrefix + keyID + "." + base64.RawURLEncoding.EncodeToString([]byte(secret)), keyID, nil
 }

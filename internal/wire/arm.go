@@ -154,6 +154,9 @@ type UserAssignedIdentity struct {
 type MachineCredential struct {
 	KeyID      string `json:"keyId"`
 	Credential string `json:"credential"`
+	// DisplayName names a credential that replaces earlier ones of the
+	// same name (omitted for unnamed ones).
+	DisplayName string `json:"displayName,omitempty"`
 }
 
 // RoleAssignment is a Microsoft.Authorization/roleAssignments resource.
