@@ -42,6 +42,10 @@ func Status(k errs.Kind) int {
 	return http.StatusInternalServerError
 }
 
+// jsonContentType is shared by every JSON response (net/http only reads
+// header values), saving an allocation per response.
+var jsonContentType = []string{"application/json; charset=utf-8"}
+
 // WriteJSON renders v with the given status and Azure's JSON content type.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
@@ -49,7 +53,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 		http.Error(w, `{"error":{"code":"InternalError","message":"rendering failed"}}`, http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
