@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 	"github.com/coffer-dev/coffer/internal/httpx"
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/keyvault"
+	"github.com/coffer-dev/coffer/internal/kv"
+	"github.com/coffer-dev/coffer/internal/kv/boltkv"
 	"github.com/coffer-dev/coffer/internal/kv/memkv"
 	"github.com/coffer-dev/coffer/internal/model"
 	"github.com/coffer-dev/coffer/internal/store"
@@ -25,9 +28,21 @@ import (
 // server's per-request work without TLS or a client. Profile it with
 // -cpuprofile/-memprofile to see the hot path.
 func BenchmarkGetSecret(b *testing.B) {
+	b.Run("memkv", func(b *testing.B) { benchGet(b, memkv.New()) })
+	b.Run("boltkv", func(b *testing.B) {
+		db, err := boltkv.Open(filepath.Join(b.TempDir(), "bench.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		benchGet(b, db)
+	})
+}
+
+func benchGet(b *testing.B, raw kv.Store) {
 	ctx := context.Background()
 	const tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
-	st := store.New(crypt.Wrap(memkv.New(), crypt.NewRandomRing()))
+	st := store.New(crypt.Wrap(raw, crypt.NewRandomRing()))
 	caller := &model.Principal{ObjectID: identity.NewObjectID(), AppID: identity.NewObjectID(), Type: model.PrincipalManagedIdentity}
 	if err := st.CreatePrincipal(ctx, caller); err != nil {
 		b.Fatal(err)
