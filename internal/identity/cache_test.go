@@ -2,6 +2,7 @@ package identity
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -185,5 +186,42 @@ func TestVerifyCacheOff(t *testing.T) {
 	}
 	if v.cache != nil {
 		t.Error("CacheSize -1 built a cache")
+	}
+}
+
+// TestVerifyCacheConcurrent: many goroutines verifying many tokens
+// through a cache small enough to evict all the time each get their own
+// token's claims back (run with -race).
+func TestVerifyCacheConcurrent(t *testing.T) {
+	v, clk := newCachedVerifier(t)
+	v.CacheSize = verifyShards * 2
+	raws := make([]string, 64)
+	for i := range raws {
+		c := validClaims(clk.now)
+		c.ObjectID = fmt.Sprintf("oid-%d", i)
+		raws[i] = mustSign(t, v.Keys, c)
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 400 {
+				k := (g*31 + i*7) % len(raws)
+				c, err := v.Verify(raws[k], isVault)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if want := fmt.Sprintf("oid-%d", k); c.ObjectID != want {
+					t.Errorf("token %d verified as %s", k, c.ObjectID)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := v.cache.len(); n > v.CacheSize {
+		t.Errorf("cache holds %d entries, bound %d", n, v.CacheSize)
 	}
 }
