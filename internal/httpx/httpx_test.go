@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -49,7 +50,8 @@ func TestWriteJSON(t *testing.T) {
 // 500s, and an access log that never carries headers or bodies.
 func TestMiddleware(t *testing.T) {
 	var logBuf bytes.Buffer
-	logger := slog.New(slog.NewJSONHandler(&logBuf, nil))
+	// Debug: request lines are debug (server errors warn).
+	logger := slog.New(slog.NewJSONHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var seenID string
 	h := httpx.Middleware(logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seenID = httpx.RequestID(r.Context())
@@ -112,3 +114,57 @@ func TestMiddleware(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestIDs: ids are GUID-shaped (what Azure clients expect of
+// x-ms-request-id), valid version-8 UUIDs, and unique.
+func TestRequestIDs(t *testing.T) {
+	guid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	seen := map[string]bool{}
+	for range 10000 {
+		id := httpx.NewRequestID()
+		if !guid.MatchString(id) {
+			t.Fatalf("request id %q is not a version-8 GUID", id)
+		}
+		if seen[id] {
+			t.Fatalf("request id %q repeated", id)
+		}
+		seen[id] = true
+	}
+}
+
+// TestMiddlewareDisabledLogCheap: at the default level (info) the
+// per-request line is not built at all, so the middleware allocates only
+// the request id, its context and the response bookkeeping.
+func TestMiddlewareDisabledLogCheap(t *testing.T) {
+	tests := []struct {
+		name      string
+		level     slog.Level
+		maxAllocs float64
+		wantLine  bool
+	}{
+		{"info: request line dropped", slog.LevelInfo, 7, false},
+		{"debug: request line written", slog.LevelDebug, 1000, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: tt.level}))
+			h := httpx.Middleware(logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+			req := httptest.NewRequest("GET", "/", nil)
+			w := &headerOnly{h: http.Header{}}
+			allocs := testing.AllocsPerRun(100, func() { clear(w.h); h.ServeHTTP(w, req) })
+			if allocs > tt.maxAllocs {
+				t.Errorf("%v allocations per request, want at most %v", allocs, tt.maxAllocs)
+			}
+			if got := strings.Contains(buf.String(), "msg=request"); got != tt.wantLine {
+				t.Errorf("request line written = %v, want %v: %q", got, tt.wantLine, buf.String())
+			}
+		})
+	}
+}
+
+type headerOnly struct{ h http.Header }
+
+func (w *headerOnly) Header() http.Header         { return w.h }
+func (w *headerOnly) Write(p []byte) (int, error) { return len(p), nil }
+func (w *headerOnly) WriteHeader(int)             {}

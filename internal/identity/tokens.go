@@ -11,6 +11,7 @@
 package identity
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -189,11 +190,66 @@ func (ks *KeySet) Sign(c Claims) (string, error) {
 	return jwt.Signed(signer).Claims(c).Serialize()
 }
 
-// Verifier checks tokens against a key set and a tenant.
+// Verifier checks tokens against a key set and a tenant. It remembers the
+// tokens it verified (see verifyCache), so that a client reusing its token
+// costs a hash and a map lookup instead of an RSA verification and a JOSE
+// parse; every rejection still takes the full path, so errors are the same
+// with or without the cache. Set the fields before the first Verify.
 type Verifier struct {
 	Keys     *KeySet
 	TenantID string
 	Now      func() time.Time
+	// CacheSize bounds the verified-token cache: 0 means
+	// DefaultVerifyCacheSize, negative turns the cache off.
+	CacheSize int
+
+	once  sync.Once
+	cache *verifyCache
+}
+
+func (v *Verifier) init() {
+	v.once.Do(func() {
+		if v.CacheSize >= 0 {
+			v.cache = newVerifyCache(cmp.Or(v.CacheSize, DefaultVerifyCacheSize))
+		}
+	})
+}
+
+// timeOK reports whether now is inside c's validity window (with skew).
+func (c *Claims) timeOK(now time.Time) (expired, early bool) {
+	expired = c.Expiry == 0 || now.After(time.Unix(c.Expiry, 0).Add(ClockSkew))
+	early = c.NotBefore != 0 && now.Add(ClockSkew).Before(time.Unix(c.NotBefore, 0))
+	return expired, early
+}
+
+// cached answers Verify from the cache when raw was verified before and
+// everything that may have changed since still holds: the same key still
+// signs for its kid, the tenant is the same, the caller accepts the
+// audience, and now is inside the validity window. Otherwise it returns
+// nil, dropping entries that can never be valid again (expired, key
+// retired), and Verify takes the full path.
+func (v *Verifier) cached(raw string, audOK func(aud string) bool) *Claims {
+	if v.cache == nil {
+		return nil
+	}
+	sum := tokenSum(raw)
+	e := v.cache.get(&sum)
+	if e == nil {
+		return nil
+	}
+	v.Keys.mu.RLock()
+	key := v.Keys.keys[e.key.kid]
+	v.Keys.mu.RUnlock()
+	expired, early := e.claims.timeOK(v.Now())
+	if key != e.key || expired || e.tenant != v.TenantID {
+		v.cache.drop(e)
+		return nil
+	}
+	if early || !audOK(e.claims.Audience) {
+		return nil
+	}
+	c := e.claims
+	return &c
 }
 
 // Verify checks raw strictly and returns its claims. audOK decides whether
@@ -203,6 +259,10 @@ func (v *Verifier) Verify(raw string, audOK func(aud string) bool) (*Claims, err
 	const op errs.Op = "identity.Verify"
 	fail := func(msg string, err error) (*Claims, error) {
 		return nil, errs.E(op, errs.Unauthenticated, errs.Msg(msg), err)
+	}
+	v.init()
+	if c := v.cached(raw, audOK); c != nil {
+		return c, nil
 	}
 	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
@@ -227,15 +287,18 @@ func (v *Verifier) Verify(raw string, audOK func(aud string) bool) (*Claims, err
 	if !audOK(c.Audience) {
 		return fail(fmt.Sprintf("Invalid audience. found: %s.", c.Audience), nil)
 	}
-	now := v.Now()
-	if c.Expiry == 0 || now.After(time.Unix(c.Expiry, 0).Add(ClockSkew)) {
+	expired, early := c.timeOK(v.Now())
+	if expired {
 		return fail("the token is expired", nil)
 	}
-	if c.NotBefore != 0 && now.Add(ClockSkew).Before(time.Unix(c.NotBefore, 0)) {
+	if early {
 		return fail("the token is not yet valid", nil)
 	}
 	if c.ObjectID == "" || !strings.EqualFold(c.TenantID, v.TenantID) {
 		return fail("the token has no object id or a foreign tenant", nil)
+	}
+	if v.cache != nil {
+		v.cache.put(&cacheEntry{sum: tokenSum(raw), claims: c, key: key, tenant: v.TenantID})
 	}
 	return &c, nil
 }

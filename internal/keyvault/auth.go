@@ -28,7 +28,7 @@ func (h *Handler) authenticate(ctx context.Context, req *request) error {
 	}
 	var badAud string
 	claims, err := h.Verify.Verify(raw, func(aud string) bool {
-		ok := h.Profile.IsVaultAudience(aud)
+		ok := h.vaultAudience(aud)
 		if !ok {
 			badAud = aud
 		}
@@ -56,6 +56,22 @@ func (h *Handler) authenticate(ctx context.Context, req *request) error {
 	}
 	req.caller = policy.Caller{TenantID: claims.TenantID, ObjectID: claims.ObjectID, AppID: claims.AppID, Groups: claims.Groups}
 	return nil
+}
+
+// vaultAudience is Profile.IsVaultAudience, remembering the last audience
+// it accepted: clients send the same one on every request, and the check
+// parses it as a URL. Only an accepted audience is remembered, so made-up
+// audiences cannot grow anything.
+func (h *Handler) vaultAudience(aud string) bool {
+	if last := h.lastAudience.Load(); last != nil && *last == aud {
+		return true
+	}
+	if !h.Profile.IsVaultAudience(aud) {
+		return false
+	}
+	accepted := aud // a copy, so that only this branch allocates
+	h.lastAudience.Store(&accepted)
+	return true
 }
 
 // challenge sets the WWW-Authenticate header that SDKs parse: the authority

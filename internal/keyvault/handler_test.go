@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"testing"
+
+	"github.com/coffer-dev/coffer/internal/cloud"
 )
 
 func TestParseAPIVersion(t *testing.T) {
@@ -159,6 +161,30 @@ func TestParseQuery(t *testing.T) {
 	for _, bad := range []string{"api-version=7.6&api-version=7.5", "api-version=7.6&API-VERSION=7.5", "x=%zz"} {
 		if _, err := parseQuery(bad); err == nil {
 			t.Errorf("parseQuery(%q) succeeded", bad)
+		}
+	}
+}
+
+// TestVaultAudienceMemo: remembering the last accepted audience never
+// makes a rejected one acceptable, whatever the order of calls.
+func TestVaultAudienceMemo(t *testing.T) {
+	h := &Handler{Profile: cloud.AzureCloud}
+	calls := []struct {
+		aud  string
+		want bool
+	}{
+		{"https://management.azure.com/", false},
+		{"https://vault.azure.net", true},
+		{"https://vault.azure.net", true},
+		{"https://vault.azure.net/secrets", false},
+		{"https://vault.azure.net/", true},
+		{"https://management.azure.com/", false},
+		{"", false},
+		{"https://vault.azure.net", true},
+	}
+	for i, c := range calls {
+		if got := h.vaultAudience(c.aud); got != c.want {
+			t.Errorf("call %d: vaultAudience(%q) = %v, want %v", i, c.aud, got, c.want)
 		}
 	}
 }
