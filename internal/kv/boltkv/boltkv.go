@@ -43,6 +43,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -64,6 +65,8 @@ type Store struct {
 	closed bool
 	queue  chan *write
 	done   chan struct{} // closed when the committer has exited
+
+	commits atomic.Int64 // bbolt write transactions committed, for tests
 }
 
 // write is one queued write. apply runs inside the shared transaction; it
@@ -164,6 +167,7 @@ func (s *Store) commit(group []*write) {
 	})
 	switch {
 	case err == nil:
+		s.commits.Add(1)
 	case bad != nil && len(group) > 1:
 		for _, w := range group {
 			if w.panicV != nil {
