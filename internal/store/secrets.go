@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"hash/fnv"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/coffer-dev/coffer/internal/errs"
 	"github.com/coffer-dev/coffer/internal/kv"
@@ -78,7 +80,7 @@ type versionRecord struct {
 
 // maxSecretAttempts bounds the retries of a secret write that lost the
 // compare on its head to a concurrent writer of the same name.
-const maxSecretAttempts = 32
+const maxSecretAttempts = 64
 
 func newGen() string {
 	b := make([]byte, 8)
@@ -193,8 +195,28 @@ func upgrade(vault, name string, h *secretHead) ([]kv.Op, error) {
 	return ops, nil
 }
 
-// retry runs attempt until it stops losing races on the head.
-func retry(op errs.Op, attempt func() error) error {
+// nameLocks serialize writes to one secret name within this process. The
+// head's compare-and-swap alone is correct, but with group commit every
+// writer of a hot name reads the same head, all but one lose, and the rest
+// retry in lockstep; taking turns here costs nothing they would not have
+// waited for anyway. Writers in other processes (etcd replicas) still
+// meet at the compare and retry.
+var nameLocks [64]sync.Mutex
+
+func lockName(vault, name string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(strings.ToLower(vault)))
+	h.Write([]byte{0})
+	h.Write([]byte(strings.ToUpper(name)))
+	m := &nameLocks[h.Sum32()%uint32(len(nameLocks))]
+	m.Lock()
+	return m.Unlock
+}
+
+// retry runs attempt, holding the name's lock, until it stops losing races
+// on the head.
+func retry(op errs.Op, vault, name string, attempt func() error) error {
+	defer lockName(vault, name)()
 	for range maxSecretAttempts {
 		err := attempt()
 		if !errors.Is(err, kv.ErrConflict) {
@@ -213,7 +235,7 @@ func (s *Store) AddSecretVersion(ctx context.Context, vault, name string, ver mo
 	check func(sec *model.Secret, exists bool) error) (*model.Secret, error) {
 	const op errs.Op = "store.AddSecretVersion"
 	var out *model.Secret
-	err := retry(op, func() error {
+	err := retry(op, vault, name, func() error {
 		h, raw, exists, err := s.readHead(ctx, op, vault, name)
 		if err != nil {
 			return err
@@ -328,7 +350,7 @@ func (s *Store) GetSecret(ctx context.Context, vault, name string) (*model.Secre
 func (s *Store) UpdateSecretHead(ctx context.Context, vault, name string, fn func(sec *model.Secret, exists bool) (keep bool, err error)) error {
 	const op errs.Op = "store.UpdateSecretHead"
 	var removed *secretHead
-	err := retry(op, func() error {
+	err := retry(op, vault, name, func() error {
 		h, raw, exists, err := s.readHead(ctx, op, vault, name)
 		if err != nil {
 			return err
@@ -422,7 +444,7 @@ func (s *Store) UpdateSecretVersion(ctx context.Context, vault, name, version st
 	const op errs.Op = "store.UpdateSecretVersion"
 	var outSec *model.Secret
 	var outVer *model.SecretVersion
-	err := retry(op, func() error {
+	err := retry(op, vault, name, func() error {
 		h, raw, exists, err := s.readHead(ctx, op, vault, name)
 		if err != nil {
 			return err
@@ -508,7 +530,7 @@ func (s *Store) UpdateSecretVersion(ctx context.Context, vault, name, version st
 func (s *Store) UpdateSecret(ctx context.Context, vault, name string, fn func(sec *model.Secret, exists bool) (keep bool, err error)) error {
 	const op errs.Op = "store.UpdateSecret"
 	var removed *secretHead
-	err := retry(op, func() error {
+	err := retry(op, vault, name, func() error {
 		h, raw, exists, err := s.readHead(ctx, op, vault, name)
 		if err != nil {
 			return err
