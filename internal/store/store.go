@@ -240,6 +240,38 @@ func (s *Store) PurgeVault(ctx context.Context, name string) error {
 	return s.sweepSecrets(ctx, op, name)
 }
 
+// PurgeVaultIf removes a vault and all of its secrets if check, given the
+// vault as stored, returns nil. The removal of the vault record is guarded
+// by the very bytes check saw, so a vault recovered (or changed) by another
+// replica in between is left alone: the purge then re-reads and asks check
+// again.
+func (s *Store) PurgeVaultIf(ctx context.Context, name string, check func(v *model.Vault) error) error {
+	const op errs.Op = "store.PurgeVaultIf"
+	key := vaultKey(name)
+	for range 16 {
+		raw, err := s.kv.Get(ctx, key)
+		if err != nil {
+			return mapErr(op, err)
+		}
+		var v model.Vault
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return errs.E(op, errs.Internal, err)
+		}
+		if err := check(&v); err != nil {
+			return err
+		}
+		err = s.kv.Txn(ctx, kv.Check(key, raw), kv.Delete(key))
+		if errors.Is(err, kv.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return mapErr(op, err)
+		}
+		return s.sweepSecrets(ctx, op, name)
+	}
+	return errs.E(op, errs.Conflict, kv.ErrConflict)
+}
+
 func (s *Store) sweepSecrets(ctx context.Context, op errs.Op, vault string) error {
 	for _, prefix := range []string{secretsPrefix(vault), versionsPrefix(vault), valuesPrefix(vault)} {
 		if err := s.deletePrefix(ctx, op, prefix); err != nil {

@@ -12,6 +12,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/cipher"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -464,10 +465,21 @@ func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 	for i := range vaults {
 		if vaults[i].Deleted != nil {
 			if ScheduledPurgeDate(&vaults[i]).Unix() <= now {
-				if err := s.Store.PurgeVault(ctx, vaults[i].Name); err != nil && errs.KindOf(err) != errs.NotExist {
+				// Re-checked against the stored vault in the removing
+				// transaction: it may have been recovered meanwhile.
+				err := s.Store.PurgeVaultIf(ctx, vaults[i].Name, func(cur *model.Vault) error {
+					if cur.Deleted == nil || ScheduledPurgeDate(cur).Unix() > now {
+						return errNotDue
+					}
+					return nil
+				})
+				switch {
+				case err == nil:
+					n++
+				case err == errNotDue || errs.KindOf(err) == errs.NotExist:
+				default:
 					return n, err
 				}
-				n++
 			}
 			continue // a deleted vault's secrets wait for it
 		}
@@ -479,6 +491,9 @@ func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// errNotDue stops a purge whose target is no longer due.
+var errNotDue = errors.New("vaults: no longer due for purge")
 
 // purgeExpiredPage is how many deleted secrets PurgeExpired reads at a time.
 const purgeExpiredPage = 100
