@@ -306,3 +306,47 @@ func TestConcurrentSetsKeepEveryVersion(t *testing.T) {
 		})
 	}
 }
+
+// TestPurgeExpiredPages: the retention purge walks deleted secrets page by
+// page (more than one page here), removes exactly the expired ones with
+// their versions and values, and leaves live and not-yet-due ones alone.
+func TestPurgeExpiredPages(t *testing.T) {
+	s, v, raw := newTestService(t, true)
+	ctx := context.Background()
+	clock := time.Unix(1_000_000, 0)
+	s.Now = func() time.Time { return clock }
+	val := "v"
+	const n = 2*purgeExpiredPage + 10
+	for i := range n {
+		name := fmt.Sprintf("s%03d", i)
+		if _, _, err := s.SetSecret(ctx, v, name, SetParams{Value: &val}); err != nil {
+			t.Fatal(err)
+		}
+		if i%5 == 0 {
+			continue // stays live
+		}
+		if i%5 == 1 {
+			clock = clock.Add(200 * 24 * time.Hour) // deleted later: not due yet
+		}
+		if _, err := s.DeleteSecret(ctx, v, name); err != nil {
+			t.Fatal(err)
+		}
+		if i%5 == 1 {
+			clock = clock.Add(-200 * 24 * time.Hour)
+		}
+	}
+	clock = clock.Add(100 * 24 * time.Hour) // past 90 days for the others
+	purged, err := s.PurgeExpired(ctx)
+	if want := n * 3 / 5; err != nil || purged != want {
+		t.Fatalf("PurgeExpired = %d, %v; want %d", purged, err, want)
+	}
+	if heads := keysWith(t, raw, "secrets/kv1/"); len(heads) != n*2/5 {
+		t.Errorf("%d heads left, want %d", len(heads), n*2/5)
+	}
+	if vals := keysWith(t, raw, "secretvalues/kv1/"); len(vals) != n*2/5 {
+		t.Errorf("%d values left, want %d", len(vals), n*2/5)
+	}
+	if vers := keysWith(t, raw, "secretversions/kv1/"); len(vers) != n*2/5 {
+		t.Errorf("%d version records left, want %d", len(vers), n*2/5)
+	}
+}
