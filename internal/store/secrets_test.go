@@ -1,0 +1,104 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/coffer-dev/coffer/internal/crypt"
+	"github.com/coffer-dev/coffer/internal/kv"
+	"github.com/coffer-dev/coffer/internal/kv/etcdkv"
+	"github.com/coffer-dev/coffer/internal/kv/etcdkv/etcdtest"
+	"github.com/coffer-dev/coffer/internal/kv/memkv"
+	"github.com/coffer-dev/coffer/internal/model"
+)
+
+// TestAddVersionLosesRaceAndRetries: a SET whose head changed between its
+// read and its transaction (another replica added a version) must not
+// overwrite that version: the head's compare fails, the SET re-reads and
+// adds its version after the other. Run on memkv and on a real etcd, both
+// encrypted, so the compare goes through the decorator and etcd's Txn.
+func TestAddVersionLosesRaceAndRetries(t *testing.T) {
+	backends := map[string]func(t *testing.T) kv.Store{
+		"memkv": func(*testing.T) kv.Store { return memkv.New() },
+		"etcd": func(t *testing.T) kv.Store {
+			b := make([]byte, 6)
+			_, _ = rand.Read(b)
+			s, err := etcdkv.Open([]string{etcdtest.Endpoint(t)}, "store-"+hex.EncodeToString(b)+"/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+	}
+	for name, open := range backends {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			enc := crypt.Wrap(open(t), crypt.NewRandomRing())
+			defer enc.Close()
+			s := New(enc)
+			first := model.SecretVersion{Version: fmt.Sprintf("%032x", 1), Enabled: true}
+			if _, err := s.AddSecretVersion(ctx, "kv", "a", first, "one", func(*model.Secret, bool) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			raced := false
+			mine := model.SecretVersion{Version: fmt.Sprintf("%032x", 3), Enabled: true}
+			_, err := s.AddSecretVersion(ctx, "kv", "a", mine, "three", func(*model.Secret, bool) error {
+				if raced {
+					return nil
+				}
+				raced = true
+				// Another writer adds version 2 behind this SET's back,
+				// straight through the kv layer as another process would.
+				h, raw, _, err := s.readHead(ctx, "test", "kv", "a")
+				if err != nil {
+					return err
+				}
+				other := model.SecretVersion{Version: fmt.Sprintf("%032x", 2), Enabled: true}
+				vop, _ := versionPut("kv", "a", h.Gen, h.Seq, other)
+				h.Seq++
+				h.Latest = &other
+				b, _ := json.Marshal(h)
+				return enc.Txn(ctx, kv.Check(secretKey("kv", "a"), raw), kv.Put(secretKey("kv", "a"), b), vop,
+					kv.Put(secretValueKey("kv", "a", other.Version), []byte("two")))
+			})
+			if err != nil {
+				t.Fatalf("AddSecretVersion after a lost race = %v", err)
+			}
+			sec, err := s.GetSecret(ctx, "kv", "a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, v := range sec.Versions {
+				ids = append(ids, v.Version[31:])
+			}
+			if fmt.Sprint(ids) != "[1 2 3]" {
+				t.Errorf("versions after the race = %v, want [1 2 3] (none lost, in order)", ids)
+			}
+			// Each version has its own place in the order: a SET that
+			// ignored the race would reuse the other's sequence number.
+			h, _, _, err := s.readHead(ctx, "test", "kv", "a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs, err := s.versionRecords(ctx, "test", "kv", "a", h.Gen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var seqs []int64
+			for _, r := range recs {
+				seqs = append(seqs, r.Seq)
+			}
+			if fmt.Sprint(seqs) != "[0 1 2]" || h.Seq != 3 {
+				t.Errorf("sequence numbers = %v, head at %d; want [0 1 2], 3", seqs, h.Seq)
+			}
+			if _, v, err := s.GetSecretVersion(ctx, "kv", "a", ""); err != nil || v.Version != mine.Version {
+				t.Errorf("latest = %+v, %v; want the retried SET's version", v, err)
+			}
+		})
+	}
+}
