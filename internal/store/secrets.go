@@ -149,29 +149,61 @@ func versionPut(vault, name, gen string, seq int64, v model.SecretVersion) (kv.O
 	return kv.Put(secretVersionKey(vault, name, v.Version), b), nil
 }
 
+// maxTxnBytes bounds the bytes one transaction carries. etcd refuses
+// requests over 1.5 MiB by default (--max-request-bytes); a restore of many
+// versions with large values would pass MaxTxnOps and still exceed it.
+const maxTxnBytes = 1 << 20
+
 // commitHead writes ops plus the new head in one Txn guarded by the old
 // head's bytes (nil: the name must be free). Writes that do not fit in one
-// Txn next to the head go first, in Txns of their own: they must be
-// invisible until the head commits (version records of a new generation).
-// It reports a lost race as kv.ErrConflict.
+// Txn next to the head (by count or by bytes) go first, in Txns of their
+// own: they must be invisible until the head commits (version records of
+// a new generation). It reports a lost race as kv.ErrConflict.
 func (s *Store) commitHead(ctx context.Context, vault, name string, oldRaw []byte, h *secretHead, ops []kv.Op) error {
 	b, err := json.Marshal(h)
 	if err != nil {
 		return err
 	}
-	for len(ops) > kv.MaxTxnOps-2 {
-		n := kv.MaxTxnOps
-		if n > len(ops)-(kv.MaxTxnOps-2) {
-			n = len(ops) - (kv.MaxTxnOps - 2)
-		}
-		if err := s.kv.Txn(ctx, ops[:n]...); err != nil {
+	key := secretKey(vault, name)
+	headOps := []kv.Op{kv.Check(key, oldRaw), kv.Put(key, b)}
+	chunks := splitOps(ops)
+	var last []kv.Op
+	if n := len(chunks); n > 0 && len(chunks[n-1])+len(headOps) <= kv.MaxTxnOps &&
+		opsBytes(chunks[n-1])+opsBytes(headOps) <= maxTxnBytes {
+		last, chunks = chunks[n-1], chunks[:n-1]
+	}
+	for _, c := range chunks {
+		if err := s.kv.Txn(ctx, c...); err != nil {
 			return err
 		}
-		ops = ops[n:]
 	}
-	key := secretKey(vault, name)
-	all := append([]kv.Op{kv.Check(key, oldRaw), kv.Put(key, b)}, ops...)
-	return s.kv.Txn(ctx, all...)
+	return s.kv.Txn(ctx, append(headOps, last...)...)
+}
+
+// splitOps cuts ops, in order, into Txn-sized chunks.
+func splitOps(ops []kv.Op) [][]kv.Op {
+	var chunks [][]kv.Op
+	start, size := 0, 0
+	for i, o := range ops {
+		n := len(o.Key) + len(o.Value)
+		if i > start && (i-start == kv.MaxTxnOps || size+n > maxTxnBytes) {
+			chunks = append(chunks, ops[start:i])
+			start, size = i, 0
+		}
+		size += n
+	}
+	if start < len(ops) {
+		chunks = append(chunks, ops[start:])
+	}
+	return chunks
+}
+
+func opsBytes(ops []kv.Op) int {
+	n := 0
+	for _, o := range ops {
+		n += len(o.Key) + len(o.Value)
+	}
+	return n
 }
 
 // upgrade converts a legacy head in place to a new generation and returns

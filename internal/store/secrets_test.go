@@ -102,3 +102,69 @@ func TestAddVersionLosesRaceAndRetries(t *testing.T) {
 		})
 	}
 }
+
+// TestSplitOps: chunks respect both the operation count and the byte
+// budget, keep the order, and lose nothing.
+func TestSplitOps(t *testing.T) {
+	big := make([]byte, maxTxnBytes/3)
+	var ops []kv.Op
+	for i := range 300 {
+		v := []byte("v")
+		if i%50 == 0 {
+			v = big
+		}
+		ops = append(ops, kv.Put(fmt.Sprintf("k%03d", i), v))
+	}
+	chunks := splitOps(ops)
+	var joined []kv.Op
+	for _, c := range chunks {
+		if len(c) == 0 || len(c) > kv.MaxTxnOps || (len(c) > 1 && opsBytes(c) > maxTxnBytes) {
+			t.Errorf("chunk of %d ops, %d bytes", len(c), opsBytes(c))
+		}
+		joined = append(joined, c...)
+	}
+	if len(joined) != len(ops) {
+		t.Fatalf("chunks hold %d ops, want %d", len(joined), len(ops))
+	}
+	for i := range ops {
+		if joined[i].Key != ops[i].Key {
+			t.Fatalf("op %d is %s, want %s", i, joined[i].Key, ops[i].Key)
+		}
+	}
+	if len(chunks) < 3 {
+		t.Errorf("%d chunks for 300 ops, want at least 3", len(chunks))
+	}
+}
+
+// TestCreateSecretBeyondOneRequest: a restore whose values add up to more
+// than etcd accepts in one request (1.5 MiB by default) is written in
+// several transactions and appears whole.
+func TestCreateSecretBeyondOneRequest(t *testing.T) {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	raw, err := etcdkv.Open([]string{etcdtest.Endpoint(t)}, "store-"+hex.EncodeToString(b)+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(crypt.Wrap(raw, crypt.NewRandomRing()))
+	defer s.KV().Close()
+	ctx := context.Background()
+	sec := &model.Secret{Name: "big"}
+	values := map[string]string{}
+	value := string(make([]byte, 25*1024))
+	for i := range 80 { // 2 MB of values
+		id := fmt.Sprintf("%032x", i+1)
+		sec.Versions = append(sec.Versions, model.SecretVersion{Version: id, Enabled: true})
+		values[id] = value
+	}
+	if err := s.CreateSecret(ctx, "kv", sec, values); err != nil {
+		t.Fatalf("CreateSecret of 2 MB = %v", err)
+	}
+	got, err := s.GetSecret(ctx, "kv", "big")
+	if err != nil || len(got.Versions) != 80 {
+		t.Fatalf("GetSecret = %d versions, %v; want 80", len(got.Versions), err)
+	}
+	if v, err := s.GetSecretValue(ctx, "kv", "big", sec.Versions[0].Version); err != nil || len(v) != len(value) {
+		t.Errorf("first value = %d bytes, %v", len(v), err)
+	}
+}
