@@ -350,3 +350,25 @@ func TestPurgeExpiredPages(t *testing.T) {
 		t.Errorf("%d version records left, want %d", len(vers), n*2/5)
 	}
 }
+
+// TestLegacyUpdateLatest: changing the latest version of a legacy record
+// converts it and the change shows in the head's copy of the latest.
+func TestLegacyUpdateLatest(t *testing.T) {
+	s, v, _ := newTestService(t, true)
+	ctx := context.Background()
+	ids := writeLegacySecret(t, s.Store.KV(), v.Name, "L", 3)
+	ct := "text/plain"
+	if _, got, err := s.UpdateSecret(ctx, v, "l", "", UpdateParams{ContentType: &ct}); err != nil || got.Version != ids[2] || got.ContentType != ct {
+		t.Fatalf("UpdateSecret(latest) on legacy = %+v, %v", got, err)
+	}
+	if _, ver, err := s.GetSecret(ctx, v, "l", ""); err != nil || ver.ContentType != ct || ver.Value != "legacy-2" {
+		t.Fatalf("latest after update = %+v, %v", ver, err)
+	}
+	secs, _, err := s.ListSecretsPage(ctx, v, "", 25)
+	if err != nil || len(secs) != 1 || secs[0].Latest().ContentType != ct {
+		t.Fatalf("listed latest = %+v, %v", secs, err)
+	}
+	if _, vers, err := s.ListVersions(ctx, v, "l"); err != nil || len(vers) != 3 {
+		t.Fatalf("ListVersions = %d, %v; want 3", len(vers), err)
+	}
+}
