@@ -764,3 +764,50 @@ func (s *Store) CreateSecret(ctx context.Context, vault string, sec *model.Secre
 	}
 	return mapErr(op, err)
 }
+
+// MigrateLegacySecrets converts every secret record of the previous layout
+// (every version inline) to the per-version layout, a page of records at a
+// time, and returns how many it converted. Reading and writing need no
+// migration (legacy records are read as they are and converted by their
+// first write); running this once at startup makes the per-version costs
+// hold for old data as well. It is safe to run concurrently with traffic
+// and on several replicas: each conversion is guarded by the record it read.
+func (s *Store) MigrateLegacySecrets(ctx context.Context) (int, error) {
+	const op errs.Op = "store.MigrateLegacySecrets"
+	n, after := 0, ""
+	for {
+		pairs, err := s.kv.ListRange(ctx, prefixSecrets, after, sweepPage)
+		if err != nil {
+			return n, mapErr(op, err)
+		}
+		if len(pairs) == 0 {
+			return n, nil
+		}
+		for _, p := range pairs {
+			var h secretHead
+			if err := json.Unmarshal(p.Value, &h); err != nil {
+				return n, errs.E(op, errs.Internal, err)
+			}
+			if !h.legacy() {
+				continue
+			}
+			// secrets/<vault>/<NAME>
+			vault, name, ok := strings.Cut(p.Key[len(prefixSecrets):], "/")
+			if !ok {
+				continue
+			}
+			converted := false
+			err := s.UpdateSecret(ctx, vault, name, func(sec *model.Secret, exists bool) (bool, error) {
+				converted = exists
+				return exists, nil // rewriting a legacy record converts it
+			})
+			if err != nil {
+				return n, err
+			}
+			if converted {
+				n++
+			}
+		}
+		after = pairs[len(pairs)-1].Key
+	}
+}

@@ -168,3 +168,43 @@ func TestCreateSecretBeyondOneRequest(t *testing.T) {
 		t.Errorf("first value = %d bytes, %v", len(v), err)
 	}
 }
+
+// TestMigrateLegacySecrets: the startup migration converts every legacy
+// record, keeps every version and the soft-delete state, and is a no-op the
+// second time.
+func TestMigrateLegacySecrets(t *testing.T) {
+	ctx := context.Background()
+	raw := memkv.New()
+	s := New(raw)
+	deleted := &model.DeletedInfo{DeletedDate: 5, ScheduledPurgeDate: 10}
+	for i := range 150 { // more than one page
+		rec := secretHead{Name: fmt.Sprintf("Sec%03d", i), Versions: []model.SecretVersion{
+			{Version: fmt.Sprintf("%032x", 1), Enabled: true}, {Version: fmt.Sprintf("%032x", 2), Tags: map[string]string{"i": fmt.Sprint(i)}},
+		}}
+		if i%2 == 0 {
+			rec.Deleted = deleted
+		}
+		b, _ := json.Marshal(rec)
+		if err := raw.Put(ctx, secretKey("kv", rec.Name), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.MigrateLegacySecrets(ctx)
+	if err != nil || n != 150 {
+		t.Fatalf("MigrateLegacySecrets = %d, %v; want 150", n, err)
+	}
+	for i := range 150 {
+		name := fmt.Sprintf("sec%03d", i)
+		h, _, _, err := s.readHead(ctx, "test", "kv", name)
+		if err != nil || h.legacy() || len(h.Versions) != 0 || (i%2 == 0) != (h.Deleted != nil) {
+			t.Fatalf("%s after migration: %+v, %v", name, h, err)
+		}
+		sec, err := s.GetSecret(ctx, "kv", name)
+		if err != nil || len(sec.Versions) != 2 || sec.Latest().Tags["i"] != fmt.Sprint(i) {
+			t.Fatalf("%s versions after migration: %+v, %v", name, sec, err)
+		}
+	}
+	if n, err := s.MigrateLegacySecrets(ctx); err != nil || n != 0 {
+		t.Errorf("second migration = %d, %v; want 0", n, err)
+	}
+}
