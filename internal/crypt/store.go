@@ -1,7 +1,9 @@
 package crypt
 
 import (
+	"bytes"
 	"context"
+	"errors"
 
 	"github.com/coffer-dev/coffer/internal/kv"
 )
@@ -46,6 +48,63 @@ func (s *store) List(ctx context.Context, prefix string) ([]kv.Pair, error) {
 		pairs[i].Value = v
 	}
 	return pairs, nil
+}
+
+// ListRange decrypts a page; like List it fails as a whole on a value that
+// does not decrypt.
+func (s *store) ListRange(ctx context.Context, prefix, after string, limit int) ([]kv.Pair, error) {
+	pairs, err := s.inner.ListRange(ctx, prefix, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range pairs {
+		v, err := s.ring.open(p.Key, p.Value)
+		if err != nil {
+			return nil, err
+		}
+		pairs[i].Value = v
+	}
+	return pairs, nil
+}
+
+// Txn seals each written value under its own key (the key is the AAD). A
+// Check names a plaintext, but sealing is randomized, so it cannot be
+// compared to the stored ciphertext directly: the current ciphertext is
+// read and opened, and if it holds the expected plaintext the inner Txn
+// checks for exactly that ciphertext. Should the key change in between,
+// the inner check fails, so the Txn stays all or nothing.
+func (s *store) Txn(ctx context.Context, ops ...kv.Op) error {
+	if err := kv.ValidateTxn(ops); err != nil {
+		return err
+	}
+	inner := make([]kv.Op, len(ops))
+	for i, o := range ops {
+		inner[i] = o
+		switch o.Kind {
+		case kv.OpPut, kv.OpCreate:
+			inner[i].Value = s.ring.seal(o.Key, o.Value)
+		case kv.OpCheck:
+			if o.Value == nil {
+				continue
+			}
+			raw, err := s.inner.Get(ctx, o.Key)
+			if errors.Is(err, kv.ErrNotFound) {
+				return &kv.TxnError{Index: i, Key: o.Key, Err: kv.ErrConflict}
+			}
+			if err != nil {
+				return err
+			}
+			plain, err := s.ring.open(o.Key, raw)
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(plain, o.Value) {
+				return &kv.TxnError{Index: i, Key: o.Key, Err: kv.ErrConflict}
+			}
+			inner[i].Value = raw
+		}
+	}
+	return s.inner.Txn(ctx, inner...)
 }
 
 func (s *store) Create(ctx context.Context, key string, value []byte) error {

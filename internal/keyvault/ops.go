@@ -313,11 +313,13 @@ func (h *Handler) listSecrets(w http.ResponseWriter, req *request) error {
 	if err != nil {
 		return err
 	}
-	all, err := h.Vaults.ListSecrets(req.r.Context(), v)
+	// One page is read from the store's ordered index, so the cost of a
+	// page does not grow with the vault.
+	items, more, err := h.Vaults.ListSecretsPage(req.r.Context(), v, p.after, p.max)
 	if err != nil {
 		return err
 	}
-	return writePage(w, req, p, all, upperName, "/secrets", func(sec *model.Secret) wire.SecretItem {
+	return writeItems(w, req, p, items, lastKey(items, more, upperName), "/secrets", func(sec *model.Secret) wire.SecretItem {
 		ver := sec.Latest()
 		return wire.SecretItem{ID: req.secretID(sec.Name, ""), Attributes: req.attributes(v, ver), Tags: ver.Tags, ContentType: ver.ContentType}
 	})
@@ -327,6 +329,19 @@ func (h *Handler) listSecrets(w http.ResponseWriter, req *request) error {
 // nextLink to path when more follow.
 func writePage[T, W any](w http.ResponseWriter, req *request, p page, all []T, key func(T) string, path string, render func(*T) W) error {
 	items, last := paginate(all, key, p)
+	return writeItems(w, req, p, items, last, path, render)
+}
+
+// lastKey is the paging key of a page's last item when more follow.
+func lastKey[T any](items []T, more bool, key func(T) string) string {
+	if !more || len(items) == 0 {
+		return ""
+	}
+	return key(items[len(items)-1])
+}
+
+// writeItems renders one page, with a nextLink after last unless it is "".
+func writeItems[T, W any](w http.ResponseWriter, req *request, p page, items []T, last string, path string, render func(*T) W) error {
 	out := wire.ListResult[W]{Value: make([]W, 0, len(items))}
 	for i := range items {
 		out.Value = append(out.Value, render(&items[i]))
@@ -392,11 +407,11 @@ func (h *Handler) listDeleted(w http.ResponseWriter, req *request) error {
 	if err != nil {
 		return err
 	}
-	all, err := h.Vaults.ListDeletedSecrets(req.r.Context(), v)
+	items, more, err := h.Vaults.ListDeletedSecretsPage(req.r.Context(), v, p.after, p.max)
 	if err != nil {
 		return err
 	}
-	return writePage(w, req, p, all, upperName, "/deletedsecrets", func(sec *model.Secret) wire.DeletedSecretItem {
+	return writeItems(w, req, p, items, lastKey(items, more, upperName), "/deletedsecrets", func(sec *model.Secret) wire.DeletedSecretItem {
 		b := req.deletedBundle(v, sec)
 		return wire.DeletedSecretItem{
 			RecoveryID: b.RecoveryID, DeletedDate: b.DeletedDate, ScheduledPurgeDate: b.ScheduledPurgeDate,

@@ -17,6 +17,7 @@ const (
 	prefixUAMIs       = "uamis/"
 	prefixAppObjects  = "appobjects/"
 	prefixValues      = "secretvalues/"
+	prefixVersions    = "secretversions/"
 )
 
 func configKey(name string) string        { return prefixConfig + name }
@@ -33,4 +34,12 @@ func secretValuesPrefix(vault, name string) string {
 }
 func secretValueKey(vault, name, version string) string {
 	return secretValuesPrefix(vault, name) + strings.ToLower(version)
+}
+
+func versionsPrefix(vault string) string { return prefixVersions + strings.ToLower(vault) + "/" }
+func secretVersionsPrefix(vault, name string) string {
+	return versionsPrefix(vault) + strings.ToUpper(name) + "/"
+}
+func secretVersionKey(vault, name, version string) string {
+	return secretVersionsPrefix(vault, name) + strings.ToLower(version)
 }

@@ -240,76 +240,70 @@ func (s *Store) PurgeVault(ctx context.Context, name string) error {
 	return s.sweepSecrets(ctx, op, name)
 }
 
-func (s *Store) sweepSecrets(ctx context.Context, op errs.Op, vault string) error {
-	if err := s.deletePrefix(ctx, op, secretsPrefix(vault)); err != nil {
-		return err
+// PurgeVaultIf removes a vault and all of its secrets if check, given the
+// vault as stored, returns nil. The removal of the vault record is guarded
+// by the very bytes check saw, so a vault recovered (or changed) by another
+// replica in between is left alone: the purge then re-reads and asks check
+// again.
+func (s *Store) PurgeVaultIf(ctx context.Context, name string, check func(v *model.Vault) error) error {
+	const op errs.Op = "store.PurgeVaultIf"
+	key := vaultKey(name)
+	for range 16 {
+		raw, err := s.kv.Get(ctx, key)
+		if err != nil {
+			return mapErr(op, err)
+		}
+		var v model.Vault
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return errs.E(op, errs.Internal, err)
+		}
+		if err := check(&v); err != nil {
+			return err
+		}
+		err = s.kv.Txn(ctx, kv.Check(key, raw), kv.Delete(key))
+		if errors.Is(err, kv.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return mapErr(op, err)
+		}
+		return s.sweepSecrets(ctx, op, name)
 	}
-	return s.deletePrefix(ctx, op, valuesPrefix(vault))
+	return errs.E(op, errs.Conflict, kv.ErrConflict)
 }
 
-func (s *Store) deletePrefix(ctx context.Context, op errs.Op, prefix string) error {
-	pairs, err := s.kv.List(ctx, prefix)
-	if err != nil {
-		return mapErr(op, err)
-	}
-	for _, p := range pairs {
-		if err := s.kv.Delete(ctx, p.Key); err != nil && !errors.Is(err, kv.ErrNotFound) {
-			return mapErr(op, err)
+func (s *Store) sweepSecrets(ctx context.Context, op errs.Op, vault string) error {
+	for _, prefix := range []string{secretsPrefix(vault), versionsPrefix(vault), valuesPrefix(vault)} {
+		if err := s.deletePrefix(ctx, op, prefix); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// Secret values live apart from the secret record (which holds every
-// version's attributes), so that reading or changing a secret with many
-// versions, and listing secrets, never loads the values of other versions.
+// sweepPage is how many keys deletePrefix reads and removes at a time, so
+// that removing a vault of any size holds one page in memory and each
+// batch of removals is one transaction.
+const sweepPage = 100
 
-// PutSecretValue stores one version's value.
-func (s *Store) PutSecretValue(ctx context.Context, vault, name, version, value string) error {
-	return mapErr("store.PutSecretValue", s.kv.Put(ctx, secretValueKey(vault, name, version), []byte(value)))
-}
-
-// GetSecretValue returns one version's value.
-func (s *Store) GetSecretValue(ctx context.Context, vault, name, version string) (string, error) {
-	b, err := s.kv.Get(ctx, secretValueKey(vault, name, version))
-	if err != nil {
-		return "", mapErr("store.GetSecretValue", err)
+// deletePrefix removes every key under prefix, a page at a time.
+func (s *Store) deletePrefix(ctx context.Context, op errs.Op, prefix string) error {
+	for {
+		pairs, err := s.kv.ListRange(ctx, prefix, "", sweepPage)
+		if err != nil {
+			return mapErr(op, err)
+		}
+		if len(pairs) == 0 {
+			return nil
+		}
+		ops := make([]kv.Op, len(pairs))
+		for i, p := range pairs {
+			ops[i] = kv.Remove(p.Key)
+		}
+		if err := s.kv.Txn(ctx, ops...); err != nil {
+			return mapErr(op, err)
+		}
 	}
-	return string(b), nil
-}
-
-// DeleteSecretValue removes one version's value (absent is fine).
-func (s *Store) DeleteSecretValue(ctx context.Context, vault, name, version string) error {
-	err := s.kv.Delete(ctx, secretValueKey(vault, name, version))
-	if err != nil && !errors.Is(err, kv.ErrNotFound) {
-		return mapErr("store.DeleteSecretValue", err)
-	}
-	return nil
-}
-
-// DeleteSecretValues removes every value of a secret name.
-func (s *Store) DeleteSecretValues(ctx context.Context, vault, name string) error {
-	return s.deletePrefix(ctx, "store.DeleteSecretValues", secretValuesPrefix(vault, name))
-}
-
-// GetSecret returns one secret record (all versions, possibly soft-deleted).
-func (s *Store) GetSecret(ctx context.Context, vault, name string) (*model.Secret, error) {
-	var sec model.Secret
-	if err := getJSON(ctx, s.kv, "store.GetSecret", secretKey(vault, name), &sec); err != nil {
-		return nil, err
-	}
-	return &sec, nil
-}
-
-// UpdateSecret applies fn to a secret record atomically. fn gets a zero
-// record and exists=false when absent; returning keep=false deletes it.
-func (s *Store) UpdateSecret(ctx context.Context, vault, name string, fn func(sec *model.Secret, exists bool) (keep bool, err error)) error {
-	return updateJSON(ctx, s.kv, "store.UpdateSecret", secretKey(vault, name), fn)
-}
-
-// ListSecrets returns every secret record of a vault, ordered by upper-cased name.
-func (s *Store) ListSecrets(ctx context.Context, vault string) ([]model.Secret, error) {
-	return listJSON[model.Secret](ctx, s.kv, "store.ListSecrets", secretsPrefix(vault))
 }
 
 // CreateRoleAssignment stores a role assignment.

@@ -47,7 +47,7 @@ func backupHeader() []byte {
 // The blob cannot be read or altered outside this Coffer instance.
 func (s *Service) BackupSecret(ctx context.Context, v *model.Vault, name string) ([]byte, error) {
 	const op errs.Op = "vaults.BackupSecret"
-	sec, _, err := s.lookup(ctx, op, v, name, "")
+	sec, err := s.lookupAll(ctx, op, v, name)
 	if err != nil {
 		return nil, err
 	}
@@ -96,41 +96,43 @@ func (s *Service) RestoreSecret(ctx context.Context, v *model.Vault, blob []byte
 	}
 	// Refuse a taken name before writing any value: the backup's version
 	// ids are those of a secret that may still exist here.
-	if cur, err := s.Store.GetSecret(ctx, v.Name, p.Name); err == nil {
-		if cur.Deleted != nil {
-			return nil, deletedButRecoverable(op, cur.Name)
-		}
-		return nil, errs.E(op, errs.Conflict, errs.Code("Conflict"), errs.Msg(fmt.Sprintf("Secret %s already exists in this vault.", cur.Name)))
-	} else if errs.KindOf(err) != errs.NotExist {
-		return nil, errs.E(op, err)
+	if err := s.nameFree(ctx, op, v, p.Name); err != nil {
+		return nil, err
 	}
-	versions := make([]model.SecretVersion, 0, len(p.Versions))
+	sec := model.Secret{Name: p.Name, Versions: make([]model.SecretVersion, 0, len(p.Versions))}
+	values := make(map[string]string, len(p.Versions))
 	for _, bv := range p.Versions {
 		if len(bv.Version) != 32 || len(bv.Value) > MaxValueBytes {
 			return nil, malformed
 		}
-		if err := s.Store.PutSecretValue(ctx, v.Name, p.Name, bv.Version, bv.Value); err != nil {
-			return nil, errs.E(op, err)
-		}
-		versions = append(versions, bv.SecretVersion)
+		sec.Versions = append(sec.Versions, bv.SecretVersion)
+		values[bv.Version] = bv.Value
 	}
-	var out model.Secret
-	err = s.Store.UpdateSecret(ctx, v.Name, p.Name, func(sec *model.Secret, exists bool) (bool, error) {
-		if exists && sec.Deleted != nil {
-			return true, deletedButRecoverable(op, sec.Name)
+	// One transaction for the head (plus whatever versions fit next to
+	// it): either the secret appears whole or not at all.
+	if err := s.Store.CreateSecret(ctx, v.Name, &sec, values); errs.KindOf(err) == errs.Exist {
+		// Lost a race with a set of the same name.
+		if err := s.nameFree(ctx, op, v, p.Name); err != nil {
+			return nil, err
 		}
-		if exists {
-			// Lost a race with a set of the same name; the values written
-			// above have this backup's version ids and stay unreferenced
-			// until the name is purged.
-			return true, errs.E(op, errs.Conflict, errs.Code("Conflict"), errs.Msg(fmt.Sprintf("Secret %s already exists in this vault.", sec.Name)))
-		}
-		*sec = model.Secret{Name: p.Name, Versions: versions}
-		out = *sec
-		return true, nil
-	})
-	if err != nil {
+		return nil, errs.E(op, errs.Conflict, errs.Code("Conflict"), errs.Msg(fmt.Sprintf("Secret %s already exists in this vault.", p.Name)))
+	} else if err != nil {
 		return nil, errs.E(op, err)
 	}
+	out := sec
 	return &out, nil
+}
+
+// nameFree returns nil when no secret, live or soft-deleted, has the name.
+func (s *Service) nameFree(ctx context.Context, op errs.Op, v *model.Vault, name string) error {
+	cur, err := s.Store.GetSecretHead(ctx, v.Name, name)
+	switch {
+	case errs.KindOf(err) == errs.NotExist:
+		return nil
+	case err != nil:
+		return errs.E(op, err)
+	case cur.Deleted != nil:
+		return deletedButRecoverable(op, cur.Name)
+	}
+	return errs.E(op, errs.Conflict, errs.Code("Conflict"), errs.Msg(fmt.Sprintf("Secret %s already exists in this vault.", cur.Name)))
 }

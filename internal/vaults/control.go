@@ -426,7 +426,14 @@ func (s *Service) PurgeDeletedVault(ctx context.Context, sub, name string) error
 	if v.EnablePurgeProtection && s.Now().Before(v.Deleted.Add(time.Duration(v.SoftDeleteRetentionInDays)*24*time.Hour)) {
 		return vaultError(op, errs.Conflict, "InvalidOperation", "Operation 'DeletedVaultPurge' is not allowed.")
 	}
-	return s.Store.PurgeVault(ctx, name)
+	// The purge re-checks, in the transaction that removes the vault, that
+	// it is still the deleted vault checked above (not recovered meanwhile).
+	return s.Store.PurgeVaultIf(ctx, name, func(cur *model.Vault) error {
+		if cur.Deleted == nil || !cur.Deleted.Equal(*v.Deleted) {
+			return vaultError(op, errs.NotExist, "DeletedVaultNotFound", fmt.Sprintf("The deleted vault '%s' was not found.", name))
+		}
+		return nil
+	})
 }
 
 // ScheduledPurgeDate of a soft-deleted vault.

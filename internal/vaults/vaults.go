@@ -12,6 +12,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/cipher"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -207,30 +208,20 @@ func (s *Service) SetSecret(ctx context.Context, v *model.Vault, name string, p 
 	if p.Attributes.Enabled != nil {
 		ver.Enabled = *p.Attributes.Enabled
 	}
-	// The value goes in first: a version never exists without its value.
-	// If the record update fails the value is removed again.
-	if err := s.Store.PutSecretValue(ctx, v.Name, name, ver.Version, ver.Value); err != nil {
-		return nil, nil, errs.E(op, err)
-	}
-	var out model.Secret
-	err := s.Store.UpdateSecret(ctx, v.Name, name, func(sec *model.Secret, exists bool) (bool, error) {
+	// Value, version and head go in one transaction: an interrupted SET
+	// leaves nothing behind, and it costs one commit.
+	out, err := s.Store.AddSecretVersion(ctx, v.Name, name, ver, ver.Value, func(sec *model.Secret, exists bool) error {
 		if exists && sec.Deleted != nil {
-			return false, deletedButRecoverable(op, sec.Name)
+			return deletedButRecoverable(op, sec.Name)
 		}
-		if !exists {
-			sec.Name = name
-		}
-		sec.Versions = append(sec.Versions, ver)
-		out = *sec
-		return true, nil
+		return nil
 	})
 	if err != nil {
-		_ = s.Store.DeleteSecretValue(ctx, v.Name, name, ver.Version)
 		return nil, nil, errs.E(op, err)
 	}
 	latest := out.Latest()
 	latest.Value = ver.Value
-	return &out, latest, nil
+	return out, latest, nil
 }
 
 // GetSecret returns a live secret and the requested version (latest when
@@ -256,25 +247,35 @@ func (s *Service) GetSecret(ctx context.Context, v *model.Vault, name, version s
 	return sec, ver, nil
 }
 
+// lookup reads a live secret's head and one version (latest when version
+// is empty), never the other versions.
 func (s *Service) lookup(ctx context.Context, op errs.Op, v *model.Vault, name, version string) (*model.Secret, *model.SecretVersion, error) {
 	if !ValidSecretName(name) {
 		return nil, nil, invalidName(op, name)
 	}
-	sec, err := s.Store.GetSecret(ctx, v.Name, name)
+	sec, ver, err := s.Store.GetSecretVersion(ctx, v.Name, name, version)
 	if errs.KindOf(err) == errs.NotExist || (err == nil && sec.Deleted != nil) {
 		return nil, nil, secretNotFound(op, name, version)
 	}
 	if err != nil {
 		return nil, nil, errs.E(op, err)
 	}
-	if version == "" {
-		return sec, sec.Latest(), nil
-	}
-	ver := sec.Version(version)
-	if ver == nil {
-		return nil, nil, secretNotFound(op, name, version)
-	}
 	return sec, ver, nil
+}
+
+// lookupAll reads a live secret with every version.
+func (s *Service) lookupAll(ctx context.Context, op errs.Op, v *model.Vault, name string) (*model.Secret, error) {
+	if !ValidSecretName(name) {
+		return nil, invalidName(op, name)
+	}
+	sec, err := s.Store.GetSecret(ctx, v.Name, name)
+	if errs.KindOf(err) == errs.NotExist || (err == nil && (sec.Deleted != nil || len(sec.Versions) == 0)) {
+		return nil, secretNotFound(op, name, "")
+	}
+	if err != nil {
+		return nil, errs.E(op, err)
+	}
+	return sec, nil
 }
 
 // UpdateSecret changes the attributes, content type or tags of one version
@@ -290,25 +291,10 @@ func (s *Service) UpdateSecret(ctx context.Context, v *model.Vault, name, versio
 	if err := validateTags(op, p.Tags); err != nil {
 		return nil, nil, err
 	}
-	var out model.Secret
-	var idx int
-	err := s.Store.UpdateSecret(ctx, v.Name, name, func(sec *model.Secret, exists bool) (bool, error) {
-		if !exists || sec.Deleted != nil {
-			return exists, secretNotFound(op, name, version)
+	sec, ver, err := s.Store.UpdateSecretVersion(ctx, v.Name, name, version, func(sec *model.Secret, ver *model.SecretVersion, exists bool) error {
+		if !exists || sec.Deleted != nil || ver == nil {
+			return secretNotFound(op, name, version)
 		}
-		idx = len(sec.Versions) - 1
-		if version != "" {
-			idx = -1
-			for i := range sec.Versions {
-				if strings.EqualFold(sec.Versions[i].Version, version) {
-					idx = i
-				}
-			}
-			if idx < 0 {
-				return true, secretNotFound(op, name, version)
-			}
-		}
-		ver := &sec.Versions[idx]
 		if p.ContentType != nil {
 			ver.ContentType = *p.ContentType
 		}
@@ -325,13 +311,12 @@ func (s *Service) UpdateSecret(ctx context.Context, v *model.Vault, name, versio
 			ver.Expires = p.Attributes.Expires
 		}
 		ver.Updated = s.Now().Unix()
-		out = *sec
-		return true, nil
+		return nil
 	})
 	if err != nil {
 		return nil, nil, errs.E(op, err)
 	}
-	return &out, &out.Versions[idx], nil
+	return sec, ver, nil
 }
 
 // DeleteSecret deletes every version: soft delete when the vault has it,
@@ -343,7 +328,9 @@ func (s *Service) DeleteSecret(ctx context.Context, v *model.Vault, name string)
 	}
 	now := s.Now()
 	var out model.Secret
-	err := s.Store.UpdateSecret(ctx, v.Name, name, func(sec *model.Secret, exists bool) (bool, error) {
+	// Only the head changes; a permanent delete removes the versions and
+	// values after the head, a page at a time.
+	err := s.Store.UpdateSecretHead(ctx, v.Name, name, func(sec *model.Secret, exists bool) (bool, error) {
 		if !exists || sec.Deleted != nil {
 			return exists, secretNotFound(op, name, "")
 		}
@@ -360,11 +347,6 @@ func (s *Service) DeleteSecret(ctx context.Context, v *model.Vault, name string)
 	})
 	if err != nil {
 		return nil, errs.E(op, err)
-	}
-	if !v.EnableSoftDelete {
-		if err := s.Store.DeleteSecretValues(ctx, v.Name, out.Name); err != nil {
-			return nil, errs.E(op, err)
-		}
 	}
 	return &out, nil
 }
@@ -396,7 +378,7 @@ func (s *Service) list(ctx context.Context, v *model.Vault, deleted bool) ([]mod
 // ListVersions returns a live secret's versions, newest first.
 func (s *Service) ListVersions(ctx context.Context, v *model.Vault, name string) (*model.Secret, []model.SecretVersion, error) {
 	const op errs.Op = "vaults.ListVersions"
-	sec, _, err := s.lookup(ctx, op, v, name, "")
+	sec, err := s.lookupAll(ctx, op, v, name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -414,7 +396,7 @@ func (s *Service) GetDeletedSecret(ctx context.Context, v *model.Vault, name str
 	if !ValidSecretName(name) {
 		return nil, invalidName(op, name)
 	}
-	sec, err := s.Store.GetSecret(ctx, v.Name, name)
+	sec, err := s.Store.GetSecretHead(ctx, v.Name, name)
 	if errs.KindOf(err) == errs.NotExist || (err == nil && sec.Deleted == nil) {
 		return nil, deletedNotFound(op, name)
 	}
@@ -431,7 +413,9 @@ func (s *Service) PurgeDeletedSecret(ctx context.Context, v *model.Vault, name s
 	if !ValidSecretName(name) {
 		return invalidName(op, name)
 	}
-	err := s.Store.UpdateSecret(ctx, v.Name, name, func(sec *model.Secret, exists bool) (bool, error) {
+	// Removing the head re-checks, in the same transaction, that it is still
+	// the deleted record fn saw; the versions and values follow.
+	err := s.Store.UpdateSecretHead(ctx, v.Name, name, func(sec *model.Secret, exists bool) (bool, error) {
 		if !exists || sec.Deleted == nil {
 			return exists, deletedNotFound(op, name)
 		}
@@ -444,9 +428,6 @@ func (s *Service) PurgeDeletedSecret(ctx context.Context, v *model.Vault, name s
 	if err != nil {
 		return errs.E(op, err)
 	}
-	if err := s.Store.DeleteSecretValues(ctx, v.Name, name); err != nil {
-		return errs.E(op, err)
-	}
 	return nil
 }
 
@@ -457,7 +438,7 @@ func (s *Service) RecoverDeletedSecret(ctx context.Context, v *model.Vault, name
 		return nil, invalidName(op, name)
 	}
 	var out model.Secret
-	err := s.Store.UpdateSecret(ctx, v.Name, name, func(sec *model.Secret, exists bool) (bool, error) {
+	err := s.Store.UpdateSecretHead(ctx, v.Name, name, func(sec *model.Secret, exists bool) (bool, error) {
 		if !exists || sec.Deleted == nil {
 			return exists, deletedNotFound(op, name)
 		}
@@ -484,37 +465,90 @@ func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 	for i := range vaults {
 		if vaults[i].Deleted != nil {
 			if ScheduledPurgeDate(&vaults[i]).Unix() <= now {
-				if err := s.Store.PurgeVault(ctx, vaults[i].Name); err != nil && errs.KindOf(err) != errs.NotExist {
+				// Re-checked against the stored vault in the removing
+				// transaction: it may have been recovered meanwhile.
+				err := s.Store.PurgeVaultIf(ctx, vaults[i].Name, func(cur *model.Vault) error {
+					if cur.Deleted == nil || ScheduledPurgeDate(cur).Unix() > now {
+						return errNotDue
+					}
+					return nil
+				})
+				switch {
+				case err == nil:
+					n++
+				case err == errNotDue || errs.KindOf(err) == errs.NotExist:
+				default:
 					return n, err
 				}
-				n++
 			}
 			continue // a deleted vault's secrets wait for it
 		}
-		secs, err := s.Store.ListSecrets(ctx, vaults[i].Name)
+		m, err := s.purgeExpiredSecrets(ctx, vaults[i].Name, now)
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// errNotDue stops a purge whose target is no longer due.
+var errNotDue = errors.New("vaults: no longer due for purge")
+
+// purgeExpiredPage is how many deleted secrets PurgeExpired reads at a time.
+const purgeExpiredPage = 100
+
+// purgeExpiredSecrets removes a vault's expired soft-deleted secrets,
+// reading the deleted ones a page at a time so that memory stays bounded
+// by the page, whatever the size of the vault. Each removal re-checks, in
+// the transaction that removes the head, that the secret is still deleted
+// and expired (it may have been recovered meanwhile).
+func (s *Service) purgeExpiredSecrets(ctx context.Context, vault string, now int64) (int, error) {
+	n, after := 0, ""
+	for {
+		secs, more, err := s.Store.ListSecretsPage(ctx, vault, after, purgeExpiredPage, true)
 		if err != nil {
 			return n, err
 		}
 		for _, sec := range secs {
-			if sec.Deleted == nil || sec.Deleted.ScheduledPurgeDate > now {
+			if sec.Deleted.ScheduledPurgeDate > now {
 				continue
 			}
 			purged := false
-			err := s.Store.UpdateSecret(ctx, vaults[i].Name, sec.Name, func(cur *model.Secret, exists bool) (bool, error) {
+			err := s.Store.UpdateSecretHead(ctx, vault, sec.Name, func(cur *model.Secret, exists bool) (bool, error) {
 				purged = exists && cur.Deleted != nil && cur.Deleted.ScheduledPurgeDate <= now
-				return !purged, nil
+				return !purged && exists, nil
 			})
 			if err != nil {
 				return n, err
 			}
-			if !purged {
-				continue
+			if purged {
+				n++
 			}
-			if err := s.Store.DeleteSecretValues(ctx, vaults[i].Name, sec.Name); err != nil {
-				return n, err
-			}
-			n++
 		}
+		if !more {
+			return n, nil
+		}
+		after = strings.ToUpper(secs[len(secs)-1].Name)
 	}
-	return n, nil
+}
+
+// ListSecretsPage returns up to max live secrets whose upper-cased name
+// sorts after after, in that order, and whether more follow; each with its
+// latest version only. Its cost is that of the page.
+func (s *Service) ListSecretsPage(ctx context.Context, v *model.Vault, after string, max int) ([]model.Secret, bool, error) {
+	secs, more, err := s.Store.ListSecretsPage(ctx, v.Name, after, max, false)
+	if err != nil {
+		return nil, false, errs.E(errs.Op("vaults.ListSecretsPage"), err)
+	}
+	return secs, more, nil
+}
+
+// ListDeletedSecretsPage is ListSecretsPage for the soft-deleted secrets.
+func (s *Service) ListDeletedSecretsPage(ctx context.Context, v *model.Vault, after string, max int) ([]model.Secret, bool, error) {
+	secs, more, err := s.Store.ListSecretsPage(ctx, v.Name, after, max, true)
+	if err != nil {
+		return nil, false, errs.E(errs.Op("vaults.ListDeletedSecretsPage"), err)
+	}
+	return secs, more, nil
 }

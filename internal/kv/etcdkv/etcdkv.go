@@ -113,6 +113,99 @@ func (s *Store) List(ctx context.Context, prefix string) ([]kv.Pair, error) {
 	return out, nil
 }
 
+// ListRange implements kv.Store with one limited range read, so its cost
+// is that of the page.
+func (s *Store) ListRange(ctx context.Context, prefix, after string, limit int) ([]kv.Pair, error) {
+	if err := s.check(ctx, "x"); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, errors.New("etcdkv: list range needs a positive limit")
+	}
+	start := prefix
+	if after >= prefix {
+		start = after + "\x00" // the first key after after
+	}
+	end := clientv3.GetPrefixRangeEnd(prefix)
+	if prefix == "" {
+		end = "\x00" // with a namespace: to the end of the namespace
+		if start == "" {
+			start = "\x00"
+		}
+	}
+	resp, err := s.kv.Get(ctx, start, clientv3.WithRange(end), clientv3.WithLimit(int64(limit)),
+		clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+	if err != nil {
+		return nil, fmt.Errorf("etcdkv: list %q: %w", prefix, err)
+	}
+	out := make([]kv.Pair, 0, len(resp.Kvs))
+	for _, p := range resp.Kvs {
+		out = append(out, kv.Pair{Key: string(p.Key), Value: clone(p.Value)})
+	}
+	return out, nil
+}
+
+// Txn implements kv.Store with one etcd transaction: the conditions become
+// its comparisons and the writes its success branch. When a comparison
+// fails, the failure branch reads the compared keys back so the error can
+// name the operation that failed.
+func (s *Store) Txn(ctx context.Context, ops ...kv.Op) error {
+	if err := s.check(ctx, "x"); err != nil {
+		return err
+	}
+	if err := kv.ValidateTxn(ops); err != nil {
+		return err
+	}
+	var cmps []clientv3.Cmp
+	var then, els []clientv3.Op
+	var checked []int // indexes of ops with a condition, in els order
+	for i, o := range ops {
+		switch o.Kind {
+		case kv.OpCreate:
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(o.Key), "=", 0))
+		case kv.OpDelete:
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(o.Key), ">", 0))
+		case kv.OpCheck:
+			if o.Value == nil {
+				cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(o.Key), "=", 0))
+			} else {
+				// etcd fails a value comparison on an absent key, which
+				// is what Check wants.
+				cmps = append(cmps, clientv3.Compare(clientv3.Value(o.Key), "=", string(o.Value)))
+			}
+		}
+		if o.Kind == kv.OpCreate || o.Kind == kv.OpDelete || o.Kind == kv.OpCheck {
+			checked = append(checked, i)
+			els = append(els, clientv3.OpGet(o.Key))
+		}
+		switch o.Kind {
+		case kv.OpPut, kv.OpCreate:
+			then = append(then, clientv3.OpPut(o.Key, string(o.Value)))
+		case kv.OpDelete, kv.OpRemove:
+			then = append(then, clientv3.OpDelete(o.Key))
+		}
+	}
+	resp, err := s.kv.Txn(ctx).If(cmps...).Then(then...).Else(els...).Commit()
+	if err != nil {
+		return fmt.Errorf("etcdkv: txn: %w", err)
+	}
+	if resp.Succeeded {
+		return nil
+	}
+	for j, i := range checked {
+		kvs := resp.Responses[j].GetResponseRange().GetKvs()
+		var cur []byte
+		if len(kvs) > 0 {
+			cur = kvs[0].Value
+		}
+		if err := ops[i].Holds(cur, len(kvs) > 0); err != nil {
+			return fmt.Errorf("etcdkv: %w", &kv.TxnError{Index: i, Key: ops[i].Key, Err: err})
+		}
+	}
+	// The state moved again between the failed comparison and the read.
+	return fmt.Errorf("etcdkv: txn: %w", kv.ErrConflict)
+}
+
 // Create implements kv.Store.
 func (s *Store) Create(ctx context.Context, key string, value []byte) error {
 	if err := s.check(ctx, key); err != nil {

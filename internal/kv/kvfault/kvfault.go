@@ -176,6 +176,36 @@ func (s *Store) Update(ctx context.Context, key string, fn func(old []byte) ([]b
 	return s.inner.Update(ctx, key, fn)
 }
 
+// ListRange implements kv.Store; List rules apply to it.
+func (s *Store) ListRange(ctx context.Context, prefix, after string, limit int) ([]kv.Pair, error) {
+	if err := s.fault(ctx, List, prefix); err != nil {
+		return nil, err
+	}
+	return s.inner.ListRange(ctx, prefix, after, limit)
+}
+
+// Txn implements kv.Store. Each operation is matched as the call it stands
+// for (a Put as Put, a Create as Create, a Delete or Remove as Delete, a
+// Check as Get); if any matches a rule the whole Txn fails before it
+// reaches the inner store, so nothing of it is written.
+func (s *Store) Txn(ctx context.Context, ops ...kv.Op) error {
+	for _, o := range ops {
+		op := Get
+		switch o.Kind {
+		case kv.OpPut:
+			op = Put
+		case kv.OpCreate:
+			op = Create
+		case kv.OpDelete, kv.OpRemove:
+			op = Delete
+		}
+		if err := s.fault(ctx, op, o.Key); err != nil {
+			return err
+		}
+	}
+	return s.inner.Txn(ctx, ops...)
+}
+
 // Delete implements kv.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.fault(ctx, Delete, key); err != nil {

@@ -86,3 +86,40 @@ func TestRules(t *testing.T) {
 		t.Errorf("after Clear: %q, %v", v, err)
 	}
 }
+
+// TestTxnRules: a Txn fails as a whole when any of its operations matches a
+// rule for the call it stands for, and then writes nothing.
+func TestTxnRules(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		rule kvfault.Rule
+		fail bool
+	}{
+		{"put matches Put", kvfault.Rule{Ops: kvfault.Put, Prefix: "a/"}, true},
+		{"create matches Create", kvfault.Rule{Ops: kvfault.Create, Prefix: "c/"}, true},
+		{"remove matches Delete", kvfault.Rule{Ops: kvfault.Delete, Prefix: "d/"}, true},
+		{"check matches Get", kvfault.Rule{Ops: kvfault.Get, Prefix: "k/"}, true},
+		{"writes group", kvfault.Rule{Ops: kvfault.Writes, Prefix: "a/"}, true},
+		{"other prefix", kvfault.Rule{Ops: kvfault.All, Prefix: "z/"}, false},
+		{"update rule is not a put", kvfault.Rule{Ops: kvfault.Update, Prefix: "a/"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inner := memkv.New()
+			s := kvfault.Wrap(inner)
+			s.Inject(tt.rule)
+			err := s.Txn(ctx, kv.Check("k/1", nil), kv.Put("a/1", []byte("x")), kv.Create("c/1", []byte("y")), kv.Remove("d/1"))
+			if tt.fail != (err != nil) {
+				t.Fatalf("Txn = %v, want failure %v", err, tt.fail)
+			}
+			_, getErr := inner.Get(ctx, "a/1")
+			if tt.fail && !errors.Is(getErr, kv.ErrNotFound) {
+				t.Errorf("a failed Txn reached the inner store")
+			}
+			if !tt.fail && getErr != nil {
+				t.Errorf("a passed Txn did not write: %v", getErr)
+			}
+		})
+	}
+}

@@ -25,6 +25,7 @@ func RunConcurrent(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		{"CreateOneWinner", testCreateRace},
 		{"DeleteOneWinner", testDeleteRace},
 		{"ReadersDuringWrites", testReadersDuringWrites},
+		{"TxnTransfer", testTxnTransfer},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

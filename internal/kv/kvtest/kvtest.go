@@ -46,6 +46,9 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		{"DeleteMissing", testDeleteMissing},
 		{"ErrorsMatchSentinels", testErrors},
 		{"CallerOwnsMemory", testCallerOwnsMemory},
+		{"ListRange", testListRange},
+		{"Txn", testTxn},
+		{"TxnShape", testTxnShape},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -76,6 +76,58 @@ func (s *Store) List(ctx context.Context, prefix string) ([]kv.Pair, error) {
 	return out, nil
 }
 
+// ListRange returns copies of at most limit pairs under prefix with keys
+// after after, in ascending order. memkv has no ordered index, so this is
+// a full scan; memkv is for tests and development, where that is fine.
+func (s *Store) ListRange(ctx context.Context, prefix, after string, limit int) ([]kv.Pair, error) {
+	if limit <= 0 {
+		return nil, errors.New("memkv: list range needs a positive limit")
+	}
+	all, err := s.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	i, _ := slices.BinarySearchFunc(all, after, func(p kv.Pair, k string) int {
+		if p.Key <= k {
+			return -1
+		}
+		return 1
+	})
+	all = all[i:]
+	return all[:min(limit, len(all))], nil
+}
+
+// Txn checks every condition under the write lock and only then applies
+// the writes, so a failed Txn changes nothing.
+func (s *Store) Txn(ctx context.Context, ops ...kv.Op) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := kv.ValidateTxn(ops); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.data == nil {
+		return errClosed
+	}
+	for i, o := range ops {
+		cur, ok := s.data[o.Key]
+		if err := o.Holds(cur, ok); err != nil {
+			return fmt.Errorf("memkv: %w", &kv.TxnError{Index: i, Key: o.Key, Err: err})
+		}
+	}
+	for _, o := range ops {
+		switch o.Kind {
+		case kv.OpPut, kv.OpCreate:
+			s.data[o.Key] = clone(o.Value)
+		case kv.OpDelete, kv.OpRemove:
+			delete(s.data, o.Key)
+		}
+	}
+	return nil
+}
+
 // Create stores a copy of value at key if key is absent, else returns
 // kv.ErrExists.
 func (s *Store) Create(ctx context.Context, key string, value []byte) error {
