@@ -208,7 +208,7 @@ func splitPath(escaped string) ([]string, bool, error) {
 		segs = append(segs, seg)
 	}
 	for i, s := range segs {
-		if strings.EqualFold(s, "secrets") || strings.EqualFold(s, "deletedsecrets") {
+		if strings.EqualFold(s, "secrets") || strings.EqualFold(s, "deletedsecrets") || strings.EqualFold(s, "keys") || strings.EqualFold(s, "deletedkeys") {
 			out := segs[i:]
 			out[0] = strings.ToLower(out[0])
 			return out, trail, nil
@@ -259,6 +259,8 @@ func (h *Handler) route(method string, segs []string) (f routeFunc, allowed []st
 			}
 			return pick(map[string]routeFunc{"GET": h.getSecret, "PATCH": h.updateSecret})
 		}
+	case "keys", "deletedkeys":
+		return h.keyRoute(method, segs, pick)
 	case "deletedsecrets":
 		switch len(segs) {
 		case 1:

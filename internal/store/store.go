@@ -244,7 +244,10 @@ func (s *Store) sweepSecrets(ctx context.Context, op errs.Op, vault string) erro
 	if err := s.deletePrefix(ctx, op, secretsPrefix(vault)); err != nil {
 		return err
 	}
-	return s.deletePrefix(ctx, op, valuesPrefix(vault))
+	if err := s.deletePrefix(ctx, op, valuesPrefix(vault)); err != nil {
+		return err
+	}
+	return s.SweepKeys(ctx, vault)
 }
 
 func (s *Store) deletePrefix(ctx context.Context, op errs.Op, prefix string) error {
