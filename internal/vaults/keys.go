@@ -415,7 +415,10 @@ func (s *Service) PurgeDeletedKey(ctx context.Context, v *model.Vault, name stri
 	if err != nil {
 		return errs.E(op, err)
 	}
-	return errs.E(op, s.Store.DeleteKeyMaterials(ctx, v.Name, name))
+	if err := s.Store.DeleteKeyMaterials(ctx, v.Name, name); err != nil {
+		return errs.E(op, err)
+	}
+	return nil
 }
 
 // RecoverDeletedKey undoes a soft delete, restoring every version.
