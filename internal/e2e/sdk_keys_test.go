@@ -32,8 +32,13 @@ import (
 func keysClient(t *testing.T, env *testenv.Env, vault, clientID, secret string) *azkeys.Client {
 	t.Helper()
 	opts := azcore.ClientOptions{Transport: env.Client()}
-	cred, err := azidentity.NewClientSecretCredential(env.Instance.TenantID, clientID, secret,
-		&azidentity.ClientSecretCredentialOptions{ClientOptions: opts})
+	credOpts := &azidentity.ClientSecretCredentialOptions{ClientOptions: opts}
+	if env.Profile.LoginHost == "" {
+		// Local profile, as sdkClient does (README).
+		credOpts.Cloud.ActiveDirectoryAuthorityHost = env.AuthorityHost()
+		credOpts.DisableInstanceDiscovery = true
+	}
+	cred, err := azidentity.NewClientSecretCredential(env.Instance.TenantID, clientID, secret, credOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,4 +455,28 @@ func TestSDKKeysLifecycle(t *testing.T) {
 			t.Errorf("key %v attributes %v", b.Key, b.Attributes)
 		}
 	})
+}
+
+// TestSDKKeysLocalProfile: keys under the Local profile's vault names, and
+// on the bare host (localhost serves the default vault), where /keys must
+// be routed to the data plane by its path.
+func TestSDKKeysLocalProfile(t *testing.T) {
+	env := testenv.Start(t, testenv.Options{Cloud: cloud.Local})
+	c := keysClient(t, env, env.Instance.DefaultVault, env.Admin.ClientID, env.Admin.ClientSecret)
+	ctx := context.Background()
+	k, err := c.CreateKey(ctx, "local", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeEC), Curve: to.Ptr(azkeys.CurveNameP384)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exerciseSign(t, c, "local", "", localPublic(t, k.Key), azkeys.SignatureAlgorithmES384)
+	bare := "https://localhost:" + env.Port() + "/keys/local?api-version=7.5"
+	if r := rawDo(t, env, "GET", bare, adminToken(t, env), nil, nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), "/keys/local/"+k.Key.KID.Version()) {
+		t.Fatalf("GET %s = %d %s", bare, r.Status, r.Body)
+	}
+	if _, err := c.DeleteKey(ctx, "local", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PurgeDeletedKey(ctx, "local", nil); err != nil {
+		t.Fatal(err)
+	}
 }

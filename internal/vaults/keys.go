@@ -500,3 +500,45 @@ func (c *keyCache) put(vault, name, version string, priv crypto.Signer) {
 	}
 	c.m[cacheKey(vault, name, version)] = priv
 }
+
+// PurgeExpiredKeys permanently removes soft-deleted keys whose scheduled
+// purge date has passed, in live vaults (a deleted vault's keys go with
+// it). It returns how many keys it removed.
+func (s *Service) PurgeExpiredKeys(ctx context.Context) (int, error) {
+	vs, err := s.Store.ListVaults(ctx)
+	if err != nil {
+		return 0, err
+	}
+	now := s.Now().Unix()
+	n := 0
+	for i := range vs {
+		if vs[i].Deleted != nil {
+			continue
+		}
+		all, err := s.Store.ListKeys(ctx, vs[i].Name)
+		if err != nil {
+			return n, err
+		}
+		for _, k := range all {
+			if k.Deleted == nil || k.Deleted.ScheduledPurgeDate > now {
+				continue
+			}
+			purged := false
+			err := s.Store.UpdateKey(ctx, vs[i].Name, k.Name, func(cur *model.Key, exists bool) (bool, error) {
+				purged = exists && cur.Deleted != nil && cur.Deleted.ScheduledPurgeDate <= now
+				return !purged && exists, nil
+			})
+			if err != nil {
+				return n, err
+			}
+			if !purged {
+				continue
+			}
+			if err := s.Store.DeleteKeyMaterials(ctx, vs[i].Name, k.Name); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
+}

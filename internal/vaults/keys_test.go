@@ -152,3 +152,32 @@ func BenchmarkKeyOperation(b *testing.B) {
 		})
 	}
 }
+
+func TestPurgeExpiredKeys(t *testing.T) {
+	s, v := keyService(t, true)
+	ctx := context.Background()
+	for _, name := range []string{"old", "live"} {
+		if _, _, err := s.CreateKey(ctx, v, name, CreateKeyParams{Kty: keys.EC}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.DeleteKey(ctx, v, "old"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PurgeExpiredKeys(ctx); n != 0 || err != nil {
+		t.Fatalf("before the purge date: %d, %v", n, err)
+	}
+	s.Now = func() time.Time { return time.Now().Add(91 * 24 * time.Hour) }
+	if n, err := s.PurgeExpiredKeys(ctx); n != 1 || err != nil {
+		t.Fatalf("after the purge date: %d, %v", n, err)
+	}
+	if _, err := s.GetDeletedKey(ctx, v, "old"); errs.KindOf(err) != errs.NotExist {
+		t.Fatalf("purged key still there: %v", err)
+	}
+	if _, _, err := s.GetKey(ctx, v, "live", ""); err != nil {
+		t.Fatalf("live key: %v", err)
+	}
+	if pairs, _ := s.Store.KV().List(ctx, "keymaterial/"); len(pairs) != 1 {
+		t.Fatalf("material entries = %d, want the live key's only", len(pairs))
+	}
+}
