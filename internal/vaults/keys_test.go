@@ -181,3 +181,38 @@ func TestPurgeExpiredKeys(t *testing.T) {
 		t.Fatalf("material entries = %d, want the live key's only", len(pairs))
 	}
 }
+
+// Concurrent creates of one name keep every version, and concurrent
+// operations share the key cache safely (run with -race).
+func TestKeyConcurrency(t *testing.T) {
+	s, v := keyService(t, true)
+	ctx := context.Background()
+	const n = 8
+	errc := make(chan error, 2*n)
+	for range n {
+		go func() {
+			_, _, err := s.CreateKey(ctx, v, "shared", CreateKeyParams{Kty: keys.EC})
+			errc <- err
+		}()
+	}
+	for range n {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	k, _, err := s.GetKey(ctx, v, "shared", "")
+	if err != nil || len(k.Versions) != n {
+		t.Fatalf("versions = %d, %v; want %d", len(k.Versions), err, n)
+	}
+	for i := range n {
+		go func() {
+			_, err := s.KeyOperation(ctx, v, "shared", k.Versions[i].Version, KeyOpParams{Op: keys.OpSign, Alg: keys.ES256, Digest: make([]byte, 32)})
+			errc <- err
+		}()
+	}
+	for range n {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
