@@ -6,10 +6,12 @@ import (
 	"crypto"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/coffer-dev/coffer/internal/errs"
 	"github.com/coffer-dev/coffer/internal/keys"
@@ -472,13 +474,19 @@ type keyCache struct {
 
 const keyCacheMax = 1024
 
-var keyCaches sync.Map // *Service → *keyCache, so Service needs no new field
+// keyCaches maps a Service (weakly, so Service needs no new field and a
+// dropped Service does not keep private keys alive) to its cache.
+var keyCaches sync.Map // weak.Pointer[Service] → *keyCache
 
 func (s *Service) keyCache() *keyCache {
-	if c, ok := keyCaches.Load(s); ok {
+	wp := weak.Make(s)
+	if c, ok := keyCaches.Load(wp); ok {
 		return c.(*keyCache)
 	}
-	c, _ := keyCaches.LoadOrStore(s, &keyCache{m: map[string]crypto.Signer{}})
+	c, loaded := keyCaches.LoadOrStore(wp, &keyCache{m: map[string]crypto.Signer{}})
+	if !loaded {
+		runtime.AddCleanup(s, func(wp weak.Pointer[Service]) { keyCaches.Delete(wp) }, wp)
+	}
 	return c.(*keyCache)
 }
 

@@ -3,6 +3,7 @@ package vaults
 import (
 	"context"
 	"crypto/rand"
+	"runtime"
 	"testing"
 	"time"
 
@@ -214,5 +215,28 @@ func TestKeyConcurrency(t *testing.T) {
 		if err := <-errc; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// A Service that is no longer used does not keep its cached private keys.
+func TestKeyCacheReleasedWithService(t *testing.T) {
+	count := func() int {
+		n := 0
+		keyCaches.Range(func(any, any) bool { n++; return true })
+		return n
+	}
+	before := count()
+	func() {
+		s, v := keyService(t, true)
+		if _, _, err := s.CreateKey(context.Background(), v, "k", CreateKeyParams{Kty: keys.EC}); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	for i := 0; i < 50 && count() > before; i++ {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := count(); n > before {
+		t.Fatalf("%d key caches remain after their services were dropped (was %d)", n, before)
 	}
 }
