@@ -294,7 +294,12 @@ func isARMPath(p string) bool {
 
 func isKeyVaultPath(p string) bool {
 	p = strings.ToLower(strings.TrimLeft(p, "/"))
-	return p == "secrets" || p == "deletedsecrets" || strings.HasPrefix(p, "secrets/") || strings.HasPrefix(p, "deletedsecrets/")
+	for _, c := range []string{"secrets", "deletedsecrets", "keys", "deletedkeys"} {
+		if p == c || strings.HasPrefix(p, c+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) purgeLoop(ctx context.Context) {
@@ -305,6 +310,11 @@ func (s *Server) purgeLoop(ctx context.Context) {
 			s.logger.Error("purging expired deleted secrets", "err", err)
 		} else if n > 0 {
 			s.logger.Info("purged expired deleted secrets", "count", n)
+		}
+		if n, err := s.Vaults.PurgeExpiredKeys(ctx); err != nil {
+			s.logger.Error("purging expired deleted keys", "err", err)
+		} else if n > 0 {
+			s.logger.Info("purged expired deleted keys", "count", n)
 		}
 		select {
 		case <-ctx.Done():

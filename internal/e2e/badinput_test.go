@@ -93,7 +93,7 @@ func TestBadInput(t *testing.T) {
 		{name: "purge unknown", method: "DELETE", path: "/deletedsecrets/bad", status: 404, code: "SecretNotFound"},
 		{name: "purge live secret", method: "DELETE", path: "/deletedsecrets/existing", status: 404, code: "SecretNotFound"},
 		{name: "backup unknown", method: "POST", path: "/secrets/bad/backup", status: 404, code: "SecretNotFound", check: "bad"},
-		{name: "unknown collection", method: "GET", path: "/keys", status: 404},
+		{name: "unknown collection", method: "GET", path: "/storage", status: 404},
 		{name: "unknown certificate", method: "GET", path: "/certificates/x", status: 404},
 		{name: "root", method: "GET", path: "/", status: 404},
 		{name: "too many segments", method: "GET", path: "/secrets/a/b/c", status: 404},

@@ -227,7 +227,7 @@ func splitPath(escaped string) ([]string, bool, error) {
 		segs = append(segs, seg)
 	}
 	for i, s := range segs {
-		if strings.EqualFold(s, "secrets") || strings.EqualFold(s, "deletedsecrets") {
+		if strings.EqualFold(s, "secrets") || strings.EqualFold(s, "deletedsecrets") || strings.EqualFold(s, "keys") || strings.EqualFold(s, "deletedkeys") {
 			out := segs[i:]
 			out[0] = strings.ToLower(out[0])
 			return out, trail, nil
@@ -304,6 +304,8 @@ func pickRoute(method string, segs []string) (op, []string, bool) {
 			}
 			return pick(routesVersion)
 		}
+	case "keys", "deletedkeys":
+		return pickKeyRoute(method, segs, pick)
 	case "deletedsecrets":
 		switch len(segs) {
 		case 1:

@@ -120,7 +120,16 @@ func TestRoute(t *testing.T) {
 		{"PUT", []string{"deletedsecrets", "x"}, true, false, []string{"DELETE", "GET"}},
 		{"GET", []string{"deletedsecrets", "x", "recover"}, true, false, []string{"POST"}},
 		{"POST", []string{"deletedsecrets", "x", "undo"}, false, false, nil},
-		{"GET", []string{"keys"}, false, false, nil},
+		{"GET", []string{"keys"}, true, true, nil},
+		{"POST", []string{"keys", "x", "create"}, true, true, nil},
+		{"GET", []string{"keys", "x", "create"}, true, false, []string{"POST"}},
+		{"POST", []string{"keys", "x", "sign"}, true, true, nil},
+		{"POST", []string{"keys", "x", "v", "wrapkey"}, true, true, nil},
+		{"GET", []string{"keys", "x", "v", "sign"}, true, false, []string{"POST"}},
+		{"POST", []string{"keys", "x", "v", "release"}, false, false, nil},
+		{"PUT", []string{"keys", "x", "rotationpolicy"}, true, true, nil},
+		{"DELETE", []string{"deletedkeys", "x"}, true, true, nil},
+		{"GET", []string{"certificates"}, false, false, nil},
 		{"GET", nil, false, false, nil},
 	}
 	for _, tt := range tests {

@@ -278,7 +278,7 @@ func (s *Store) sweepSecrets(ctx context.Context, op errs.Op, vault string) erro
 			return err
 		}
 	}
-	return nil
+	return s.SweepKeys(ctx, vault)
 }
 
 // sweepPage is how many keys deletePrefix reads and removes at a time, so
