@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/coffer-dev/coffer/internal/imds"
+	"github.com/coffer-dev/coffer/internal/netlimit"
 )
 
 // agentConfig is what `coffer agent` needs; see the flag help.
@@ -30,6 +31,23 @@ type agentConfig struct {
 	caFile         string
 	logFormat      string
 	logLevel       string
+	// limits overrides agentLimits field by field (tests shorten them).
+	limits netlimit.Limits
+}
+
+// agentLimits bound the IMDS listener. Requests are bodiless GETs, so
+// reading one takes moments; a response may wait on the server (30 s
+// upstream timeout), hence the long write bound. Local processes usually
+// share one source address; the per-address cap still keeps a flood from
+// one container (its own address) from starving the others.
+var agentLimits = netlimit.Limits{
+	ReadHeaderTimeout: 5 * time.Second,
+	ReadTimeout:       10 * time.Second,
+	WriteTimeout:      90 * time.Second,
+	IdleTimeout:       2 * time.Minute,
+	MaxHeaderBytes:    16 << 10,
+	MaxConns:          256,
+	MaxConnsPerAddr:   64,
 }
 
 // agentEnvPrefix prefixes the environment variables that stand in for
@@ -167,16 +185,11 @@ func runAgent(ctx context.Context, cfg agentConfig, logger *slog.Logger) error {
 	if err != nil {
 		return listenHint(cfg.addr, err)
 	}
-	srv := &http.Server{
-		Handler:           front,
-		ReadHeaderTimeout: 5 * time.Second,
-		WriteTimeout:      90 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
-	}
+	limits := cfg.limits.WithDefaults(agentLimits)
+	srv := limits.Server(front)
+	srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(limits.Listen(ln)) }()
 	logger.Info("serving the instance metadata service", "addr", ln.Addr().String())
 	select {
 	case err := <-errc:

@@ -13,6 +13,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/app"
 	"github.com/coffer-dev/coffer/internal/cloud"
 	"github.com/coffer-dev/coffer/internal/keyvault"
+	"github.com/coffer-dev/coffer/internal/netlimit"
 )
 
 func newServeCmd() *cobra.Command {
@@ -73,6 +74,8 @@ func newServeCmd() *cobra.Command {
 	cmd.Flags().StringVar(&cfg.MasterKeyFile, "master-key-file", "", "key-encryption keys (default DATA_DIR/master.key); replicas on one etcd must share it")
 	cmd.Flags().StringVar(&cfg.DefaultVault, "default-vault", "", "vault that serves Key Vault requests to a bare localhost/IP host (default: the one created on first start)")
 	cmd.Flags().StringVar(&throttle, "throttle", "off", "data-plane throttling: off, or azure (Key Vault's 4,000 transactions per 10 s per vault, 429 + Retry-After)")
+	cmd.Flags().IntVar(&cfg.Limits.MaxConns, "max-conns", netlimit.ServerDefaults.MaxConns, "connections the listener keeps open at once; more are closed on accept")
+	cmd.Flags().IntVar(&cfg.Limits.MaxConnsPerAddr, "max-conns-per-ip", netlimit.ServerDefaults.MaxConnsPerAddr, "connections one client address (IPv6: /64) may hold; keep it below --max-conns (raise it behind a load balancer or NAT)")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug (adds a line per request), info, warn, error")
 	return cmd

@@ -31,6 +31,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/kv/etcdkv"
 	"github.com/coffer-dev/coffer/internal/kv/memkv"
 	"github.com/coffer-dev/coffer/internal/msi"
+	"github.com/coffer-dev/coffer/internal/netlimit"
 	"github.com/coffer-dev/coffer/internal/oidc"
 	"github.com/coffer-dev/coffer/internal/pki"
 	"github.com/coffer-dev/coffer/internal/resources"
@@ -71,6 +72,9 @@ type Config struct {
 	// a disk or an etcd cluster would fail); tests use it to inject faults
 	// (internal/kv/kvfault).
 	WrapStore func(kv.Store) kv.Store
+	// Limits bound the listener's connections and each phase of a
+	// request; zero fields take netlimit.ServerDefaults.
+	Limits netlimit.Limits
 }
 
 // Server is a running Coffer.
@@ -91,6 +95,7 @@ type Server struct {
 	kv       kv.Store
 	http     *http.Server
 	listener net.Listener
+	conns    *netlimit.Listener
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	logger   *slog.Logger
@@ -168,13 +173,10 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.Addr = ln.Addr().String()
 	issuer := pki.NewIssuer(sec.ca, cfg.Cloud.ServesName, defaultCertNames(cfg.Cloud, s.Addr))
 	tlsCfg := sec.ca.TLSConfig(issuer)
-	s.http = &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
-	}
+	limits := cfg.Limits.WithDefaults(netlimit.ServerDefaults)
+	s.http = limits.Server(handler)
+	s.http.ErrorLog = slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)
+	s.conns = limits.Listen(ln)
 	if !cfg.InMemory {
 		// ca.pem first: server.json tells clients the server is ready.
 		if err := writeFileAtomic(filepath.Join(cfg.DataDir, CAFile), s.CA.CertPEM(), 0o644); err != nil {
@@ -188,7 +190,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
-		if err := s.http.Serve(tls.NewListener(ln, tlsCfg)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.http.Serve(tls.NewListener(s.conns, tlsCfg)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.logger.Error("serve", "err", err)
 		}
 	}()
