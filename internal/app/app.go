@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/arm"
@@ -97,6 +98,7 @@ type Server struct {
 	listener net.Listener
 	conns    *netlimit.Listener
 	cancel   context.CancelFunc
+	draining atomic.Bool // set by Close: /readyz answers 503
 	wg       sync.WaitGroup
 	logger   *slog.Logger
 }
@@ -256,9 +258,8 @@ func (s *Server) routes(keys *identity.KeySet) http.Handler {
 		TenantID: s.Instance.TenantID, DefaultVault: s.Instance.DefaultVault, Logger: s.logger, Throttle: s.cfg.Throttle,
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
 
 	armh := &arm.Handler{Vaults: s.Vaults, Resources: s.Resources, Store: s.Store, Verify: verifier, Profile: s.Profile,
 		TenantID: s.Instance.TenantID, SubscriptionID: s.Instance.SubscriptionID, AdminObjectID: s.Instance.AdminObjectID,
@@ -271,7 +272,7 @@ func (s *Server) routes(keys *identity.KeySet) http.Handler {
 	return httpx.Middleware(s.logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		class, _ := s.Profile.Classify(r.Host)
 		switch {
-		case class == cloud.HostVault && r.URL.Path != "/healthz":
+		case class == cloud.HostVault && r.URL.Path != "/healthz" && r.URL.Path != "/readyz":
 			kvh.ServeHTTP(w, r)
 		case class == cloud.HostBare && isKeyVaultPath(r.URL.Path):
 			kvh.ServeHTTP(w, r)
@@ -317,7 +318,10 @@ func (s *Server) purgeLoop(ctx context.Context) {
 }
 
 // Close stops serving, waits for background jobs and closes the store.
+// Requests in flight finish first (for up to 10 s); new connections are
+// refused at once.
 func (s *Server) Close() error {
+	s.draining.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := s.http.Shutdown(ctx)
