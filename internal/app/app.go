@@ -267,8 +267,10 @@ func (s *Server) routes(keys *identity.KeySet) http.Handler {
 	mux.HandleFunc("GET /metadata/endpoints", arm.CloudMetadata(s.Profile))
 	graphh := &graph.Handler{Store: s.Store, Verify: verifier, Profile: s.Profile, TenantID: s.Instance.TenantID,
 		AdminObjectID: s.Instance.AdminObjectID, Logger: s.logger, Now: s.cfg.Now}
-	(&msi.Handler{Resources: s.Resources, TenantID: s.Instance.TenantID, Profile: s.Profile, Logger: s.logger}).Mount(mux)
-	(&oidc.Handler{Minter: s.Minter, Keys: keys, Principals: s.Store, TenantID: s.Instance.TenantID, Logger: s.logger, Now: s.cfg.Now}).Mount(mux)
+	(&msi.Handler{Resources: s.Resources, TenantID: s.Instance.TenantID, Profile: s.Profile, Logger: s.logger,
+		KnownResource: s.knownResource}).Mount(mux)
+	(&oidc.Handler{Minter: s.Minter, Keys: keys, Principals: s.Store, TenantID: s.Instance.TenantID, Logger: s.logger, Now: s.cfg.Now,
+		KnownResource: s.knownResource}).Mount(mux)
 	return httpx.Middleware(s.logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		class, _ := s.Profile.Classify(r.Host)
 		switch {
