@@ -31,6 +31,7 @@ type agentConfig struct {
 	caFile         string
 	logFormat      string
 	logLevel       string
+	recheck        time.Duration
 	// limits overrides agentLimits field by field (tests shorten them).
 	limits netlimit.Limits
 }
@@ -54,7 +55,7 @@ var agentLimits = netlimit.Limits{
 // flags: --credential-file is COFFER_AGENT_CREDENTIAL_FILE.
 const agentEnvPrefix = "COFFER_AGENT_"
 
-var agentFlags = []string{"server", "credential-file", "addr", "ca-file", "log-format", "log-level"}
+var agentFlags = []string{"server", "credential-file", "addr", "ca-file", "log-format", "log-level", "recheck-interval"}
 
 func newAgentCmd() *cobra.Command {
 	var cfg agentConfig
@@ -92,6 +93,8 @@ flag name in upper case with '-' as '_', e.g. COFFER_AGENT_CREDENTIAL_FILE.`,
 	f.StringVar(&cfg.caFile, "ca-file", "", "PEM CA certificate to trust for --server (default: the system roots, which honour SSL_CERT_FILE)")
 	f.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.DurationVar(&cfg.recheck, "recheck-interval", imds.DefaultRecheckInterval,
+		"serve cached tokens only while the server has accepted the credential within this interval, and re-check it this often: the bound on revocation")
 	return cmd
 }
 
@@ -153,7 +156,7 @@ func runAgent(ctx context.Context, cfg agentConfig, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	front := &imds.Front{Upstream: upstream, ServerURL: cfg.server, Credential: cred, Logger: logger,
+	front := &imds.Front{Upstream: upstream, ServerURL: cfg.server, Credential: cred, Logger: logger, RecheckInterval: cfg.recheck,
 		FixCA: "Give the agent Coffer's CA certificate with --ca-file FILE (or COFFER_AGENT_CA_FILE=FILE); `coffer ca` on the server prints it.",
 		FixName: "Use a --server URL (COFFER_AGENT_SERVER) whose host name the server's certificate covers: a name of its cloud profile, " +
 			"localhost, or the IP address `coffer serve --addr` listens on."}
@@ -190,6 +193,7 @@ func runAgent(ctx context.Context, cfg agentConfig, logger *slog.Logger) error {
 	srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(limits.Listen(ln)) }()
+	go recheckCredential(ctx, front, cfg, logger)
 	logger.Info("serving the instance metadata service", "addr", ln.Addr().String())
 	select {
 	case err := <-errc:
@@ -200,6 +204,39 @@ func runAgent(ctx context.Context, cfg agentConfig, logger *slog.Logger) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// recheckCredential asks the server every RecheckInterval whether it still
+// accepts the credential, so that a revocation empties the token cache
+// (imds.Front drops it on the server's 401) and is logged even while no
+// client asks for a token.
+func recheckCredential(ctx context.Context, front *imds.Front, cfg agentConfig, logger *slog.Logger) {
+	every := cfg.recheck
+	if every <= 0 {
+		every = imds.DefaultRecheckInterval
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	wasRejected := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		_, _, err := front.Instance(cctx)
+		cancel()
+		rejected := errors.Is(err, imds.ErrCredentialRejected)
+		if rejected && !wasRejected {
+			logger.Error("the coffer server no longer accepts this machine's credential (revoked, or its VM deleted); no tokens are served. Issue a new one with `coffer vm credential create` and write it to "+cfg.credentialFile, "server", cfg.server)
+		} else if !rejected && err == nil && wasRejected {
+			logger.Info("the coffer server accepts this machine's credential again")
+		}
+		if err == nil || rejected {
+			wasRejected = rejected
+		}
+	}
 }
 
 // listenHint explains the two usual reasons binding 169.254.169.254:80 fails.

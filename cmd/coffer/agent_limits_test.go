@@ -97,3 +97,42 @@ func TestAgentUnderAttack(t *testing.T) {
 		})
 	})
 }
+
+// TestAgentRevocation: after `vm credential revoke`, the agent stops
+// serving tokens within its --recheck-interval, without any client
+// bypassing its cache, and says so in its log.
+func TestAgentRevocation(t *testing.T) {
+	m := newMachine(t)
+	const recheck = 500 * time.Millisecond
+	addr, logs := startAgent(t, m, agentConfig{recheck: recheck})
+	client := &http.Client{Timeout: 5 * time.Second}
+	if status, body, err := agentToken(client, addr); err != nil || status != 200 || body["access_token"] == "" {
+		t.Fatalf("token before revocation: %d %v %v", status, body["error_description"], err)
+	}
+	if _, err := m.env.Resources.RevokeCredentials(context.Background(), m.env.Instance.SubscriptionID, "coffer", "vm1", ""); err != nil {
+		t.Fatal(err)
+	}
+	revoked := time.Now()
+	// Generous: the documented bound is one interval; allow scheduling slack.
+	for deadline := revoked.Add(recheck + 10*time.Second); ; time.Sleep(50 * time.Millisecond) {
+		status, body, err := agentToken(client, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status == 400 && strings.Contains(body["error_description"], "rejected this machine's credential") {
+			break
+		}
+		if status != 200 {
+			t.Fatalf("unexpected answer: %d %v", status, body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent still serves tokens %v after the revocation", time.Since(revoked))
+		}
+	}
+	t.Logf("tokens stopped %v after the revocation (recheck interval %v)", time.Since(revoked).Round(time.Millisecond), recheck)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "no longer accepts this machine's credential"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent did not log the revocation:\n%s", logs.String())
+		}
+	}
+}
