@@ -40,7 +40,7 @@ func (l *lockedBuffer) String() string {
 
 // opsEnv starts a server in the AzureCloud profile with cfg's operations
 // settings and returns it as a testenv.Env (for its pinned client).
-func opsEnv(t *testing.T, cfg app.Config) *testenv.Env {
+func opsEnv(t testing.TB, cfg app.Config) *testenv.Env {
 	t.Helper()
 	cfg.Addr, cfg.InMemory, cfg.Cloud = "127.0.0.1:0", true, cloud.AzureCloud
 	s, err := app.Start(context.Background(), cfg)
@@ -48,7 +48,8 @@ func opsEnv(t *testing.T, cfg app.Config) *testenv.Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return &testenv.Env{Server: s, T: t}
+	tt, _ := t.(*testing.T)
+	return &testenv.Env{Server: s, T: tt}
 }
 
 // call sends one request and returns status and body.
