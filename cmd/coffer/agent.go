@@ -192,7 +192,9 @@ func runAgent(ctx context.Context, cfg agentConfig, logger *slog.Logger) error {
 	srv := limits.Server(front)
 	srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(limits.Listen(ln)) }()
+	conns := limits.Listen(ln)
+	conns.Track(srv)
+	go func() { errc <- srv.Serve(conns) }()
 	go recheckCredential(ctx, front, cfg, logger)
 	logger.Info("serving the instance metadata service", "addr", ln.Addr().String())
 	select {

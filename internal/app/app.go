@@ -212,6 +212,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.http = limits.Server(handler)
 	s.http.ErrorLog = slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)
 	s.conns = limits.Listen(ln)
+	s.conns.Track(s.http)
 	s.conns.OnRefuse = s.metrics.ConnRefused
 	if err := s.startMetrics(limits); err != nil {
 		ln.Close()

@@ -183,7 +183,9 @@ func (s *Server) startMetrics(limits netlimit.Limits) error {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := s.metricsHTTP.Serve(limits.Listen(ln)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		conns := limits.Listen(ln)
+		conns.Track(s.metricsHTTP)
+		if err := s.metricsHTTP.Serve(conns); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.logger.Error("metrics listener", "err", err)
 		}
 	}()

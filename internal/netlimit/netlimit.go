@@ -87,11 +87,14 @@ func (l Limits) Listen(ln net.Listener) *Listener {
 	return &Listener{Listener: ln, Max: l.MaxConns, PerAddr: l.MaxConnsPerAddr}
 }
 
-// Listener caps the connections a net.Listener hands out. A connection
-// over a cap is accepted and closed at once (reset, so it costs neither
-// side a TIME_WAIT): refusing it in the kernel backlog instead would also
-// stall the well-behaved clients queued behind it. Counts drop when the
-// connection is closed, by whoever closes it.
+// Listener caps the connections a net.Listener hands out. At a cap, an
+// idle keep-alive connection (one between requests, as Track reports) is
+// closed to make room: clients reconnect transparently, and a client that
+// leaves pooled connections behind does not lock itself out. Failing that,
+// the new connection is accepted and closed at once (reset, so it costs
+// neither side a TIME_WAIT): refusing it in the kernel backlog instead
+// would also stall the well-behaved clients queued behind it. Counts drop
+// when the connection is closed, by whoever closes it.
 type Listener struct {
 	net.Listener
 	// Max and PerAddr are the caps; zero or less means none.
@@ -102,7 +105,24 @@ type Listener struct {
 
 	mu     sync.Mutex
 	open   int
-	byAddr map[string]int
+	byAddr map[string]map[*conn]struct{}
+}
+
+// Track makes srv report its connections' states to l, so that idle
+// keep-alive connections can be reclaimed at a cap. Call it before Serve.
+func (l *Listener) Track(srv *http.Server) {
+	prev := srv.ConnState
+	srv.ConnState = func(c net.Conn, st http.ConnState) {
+		if prev != nil {
+			prev(c, st)
+		}
+		if nc, ok := c.(interface{ NetConn() net.Conn }); ok { // TLS
+			c = nc.NetConn()
+		}
+		if lc, ok := c.(*conn); ok {
+			lc.idle.Store(st == http.StateIdle)
+		}
+	}
 }
 
 // Accept returns the next connection within the caps.
@@ -113,7 +133,8 @@ func (l *Listener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		key := addrKey(c.RemoteAddr())
-		if reason := l.admit(key); reason != "" {
+		lc := &conn{Conn: c, l: l, key: key}
+		if reason := l.admit(lc); reason != "" {
 			if tc, ok := c.(*net.TCPConn); ok {
 				tc.SetLinger(0)
 			}
@@ -123,7 +144,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 			}
 			continue
 		}
-		return &conn{Conn: c, l: l, key: key}, nil
+		return lc, nil
 	}
 }
 
@@ -134,29 +155,69 @@ func (l *Listener) Open() int {
 	return l.open
 }
 
-func (l *Listener) admit(key string) (refused string) {
+func (l *Listener) admit(c *conn) (refused string) {
+	var evicted []*conn
+	defer func() {
+		for _, e := range evicted {
+			e.Conn.Close() // its slot is already free
+		}
+	}()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.Max > 0 && l.open >= l.Max {
-		return "total"
+	if l.PerAddr > 0 && len(l.byAddr[c.key]) >= l.PerAddr {
+		e := l.evictIdleLocked(c.key)
+		if e == nil {
+			return "per_address"
+		}
+		evicted = append(evicted, e)
 	}
-	if l.PerAddr > 0 && l.byAddr[key] >= l.PerAddr {
-		return "per_address"
+	if l.Max > 0 && l.open >= l.Max {
+		e := l.evictIdleLocked("")
+		if e == nil {
+			return "total"
+		}
+		evicted = append(evicted, e)
 	}
 	if l.byAddr == nil {
-		l.byAddr = map[string]int{}
+		l.byAddr = map[string]map[*conn]struct{}{}
+	}
+	if l.byAddr[c.key] == nil {
+		l.byAddr[c.key] = map[*conn]struct{}{}
 	}
 	l.open++
-	l.byAddr[key]++
+	l.byAddr[c.key][c] = struct{}{}
 	return ""
 }
 
-func (l *Listener) release(key string) {
+// evictIdleLocked frees the slot of one idle connection (of key, or of any
+// address for ""), marks it closed and returns it for closing; nil if
+// there is none.
+func (l *Listener) evictIdleLocked(key string) *conn {
+	for k, set := range l.byAddr {
+		if key != "" && k != key {
+			continue
+		}
+		for c := range set {
+			if c.idle.Load() && c.closed.CompareAndSwap(false, true) {
+				l.releaseLocked(c)
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+func (l *Listener) release(c *conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.releaseLocked(c)
+}
+
+func (l *Listener) releaseLocked(c *conn) {
 	l.open--
-	if l.byAddr[key]--; l.byAddr[key] <= 0 {
-		delete(l.byAddr, key)
+	delete(l.byAddr[c.key], c)
+	if len(l.byAddr[c.key]) == 0 {
+		delete(l.byAddr, c.key)
 	}
 }
 
@@ -189,11 +250,12 @@ type conn struct {
 	l      *Listener
 	key    string
 	closed atomic.Bool
+	idle   atomic.Bool // between requests (see Track)
 }
 
 func (c *conn) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
-		c.l.release(c.key)
+		c.l.release(c)
 	}
 	return c.Conn.Close()
 }

@@ -164,3 +164,69 @@ func clientFrom(src string) *http.Client {
 	d := &net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
 	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
 }
+
+// TestIdleReclaimed: at the per-address cap, an idle keep-alive connection
+// of that address is closed to admit a new one, so a client that leaves
+// pooled connections behind is not locked out; connections in the middle
+// of a request (here: headers still coming) are never reclaimed.
+func TestIdleReclaimed(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limits := netlimit.Limits{ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 5 * time.Second, IdleTimeout: time.Minute, MaxConns: 100, MaxConnsPerAddr: 3}
+	ln := limits.Listen(raw)
+	srv := limits.Server(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	ln.Track(srv)
+	go srv.Serve(ln)
+	defer srv.Close()
+	addr := raw.Addr().String()
+
+	// Three clients, each leaving one idle keep-alive connection behind.
+	for i := range 3 {
+		c := &http.Client{Transport: &http.Transport{}}
+		res, err := c.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+		res.Body.Close()
+	}
+	waitFor(t, func() bool { return ln.Open() == 3 })
+	// A fourth from the same address is served: an idle one makes room.
+	res, err := clientFrom("127.0.0.1").Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatalf("with idle connections at the cap: %v", err)
+	}
+	res.Body.Close()
+	if n := ln.Open(); n > 3 {
+		t.Errorf("%d connections open, cap 3", n)
+	}
+
+	// Busy connections (a request's headers half sent) are not reclaimed.
+	var busy []net.Conn
+	before := ln.Open()
+	for range 3 {
+		c, err := netlimittest.From("127.0.0.3", addr)()
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "GET / HTTP/1.1\r\n")
+		busy = append(busy, c)
+	}
+	waitFor(t, func() bool { return ln.Open() == before+3 })
+	c, err := netlimittest.From("127.0.0.3", addr)()
+	if err == nil {
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_, err = c.Read(make([]byte, 1))
+		c.Close()
+	}
+	if err == nil {
+		t.Error("a fourth connection from an address with three busy ones was admitted")
+	}
+	for _, b := range busy {
+		if _, err := io.WriteString(b, "Host: x\r\n\r\n"); err != nil {
+			t.Errorf("a busy connection was closed: %v", err)
+		}
+		b.Close()
+	}
+}

@@ -110,6 +110,7 @@ func (p *Proxy) Start() (string, error) {
 	p.srv.ErrorLog = slog.NewLogLogger(p.Logger.Handler(), slog.LevelDebug)
 	srv := p.srv
 	conns := limits.Listen(ln)
+	conns.Track(p.srv)
 	p.mu.Unlock()
 	p.wg.Add(1)
 	go func() {
