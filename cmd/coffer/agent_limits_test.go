@@ -136,3 +136,28 @@ func TestAgentRevocation(t *testing.T) {
 		}
 	}
 }
+
+func TestParseExpiry(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in      string
+		want    time.Time
+		wantErr bool
+	}{
+		{"90m", now.Add(90 * time.Minute), false},
+		{"12h", now.Add(12 * time.Hour), false},
+		{"30d", now.Add(30 * 24 * time.Hour), false},
+		{"2026-02-01T00:00:00Z", time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), false},
+		{"2025-12-31T00:00:00Z", time.Time{}, true},
+		{"-1h", time.Time{}, true},
+		{"0d", time.Time{}, true},
+		{"xd", time.Time{}, true},
+		{"tomorrow", time.Time{}, true},
+	}
+	for _, tt := range tests {
+		got, err := parseExpiry(tt.in, now)
+		if tt.wantErr != (err != nil) || (!tt.wantErr && !got.Equal(tt.want)) {
+			t.Errorf("parseExpiry(%q) = %v, %v; want %v (error %v)", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}

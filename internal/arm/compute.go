@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/errs"
 	"github.com/coffer-dev/coffer/internal/httpx"
@@ -201,12 +202,33 @@ func (h *Handler) vmCredentials(c *call, sub, rg, name, keyID string) error {
 	}
 	switch {
 	case c.r.Method == http.MethodPost && keyID == "":
-		cred, id, err := h.Resources.NewCredential(c.ctx(), sub, rg, name)
+		// The body is optional: {"expiresOn": RFC 3339 time} makes the
+		// credential stop working then.
+		var body struct {
+			ExpiresOn *time.Time `json:"expiresOn"`
+		}
+		if c.r.ContentLength != 0 {
+			if err := decode(c, &body); err != nil {
+				return err
+			}
+		}
+		var expires time.Time
+		if body.ExpiresOn != nil {
+			expires = *body.ExpiresOn
+		}
+		cred, id, err := h.Resources.NewCredentialUntil(c.ctx(), sub, rg, name, expires)
+		if errs.KindOf(err) == errs.Invalid {
+			return armErr(errs.Invalid, "InvalidRequestContent", "The property 'expiresOn' must be a time in the future.")
+		}
 		if err != nil {
 			return err
 		}
+		out := wire.MachineCredential{KeyID: id, Credential: cred}
+		if !expires.IsZero() {
+			out.ExpiresOn = expires.UTC().Format(time.RFC3339)
+		}
 		c.w.Header().Set("Cache-Control", "no-store")
-		httpx.WriteJSON(c.w, http.StatusOK, wire.MachineCredential{KeyID: id, Credential: cred})
+		httpx.WriteJSON(c.w, http.StatusOK, out)
 		return nil
 	case c.r.Method == http.MethodDelete:
 		n, err := h.Resources.RevokeCredentials(c.ctx(), sub, rg, name, keyID)

@@ -368,14 +368,24 @@ func (s *Service) DeleteUAMI(ctx context.Context, sub, rg, name string) error {
 // configuration files and secret scanners.
 const credentialPrefix = "cofferm_"
 
-// NewCredential issues a machine credential for a VM. Only its hash is
-// stored; the returned string is shown once.
+// NewCredential issues a machine credential for a VM that does not
+// expire. Only its hash is stored; the returned string is shown once.
 func (s *Service) NewCredential(ctx context.Context, sub, rg, name string) (string, string, error) {
+	return s.NewCredentialUntil(ctx, sub, rg, name, time.Time{})
+}
+
+// NewCredentialUntil is NewCredential for a credential that stops working
+// at expires (zero: never); an expiry in the past is refused.
+func (s *Service) NewCredentialUntil(ctx context.Context, sub, rg, name string, expires time.Time) (string, string, error) {
+	if !expires.IsZero() && !expires.After(s.Now()) {
+		return "", "", errs.E(errs.Op("resources.NewCredential"), errs.Invalid, errs.Msg("The credential's expiry must be in the future."))
+	}
 	c, err := s.VM(ctx, sub, rg, name)
 	if err != nil {
 		return "", "", err
 	}
 	secret, cred := identity.NewClientSecret(s.Now())
+	cred.Expires = expires
 	keyID := strings.ReplaceAll(cred.KeyID, "-", "")
 	cred.KeyID = keyID
 	if err := s.Store.PutComputeCredentialIndex(ctx, keyID, c); err != nil {

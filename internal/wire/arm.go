@@ -154,6 +154,8 @@ type UserAssignedIdentity struct {
 type MachineCredential struct {
 	KeyID      string `json:"keyId"`
 	Credential string `json:"credential"`
+	// ExpiresOn is when the credential stops working (RFC 3339), if ever.
+	ExpiresOn string `json:"expiresOn,omitempty"`
 }
 
 // RoleAssignment is a Microsoft.Authorization/roleAssignments resource.
