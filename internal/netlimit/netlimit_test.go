@@ -41,7 +41,9 @@ func TestListenerCaps(t *testing.T) {
 			}}
 			defer ln.Close()
 			accepted := make(chan net.Conn, len(tt.from))
+			acceptDone := make(chan struct{})
 			go func() {
+				defer close(acceptDone)
 				for {
 					c, err := ln.Accept()
 					if err != nil {
@@ -74,6 +76,8 @@ func TestListenerCaps(t *testing.T) {
 			}
 			mu.Unlock()
 			// Closing gives the slots back, once each.
+			ln.Close()
+			<-acceptDone
 			close(accepted)
 			for c := range accepted {
 				c.Close()
@@ -201,6 +205,8 @@ func TestIdleReclaimed(t *testing.T) {
 	if n := ln.Open(); n > 3 {
 		t.Errorf("%d connections open, cap 3", n)
 	}
+	// Two idle ones remain once the fourth (no keep-alive) is closed.
+	waitFor(t, func() bool { return ln.Open() == 2 })
 
 	// Busy connections (a request's headers half sent) are not reclaimed.
 	var busy []net.Conn
