@@ -28,7 +28,7 @@ const maxCapture = 16 << 10
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		op := opname.Classify(s.Profile, r)
-		hold := s.audit != nil && s.cfg.AuditFailClosed
+		hold := s.audit != nil && s.cfg.AuditFailClosed && audited(op.API)
 		rec := &recorder{ResponseWriter: w, wantBody: op.API == opname.Token}
 		start := time.Now()
 		if hold && !s.audit.Healthy() {
@@ -69,7 +69,7 @@ func (s *Server) record(r *http.Request, op opname.Op, rec *recorder, start time
 		}
 		s.metrics.TokenIssued(endpoint)
 	}
-	if s.audit == nil {
+	if s.audit == nil || !audited(op.API) {
 		return nil
 	}
 	if err := s.auditRequest(r, op, rec, status, errCode, d); err != nil {
@@ -78,6 +78,17 @@ func (s *Server) record(r *http.Request, op opname.Op, rec *recorder, start time
 		return err
 	}
 	return nil
+}
+
+// audited says which APIs' operations the audit log records: the data
+// plane, the control plane, Graph and tokens; not health probes, discovery
+// documents or unknown paths, which act on nothing (and would drown it).
+func audited(api string) bool {
+	switch api {
+	case opname.KeyVault, opname.ARM, opname.Graph, opname.Token:
+		return true
+	}
+	return false
 }
 
 // recorder remembers the status and, when asked, the start of the body;

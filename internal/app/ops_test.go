@@ -318,3 +318,23 @@ func TestAuditFailClosed(t *testing.T) {
 	}
 	_ = time.Second
 }
+
+// TestAuditSkipsProbes: health probes and discovery are not operations:
+// no audit lines, and they answer even when a fail-closed log is broken.
+func TestAuditSkipsProbes(t *testing.T) {
+	sink := &failingWriter{broken: true}
+	env := opsEnv(t, app.Config{AuditWriter: sink, AuditFailClosed: true})
+	for _, p := range []string{"/healthz", "/readyz", "/" + env.Instance.TenantID + "/v2.0/.well-known/openid-configuration"} {
+		if st, b := call(t, env, "GET", "https://localhost:"+env.Port()+p, "", nil); st != 200 {
+			t.Errorf("GET %s with a broken audit log = %d %s", p, st, b)
+		}
+	}
+	working := &lockedBuffer{}
+	env = opsEnv(t, app.Config{AuditWriter: working})
+	for _, p := range []string{"/healthz", "/readyz", "/" + env.Instance.TenantID + "/v2.0/.well-known/openid-configuration"} {
+		call(t, env, "GET", "https://localhost:"+env.Port()+p, "", nil)
+	}
+	if s := working.String(); s != "" {
+		t.Errorf("audit lines for probes: %s", s)
+	}
+}
