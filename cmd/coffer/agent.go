@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/coffer-dev/coffer/internal/imds"
+	"github.com/coffer-dev/coffer/internal/netlimit"
 )
 
 // agentConfig is what `coffer agent` needs; see the flag help.
@@ -30,13 +31,31 @@ type agentConfig struct {
 	caFile         string
 	logFormat      string
 	logLevel       string
+	recheck        time.Duration
+	// limits overrides agentLimits field by field (tests shorten them).
+	limits netlimit.Limits
+}
+
+// agentLimits bound the IMDS listener. Requests are bodiless GETs, so
+// reading one takes moments; a response may wait on the server (30 s
+// upstream timeout), hence the long write bound. Local processes usually
+// share one source address; the per-address cap still keeps a flood from
+// one container (its own address) from starving the others.
+var agentLimits = netlimit.Limits{
+	ReadHeaderTimeout: 5 * time.Second,
+	ReadTimeout:       10 * time.Second,
+	WriteTimeout:      90 * time.Second,
+	IdleTimeout:       2 * time.Minute,
+	MaxHeaderBytes:    16 << 10,
+	MaxConns:          256,
+	MaxConnsPerAddr:   64,
 }
 
 // agentEnvPrefix prefixes the environment variables that stand in for
 // flags: --credential-file is COFFER_AGENT_CREDENTIAL_FILE.
 const agentEnvPrefix = "COFFER_AGENT_"
 
-var agentFlags = []string{"server", "credential-file", "addr", "ca-file", "log-format", "log-level"}
+var agentFlags = []string{"server", "credential-file", "addr", "ca-file", "log-format", "log-level", "recheck-interval"}
 
 func newAgentCmd() *cobra.Command {
 	var cfg agentConfig
@@ -73,6 +92,8 @@ flag name in upper case with '-' as '_', e.g. COFFER_AGENT_CREDENTIAL_FILE.`,
 	f.StringVar(&cfg.caFile, "ca-file", "", "PEM CA certificate to trust for --server (default: the system roots, which honour SSL_CERT_FILE)")
 	f.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.DurationVar(&cfg.recheck, "recheck-interval", imds.DefaultRecheckInterval,
+		"serve cached tokens only while the server has accepted the credential within this interval, and re-check it this often: the bound on revocation")
 	return cmd
 }
 
@@ -134,7 +155,7 @@ func runAgent(ctx context.Context, cfg agentConfig, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	front := &imds.Front{Upstream: upstream, ServerURL: cfg.server, Credential: cred, Logger: logger,
+	front := &imds.Front{Upstream: upstream, ServerURL: cfg.server, Credential: cred, Logger: logger, RecheckInterval: cfg.recheck,
 		FixCA: "Give the agent Coffer's CA certificate with --ca-file FILE (or COFFER_AGENT_CA_FILE=FILE); `coffer ca` on the server prints it.",
 		FixName: "Use a --server URL (COFFER_AGENT_SERVER) whose host name the server's certificate covers: a name of its cloud profile, " +
 			"localhost, or the IP address `coffer serve --addr` listens on."}
@@ -166,16 +187,14 @@ func runAgent(ctx context.Context, cfg agentConfig, logger *slog.Logger) error {
 	if err != nil {
 		return listenHint(cfg.addr, err)
 	}
-	srv := &http.Server{
-		Handler:           front,
-		ReadHeaderTimeout: 5 * time.Second,
-		WriteTimeout:      90 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
-	}
+	limits := cfg.limits.WithDefaults(agentLimits)
+	srv := limits.Server(front)
+	srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	conns := limits.Listen(ln)
+	conns.Track(srv)
+	go func() { errc <- srv.Serve(conns) }()
+	go recheckCredential(ctx, front, cfg, logger)
 	logger.Info("serving the instance metadata service", "addr", ln.Addr().String())
 	select {
 	case err := <-errc:
@@ -186,6 +205,39 @@ func runAgent(ctx context.Context, cfg agentConfig, logger *slog.Logger) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// recheckCredential asks the server every RecheckInterval whether it still
+// accepts the credential, so that a revocation empties the token cache
+// (imds.Front drops it on the server's 401) and is logged even while no
+// client asks for a token.
+func recheckCredential(ctx context.Context, front *imds.Front, cfg agentConfig, logger *slog.Logger) {
+	every := cfg.recheck
+	if every <= 0 {
+		every = imds.DefaultRecheckInterval
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	wasRejected := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		_, _, err := front.Instance(cctx)
+		cancel()
+		rejected := errors.Is(err, imds.ErrCredentialRejected)
+		if rejected && !wasRejected {
+			logger.Error("the coffer server no longer accepts this machine's credential (revoked, or its VM deleted); no tokens are served. Issue a new one with `coffer vm credential create` and write it to "+cfg.credentialFile, "server", cfg.server)
+		} else if !rejected && err == nil && wasRejected {
+			logger.Info("the coffer server accepts this machine's credential again")
+		}
+		if err == nil || rejected {
+			wasRejected = rejected
+		}
+	}
 }
 
 // listenHint explains the two usual reasons binding 169.254.169.254:80 fails.

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -341,14 +343,22 @@ func changeVMIdentities(ctx context.Context, s *session, t target, identities []
 
 func newVMCredentialCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "credential", Short: "Manage a VM's machine credentials (for coffer agent / IDENTITY_HEADER)"}
-	var name, rg, keyID, file string
+	var name, rg, keyID, file, expires string
 	create := &cobra.Command{Use: "create", Short: "Issue a new machine credential (shown once)", RunE: func(cmd *cobra.Command, _ []string) error {
+		var body any
+		if expires != "" {
+			at, err := parseExpiry(expires, time.Now())
+			if err != nil {
+				return err
+			}
+			body = map[string]string{"expiresOn": at.UTC().Format(time.RFC3339)}
+		}
 		s, err := connect()
 		if err != nil {
 			return err
 		}
 		var out map[string]any
-		if _, err := s.c.ARM(cmd.Context(), "POST", vmPath(s, rg, name)+"/cofferCredentials", nil, &out); err != nil {
+		if _, err := s.c.ARM(cmd.Context(), "POST", vmPath(s, rg, name)+"/cofferCredentials", body, &out); err != nil {
 			return err
 		}
 		if file != "" {
@@ -363,6 +373,7 @@ func newVMCredentialCmd() *cobra.Command {
 		return printResult(cmd.OutOrStdout(), out)
 	}}
 	create.Flags().StringVar(&file, "credential-file", "", "write the credential to this file (mode 0600) instead of printing it")
+	create.Flags().StringVar(&expires, "expires", "", "make the credential stop working after a duration (90m, 12h, 30d) or at a time (RFC 3339); default never")
 	revoke := &cobra.Command{Use: "revoke", Short: "Revoke one (--key-id) or all machine credentials", RunE: func(cmd *cobra.Command, _ []string) error {
 		s, err := connect()
 		if err != nil {
@@ -387,6 +398,29 @@ func newVMCredentialCmd() *cobra.Command {
 	}
 	cmd.AddCommand(create, revoke)
 	return cmd
+}
+
+// parseExpiry reads --expires: a duration from now (Go's units, plus d for
+// days) or an RFC 3339 time, which must be in the future.
+func parseExpiry(v string, now time.Time) (time.Time, error) {
+	var at time.Time
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 {
+			return at, fmt.Errorf("--expires %q: want a duration (90m, 12h, 30d) or an RFC 3339 time", v)
+		}
+		at = now.Add(time.Duration(n) * 24 * time.Hour)
+	} else if d, err := time.ParseDuration(v); err == nil {
+		at = now.Add(d)
+	} else if t, err := time.Parse(time.RFC3339, v); err == nil {
+		at = t
+	} else {
+		return at, fmt.Errorf("--expires %q: want a duration (90m, 12h, 30d) or an RFC 3339 time", v)
+	}
+	if !at.After(now) {
+		return at, fmt.Errorf("--expires %q is not in the future", v)
+	}
+	return at, nil
 }
 
 // newMachineCredential issues a credential for a VM (used by env/run) and

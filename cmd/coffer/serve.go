@@ -13,6 +13,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/app"
 	"github.com/coffer-dev/coffer/internal/cloud"
 	"github.com/coffer-dev/coffer/internal/keyvault"
+	"github.com/coffer-dev/coffer/internal/netlimit"
 )
 
 func newServeCmd() *cobra.Command {
@@ -73,6 +74,11 @@ func newServeCmd() *cobra.Command {
 	cmd.Flags().StringVar(&cfg.MasterKeyFile, "master-key-file", "", "key-encryption keys (default DATA_DIR/master.key); replicas on one etcd must share it")
 	cmd.Flags().StringVar(&cfg.DefaultVault, "default-vault", "", "vault that serves Key Vault requests to a bare localhost/IP host (default: the one created on first start)")
 	cmd.Flags().StringVar(&throttle, "throttle", "off", "data-plane throttling: off, or azure (Key Vault's 4,000 transactions per 10 s per vault, 429 + Retry-After)")
+	cmd.Flags().IntVar(&cfg.Limits.MaxConns, "max-conns", netlimit.ServerDefaults.MaxConns, "connections the listener keeps open at once; more are closed on accept")
+	cmd.Flags().IntVar(&cfg.Limits.MaxConnsPerAddr, "max-conns-per-ip", netlimit.ServerDefaults.MaxConnsPerAddr, "connections one client address (IPv6: /64) may hold; keep it below --max-conns (raise it behind a load balancer or NAT)")
+	cmd.Flags().StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this operator address (plain HTTP, e.g. 127.0.0.1:9090); default off, never on --addr")
+	cmd.Flags().StringVar(&cfg.AuditLog, "audit-log", "", "write the audit log (one JSON line per operation, shaped like Key Vault's AuditEvent) to FILE (0600, rotated at 100 MB) or - for standard output")
+	cmd.Flags().BoolVar(&cfg.AuditFailClosed, "audit-fail-closed", false, "refuse requests (503) whose audit line cannot be written")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug (adds a line per request), info, warn, error")
 	return cmd

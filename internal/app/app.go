@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,9 +18,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/arm"
+	"github.com/coffer-dev/coffer/internal/audit"
 	"github.com/coffer-dev/coffer/internal/cloud"
 	"github.com/coffer-dev/coffer/internal/crypt"
 	"github.com/coffer-dev/coffer/internal/graph"
@@ -30,7 +33,9 @@ import (
 	"github.com/coffer-dev/coffer/internal/kv/boltkv"
 	"github.com/coffer-dev/coffer/internal/kv/etcdkv"
 	"github.com/coffer-dev/coffer/internal/kv/memkv"
+	"github.com/coffer-dev/coffer/internal/metrics"
 	"github.com/coffer-dev/coffer/internal/msi"
+	"github.com/coffer-dev/coffer/internal/netlimit"
 	"github.com/coffer-dev/coffer/internal/oidc"
 	"github.com/coffer-dev/coffer/internal/pki"
 	"github.com/coffer-dev/coffer/internal/resources"
@@ -71,6 +76,19 @@ type Config struct {
 	// a disk or an etcd cluster would fail); tests use it to inject faults
 	// (internal/kv/kvfault).
 	WrapStore func(kv.Store) kv.Store
+	// Limits bound the listener's connections and each phase of a
+	// request; zero fields take netlimit.ServerDefaults.
+	Limits netlimit.Limits
+	// MetricsAddr, if set, serves Prometheus /metrics there (plain HTTP,
+	// for the operator's network only); never on the public listener.
+	MetricsAddr string
+	// AuditLog is the audit log's sink: a file, or "-" for standard
+	// output; empty means none. AuditWriter, if set, is used instead.
+	AuditLog    string
+	AuditWriter io.Writer
+	// AuditFailClosed refuses requests (503) whose audit line cannot be
+	// written.
+	AuditFailClosed bool
 }
 
 // Server is a running Coffer.
@@ -78,22 +96,31 @@ type Server struct {
 	Instance *Instance
 	// Admin is the bootstrap admin credential when it was created by this
 	// process (first start), else nil; on disk it is in DataDir.
-	Admin     *AdminCredential
-	CA        *pki.CA
-	Addr      string // the bound address (useful with port 0)
-	Profile   cloud.Profile
-	Store     *store.Store
-	Minter    *identity.Minter
-	Vaults    *vaults.Service
-	Resources *resources.Service
+	Admin *AdminCredential
+	CA    *pki.CA
+	Addr  string // the bound address (useful with port 0)
+	// MetricsAddr is the bound metrics address, if Config.MetricsAddr.
+	MetricsAddr string
+	Profile     cloud.Profile
+	Store       *store.Store
+	Minter      *identity.Minter
+	Vaults      *vaults.Service
+	Resources   *resources.Service
 
 	cfg      Config
 	kv       kv.Store
 	http     *http.Server
 	listener net.Listener
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	logger   *slog.Logger
+	conns    *netlimit.Listener
+	// Operations: see observe.go.
+	metrics     *metrics.Metrics
+	metricsHTTP *http.Server
+	audit       *audit.Log
+	verifier    *identity.Verifier
+	cancel      context.CancelFunc
+	draining    atomic.Bool // set by Close: /readyz answers 503
+	wg          sync.WaitGroup
+	logger      *slog.Logger
 }
 
 // Start opens the store, bootstraps and starts serving. Stop it with Close.
@@ -110,7 +137,20 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if cfg.Cloud.VaultSuffix == "" {
 		cfg.Cloud = cloud.Local
 	}
-	s := &Server{cfg: cfg, logger: cfg.Logger, Profile: cfg.Cloud}
+	s := &Server{cfg: cfg, logger: cfg.Logger, Profile: cfg.Cloud, metrics: metrics.New()}
+	switch {
+	case cfg.AuditWriter != nil:
+		s.audit = audit.New(cfg.AuditWriter)
+	case cfg.AuditLog != "":
+		if s.audit, err = audit.Open(cfg.AuditLog); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				s.audit.Close()
+			}
+		}()
+	}
 	if !cfg.InMemory {
 		// Announce the start before the slow part (opening the store,
 		// first-start bootstrap), so that a CLI command run right after
@@ -168,12 +208,16 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.Addr = ln.Addr().String()
 	issuer := pki.NewIssuer(sec.ca, cfg.Cloud.ServesName, defaultCertNames(cfg.Cloud, s.Addr))
 	tlsCfg := sec.ca.TLSConfig(issuer)
-	s.http = &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	limits := cfg.Limits.WithDefaults(netlimit.ServerDefaults)
+	s.http = limits.Server(handler)
+	s.http.ErrorLog = slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)
+	s.conns = limits.Listen(ln)
+	s.conns.Track(s.http)
+	s.conns.OnRefuse = s.metrics.ConnRefused
+	if err := s.startMetrics(limits); err != nil {
+		ln.Close()
+		s.kv.Close()
+		return nil, err
 	}
 	if !cfg.InMemory {
 		// ca.pem first: server.json tells clients the server is ready.
@@ -188,7 +232,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
-		if err := s.http.Serve(tls.NewListener(ln, tlsCfg)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.http.Serve(tls.NewListener(s.conns, tlsCfg)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.logger.Error("serve", "err", err)
 		}
 	}()
@@ -249,14 +293,14 @@ func defaultCertNames(p cloud.Profile, addr string) []string {
 // and a bare host (localhost, an IP) also serves the default vault.
 func (s *Server) routes(keys *identity.KeySet) http.Handler {
 	verifier := &identity.Verifier{Keys: keys, TenantID: s.Instance.TenantID, Now: s.cfg.Now}
+	s.verifier = verifier
 	kvh := &keyvault.Handler{
 		Vaults: s.Vaults, Verify: verifier, Principals: s.Store, Profile: s.Profile,
 		TenantID: s.Instance.TenantID, DefaultVault: s.Instance.DefaultVault, Logger: s.logger, Throttle: s.cfg.Throttle,
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
 
 	armh := &arm.Handler{Vaults: s.Vaults, Resources: s.Resources, Store: s.Store, Verify: verifier, Profile: s.Profile,
 		TenantID: s.Instance.TenantID, SubscriptionID: s.Instance.SubscriptionID, AdminObjectID: s.Instance.AdminObjectID,
@@ -264,12 +308,14 @@ func (s *Server) routes(keys *identity.KeySet) http.Handler {
 	mux.HandleFunc("GET /metadata/endpoints", arm.CloudMetadata(s.Profile))
 	graphh := &graph.Handler{Store: s.Store, Verify: verifier, Profile: s.Profile, TenantID: s.Instance.TenantID,
 		AdminObjectID: s.Instance.AdminObjectID, Logger: s.logger, Now: s.cfg.Now}
-	(&msi.Handler{Resources: s.Resources, TenantID: s.Instance.TenantID, Profile: s.Profile, Logger: s.logger}).Mount(mux)
-	(&oidc.Handler{Minter: s.Minter, Keys: keys, Principals: s.Store, TenantID: s.Instance.TenantID, Logger: s.logger, Now: s.cfg.Now}).Mount(mux)
-	return httpx.Middleware(s.logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	(&msi.Handler{Resources: s.Resources, TenantID: s.Instance.TenantID, Profile: s.Profile, Logger: s.logger,
+		KnownResource: s.knownResource}).Mount(mux)
+	(&oidc.Handler{Minter: s.Minter, Keys: keys, Principals: s.Store, TenantID: s.Instance.TenantID, Logger: s.logger, Now: s.cfg.Now,
+		KnownResource: s.knownResource}).Mount(mux)
+	return httpx.Middleware(s.logger, s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		class, _ := s.Profile.Classify(r.Host)
 		switch {
-		case class == cloud.HostVault && r.URL.Path != "/healthz":
+		case class == cloud.HostVault && r.URL.Path != "/healthz" && r.URL.Path != "/readyz":
 			kvh.ServeHTTP(w, r)
 		case class == cloud.HostBare && isKeyVaultPath(r.URL.Path):
 			kvh.ServeHTTP(w, r)
@@ -280,7 +326,7 @@ func (s *Server) routes(keys *identity.KeySet) http.Handler {
 		default:
 			mux.ServeHTTP(&jsonMuxErrors{ResponseWriter: w, r: r}, r)
 		}
-	}))
+	})))
 }
 
 // isARMPath: ARM's paths start with /subscriptions, or are the
@@ -325,10 +371,19 @@ func (s *Server) purgeLoop(ctx context.Context) {
 }
 
 // Close stops serving, waits for background jobs and closes the store.
+// Requests in flight finish first (for up to 10 s); new connections are
+// refused at once.
 func (s *Server) Close() error {
+	s.draining.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := s.http.Shutdown(ctx)
+	if s.metricsHTTP != nil {
+		err = errors.Join(err, s.metricsHTTP.Shutdown(ctx))
+	}
+	if s.audit != nil {
+		err = errors.Join(err, s.audit.Close()) // after the last request's line
+	}
 	s.cancel()
 	s.wg.Wait()
 	if !s.cfg.InMemory {

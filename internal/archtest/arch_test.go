@@ -85,6 +85,7 @@ func TestDependencyDirection(t *testing.T) {
 	testSupport := map[string]bool{
 		mod + "internal/testenv": true, mod + "internal/kv/kvtest": true,
 		mod + "internal/kv/etcdkv/etcdtest": true, mod + "internal/testreq": true,
+		mod + "internal/netlimit/netlimittest": true,
 	}
 	pkgs := listPackages(t)
 	matched := make([]bool, len(rules))

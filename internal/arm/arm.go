@@ -221,7 +221,7 @@ func decode(c *call, v any) error {
 	if err := json.Unmarshal(b, v); err != nil {
 		return armErr(errs.Invalid, "InvalidRequestContent", "The request content was invalid and could not be deserialized: "+jsonProblem(err))
 	}
-	return nil
+	return checkBodyTags(b)
 }
 
 func jsonProblem(err error) string {

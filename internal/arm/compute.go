@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/errs"
 	"github.com/coffer-dev/coffer/internal/httpx"
@@ -209,10 +210,14 @@ func (h *Handler) vmCredentials(c *call, sub, rg, name, keyID string) error {
 	}
 	switch {
 	case c.r.Method == http.MethodPost && keyID == "":
+		// The body is optional (older clients send none):
+		// {"displayName": "x"} names the credential and replaces the VM's
+		// credentials of that name; {"expiresOn": RFC 3339 time} makes it
+		// stop working then.
 		var body struct {
-			DisplayName string `json:"displayName"`
+			DisplayName string     `json:"displayName"`
+			ExpiresOn   *time.Time `json:"expiresOn"`
 		}
-		// The body is optional: older clients send none.
 		raw, err := io.ReadAll(http.MaxBytesReader(nil, c.r.Body, MaxBodyBytes))
 		if err != nil {
 			var mbe *http.MaxBytesError
@@ -230,12 +235,23 @@ func (h *Handler) vmCredentials(c *call, sub, rg, name, keyID string) error {
 		if len(body.DisplayName) > maxCredentialName {
 			return armErr(errs.Invalid, "InvalidRequestContent", "The credential's displayName must be at most 128 characters long.")
 		}
-		cred, id, err := h.Resources.NewNamedCredential(c.ctx(), sub, rg, name, body.DisplayName)
+		var expires time.Time
+		if body.ExpiresOn != nil {
+			expires = *body.ExpiresOn
+		}
+		cred, id, err := h.Resources.NewCredentialWith(c.ctx(), sub, rg, name, resources.CredentialOptions{Name: body.DisplayName, Expires: expires})
+		if errs.KindOf(err) == errs.Invalid {
+			return armErr(errs.Invalid, "InvalidRequestContent", "The property 'expiresOn' must be a time in the future.")
+		}
 		if err != nil {
 			return err
 		}
+		out := wire.MachineCredential{KeyID: id, Credential: cred, DisplayName: body.DisplayName}
+		if !expires.IsZero() {
+			out.ExpiresOn = expires.UTC().Format(time.RFC3339)
+		}
 		c.w.Header().Set("Cache-Control", "no-store")
-		httpx.WriteJSON(c.w, http.StatusOK, wire.MachineCredential{KeyID: id, Credential: cred, DisplayName: body.DisplayName})
+		httpx.WriteJSON(c.w, http.StatusOK, out)
 		return nil
 	case c.r.Method == http.MethodDelete:
 		n, err := h.Resources.RevokeCredentials(c.ctx(), sub, rg, name, keyID)

@@ -3,6 +3,7 @@ package arm
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/errs"
@@ -221,6 +222,13 @@ func (h *Handler) subProvider(c *call, sub, ns, typ string, rest []string) error
 // subscription or lie in it, and a resource group in it must exist. It
 // returns the scope in ARM's casing of the fixed segments.
 func (h *Handler) roleScope(c *call, segs []string) (string, error) {
+	// A scope is stored and compared as written: "." and ".." segments or
+	// empty ones ("//", which routing would otherwise skip) would make one
+	// scope look like another, so they are refused, not resolved.
+	if slices.ContainsFunc(segs, func(s string) bool { return s == "." || s == ".." }) ||
+		strings.Contains(strings.Trim(c.r.URL.Path, "/"), "//") {
+		return "", armErr(errs.Invalid, "InvalidRoleAssignmentScope", "The scope '"+c.r.URL.Path+"' of the role assignment is invalid: it has an empty, '.' or '..' segment.")
+	}
 	if len(segs) < 2 || !eq(segs[0], "subscriptions") {
 		return "", armErr(errs.Invalid, "InvalidRoleAssignmentScope", "The scope '/"+strings.Join(segs, "/")+"' of the role assignment is invalid.")
 	}

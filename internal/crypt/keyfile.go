@@ -48,6 +48,9 @@ func loadKeyFile(path string) (*Ring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("crypt: key file: %w", err)
 	}
+	if err := checkKeyFileMode(path); err != nil {
+		return nil, err
+	}
 	var kf keyFile
 	if err := json.Unmarshal(data, &kf); err != nil {
 		return nil, fmt.Errorf("crypt: key file %s: %w", path, err)
@@ -122,4 +125,32 @@ func syncDir(dir string) error {
 		return fmt.Errorf("crypt: create key file: sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// checkKeyFileMode refuses a key file that group or others may read or
+// write: whoever reads it decrypts every stored secret, and whoever writes
+// it can swap the keys. Files in systemd's $CREDENTIALS_DIRECTORY are
+// exempt (systemd makes them private to the unit with an ACL that shows in
+// the group bits), and so is Windows, whose permissions are not modes.
+func checkKeyFileMode(path string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("crypt: key file: %w", err)
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 && !inCredentialsDirectory(path) {
+		return fmt.Errorf("crypt: key file %s is accessible by group or others (mode %04o); whoever reads it can decrypt every secret: chmod 600 %s", path, perm, path)
+	}
+	return nil
+}
+
+func inCredentialsDirectory(path string) bool {
+	dir := os.Getenv("CREDENTIALS_DIRECTORY")
+	if dir == "" {
+		return false
+	}
+	abs, err := filepath.Abs(path)
+	return err == nil && filepath.Dir(abs) == filepath.Clean(dir)
 }

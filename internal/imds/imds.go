@@ -11,6 +11,13 @@
 // without a round trip. It caches tokens per (identity, resource) until half
 // their lifetime and throttles like IMDS.
 //
+// Revocation bites within RecheckInterval: a cached token is served only
+// while the server has accepted the machine credential within that
+// interval; past it, the next request asks the server again. A 401 or 403
+// from the server (a revoked credential, a deleted VM) drops the whole
+// cache at once. An unreachable server does not: cached tokens stay valid
+// for what remains of their lifetime.
+//
 // Status codes are chosen for the clients' retry policies: Go's IMDS source
 // retries 404, 410, 429 and every 5xx for about a minute, so permanent
 // failures (bad request, unknown identity, a revoked machine credential)
@@ -99,15 +106,39 @@ type Front struct {
 	IdentityConcurrency int
 	// MetadataRate limits the instance category; zero means IMDS's 5 per second.
 	MetadataRate int
+	// RecheckInterval bounds how long cached tokens are served without
+	// the server confirming the credential; zero means DefaultRecheckInterval.
+	RecheckInterval time.Duration
 
 	once         sync.Once
 	identityRate *bucket
 	metadataRate *bucket
 	slots        chan struct{}
 
-	mu     sync.Mutex
-	tokens map[cacheKey]cachedToken
-	tenant string
+	mu         sync.Mutex
+	tokens     map[cacheKey]cachedToken
+	tenant     string
+	acceptedAt time.Time // the server last accepted the credential
+}
+
+// DefaultRecheckInterval is how long cached tokens are served without the
+// server confirming the credential: the bound on revocation.
+const DefaultRecheckInterval = time.Minute
+
+// accepted notes that the server accepted the credential.
+func (f *Front) accepted() {
+	f.mu.Lock()
+	f.acceptedAt = f.Now()
+	f.mu.Unlock()
+}
+
+// rejected drops every cached token: the credential no longer works, so
+// nothing obtained with it may be served.
+func (f *Front) rejected() {
+	f.mu.Lock()
+	clear(f.tokens)
+	f.acceptedAt = time.Time{}
+	f.mu.Unlock()
 }
 
 // maxCachedTokens bounds the cache; a machine uses a handful of
@@ -139,6 +170,9 @@ func (f *Front) init() {
 		f.metadataRate = newBucket(cmp.Or(max(f.MetadataRate, 0), 5))
 		f.slots = make(chan struct{}, cmp.Or(max(f.IdentityConcurrency, 0), 5))
 		f.tokens = map[cacheKey]cachedToken{}
+		if f.RecheckInterval <= 0 {
+			f.RecheckInterval = DefaultRecheckInterval
+		}
 	})
 }
 
@@ -309,13 +343,18 @@ func (f *Front) token(w http.ResponseWriter, r *http.Request, q url.Values, _ st
 	defer release()
 
 	now := f.Now()
+	var stale *cachedToken // usable if the server cannot be asked
 	if !bypass {
 		f.mu.Lock()
 		c, hit := f.tokens[key]
+		fresh := now.Sub(f.acceptedAt) < f.RecheckInterval
 		f.mu.Unlock()
 		if hit && now.Before(c.refreshAt) {
-			writeToken(w, c, now)
-			return
+			if fresh {
+				writeToken(w, c, now)
+				return
+			}
+			stale = &c
 		}
 	}
 	up := url.Values{"api-version": {upstreamAPIVersion}, "resource": {resource}}
@@ -334,13 +373,25 @@ func (f *Front) token(w http.ResponseWriter, r *http.Request, q url.Values, _ st
 	}
 	if err != nil {
 		f.Logger.WarnContext(r.Context(), "imds: cannot reach the coffer server", "server", f.ServerURL, "err", err)
+		if stale != nil {
+			writeToken(w, *stale, now)
+			return
+		}
 		writeError(w, catIdentity, http.StatusInternalServerError, "unknown", "Failed to retrieve token from the Active directory. For details see the Coffer agent's log.")
 		return
+	}
+	if res.status >= 500 && stale != nil {
+		writeToken(w, *stale, now)
+		return
+	}
+	if res.status == http.StatusUnauthorized || res.status == http.StatusForbidden {
+		f.rejected()
 	}
 	if res.status != http.StatusOK {
 		f.relayTokenError(w, r, res)
 		return
 	}
+	f.accepted()
 	var body wire.ManagedIdentityToken
 	if err := json.Unmarshal(res.body, &body); err != nil || body.AccessToken == "" {
 		f.Logger.ErrorContext(r.Context(), "imds: the coffer server sent an unreadable token response", "err", err)
@@ -493,10 +544,12 @@ func (f *Front) Instance(ctx context.Context) (doc map[string]any, tenantID stri
 	}
 	switch {
 	case res.status == http.StatusUnauthorized || res.status == http.StatusForbidden:
+		f.rejected()
 		return nil, "", fmt.Errorf("%w (%s answered %d)", ErrCredentialRejected, f.ServerURL, res.status)
 	case res.status != http.StatusOK:
 		return nil, "", &statusError{status: res.status}
 	}
+	f.accepted()
 	if err := json.Unmarshal(res.body, &doc); err != nil {
 		return nil, "", fmt.Errorf("the coffer server sent an unreadable instance document: %w", err)
 	}

@@ -76,6 +76,7 @@ type fixture struct {
 type fixtureOptions struct {
 	serverNow func() time.Time
 	frontNow  func() time.Time
+	recheck   time.Duration // Front.RecheckInterval
 }
 
 func setup(t *testing.T, o fixtureOptions) *fixture {
@@ -97,6 +98,7 @@ func setup(t *testing.T, o fixtureOptions) *fixture {
 	}
 	f := &fixture{env: env, vm: vm, uami: u, cred: cred}
 	f.front, f.upstream = newFront(t, env, cred, o.frontNow)
+	f.front.RecheckInterval = o.recheck
 	srv := httptest.NewServer(f.front)
 	t.Cleanup(srv.Close)
 	f.url = srv.URL
@@ -356,10 +358,11 @@ func TestUserAssigned(t *testing.T) {
 }
 
 // TestCache: tokens are served from the Front's cache until half their
-// lifetime; bypass_cache=true fetches (and caches) a fresh one.
+// lifetime; bypass_cache=true fetches (and caches) a fresh one. (The
+// recheck interval is set beyond the test's hours; TestRevocation covers it.)
 func TestCache(t *testing.T) {
 	serverClock, frontClock := newClock(), newClock()
-	f := setup(t, fixtureOptions{serverNow: serverClock.Now, frontNow: frontClock.Now})
+	f := setup(t, fixtureOptions{serverNow: serverClock.Now, frontNow: frontClock.Now, recheck: 100 * time.Hour})
 	a := tokenFields(t, get(t, f.url, tokenTarget(""), nil))
 	n := f.upstream.n.Load()
 	frontClock.Add(time.Hour)

@@ -7,6 +7,7 @@
 package msi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -38,6 +39,9 @@ type Handler struct {
 	TenantID  string
 	Profile   cloud.Profile
 	Logger    *slog.Logger
+	// KnownResource reports whether the tenant knows a token resource;
+	// others get AADSTS500011. Nil accepts every well-formed resource.
+	KnownResource func(ctx context.Context, resource string) (bool, error)
 }
 
 // Mount registers the routes.
@@ -125,8 +129,20 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	}
 	resource = strings.TrimSuffix(resource, "/.default")
 	if !ValidResource(resource) {
-		h.oauthError(w, http.StatusBadRequest, "invalid_resource", "AADSTS500011: The resource principal named "+resource+" was not found in the tenant named "+h.TenantID+".")
+		h.oauthError(w, http.StatusBadRequest, "invalid_resource", "AADSTS500011: "+wire.ResourceNotFound(resource, h.TenantID))
 		return
+	}
+	if h.KnownResource != nil {
+		known, err := h.KnownResource(r.Context(), resource)
+		if err != nil {
+			h.Logger.ErrorContext(r.Context(), "resource lookup failed", "err", err)
+			h.oauthError(w, http.StatusInternalServerError, "unknown", "Failed to retrieve token from the Active directory.")
+			return
+		}
+		if !known {
+			h.oauthError(w, http.StatusBadRequest, "invalid_resource", "AADSTS500011: "+wire.ResourceNotFound(resource, h.TenantID))
+			return
+		}
 	}
 	sel, ok := Selector(q)
 	if !ok {

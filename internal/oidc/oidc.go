@@ -40,6 +40,10 @@ type Handler struct {
 	TenantID   string
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// KnownResource reports whether the tenant knows a token resource
+	// (one of Coffer's APIs or a registered application); others get
+	// AADSTS500011. Nil accepts every resource.
+	KnownResource func(ctx context.Context, resource string) (bool, error)
 }
 
 // Mount registers the routes on mux.
@@ -284,6 +288,20 @@ func (h *Handler) grant(w http.ResponseWriter, r *http.Request, resource func(*t
 		h.oauthError(w, r, http.StatusUnauthorized, "invalid_client", 7000215,
 			"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '"+p.AppID+"'.")
 		return nil, nil, false
+	}
+	// Checked only once the client is authenticated, so that the answer
+	// does not tell strangers which application URIs exist.
+	if h.KnownResource != nil {
+		known, err := h.KnownResource(r.Context(), res)
+		if err != nil {
+			h.Logger.ErrorContext(r.Context(), "resource lookup failed", "err", err)
+			h.oauthError(w, r, http.StatusInternalServerError, "server_error", 0, "The token could not be issued.")
+			return nil, nil, false
+		}
+		if !known {
+			h.oauthError(w, r, http.StatusBadRequest, "invalid_resource", 500011, wire.ResourceNotFound(res, h.TenantID))
+			return nil, nil, false
+		}
 	}
 	tok, err := h.Minter.Mint(p, res, TokenLifetime)
 	if err != nil {

@@ -368,26 +368,38 @@ func (s *Service) DeleteUAMI(ctx context.Context, sub, rg, name string) error {
 // configuration files and secret scanners.
 const credentialPrefix = "cofferm_"
 
-// NewCredential issues a machine credential for a VM. Only its hash is
-// stored; the returned string is shown once.
+// NewCredential issues a machine credential for a VM that does not
+// expire. Only its hash is stored; the returned string is shown once.
 func (s *Service) NewCredential(ctx context.Context, sub, rg, name string) (string, string, error) {
-	return s.NewNamedCredential(ctx, sub, rg, name, "")
+	return s.NewCredentialWith(ctx, sub, rg, name, CredentialOptions{})
 }
 
-// NewNamedCredential is NewCredential with a display name. A named
-// credential replaces the VM's credentials of that name, in the same
-// update: a client that issues one per use under a fixed name (coffer env
-// --identity) holds one at a time instead of accumulating credentials that
-// never expire.
-func (s *Service) NewNamedCredential(ctx context.Context, sub, rg, name, displayName string) (string, string, error) {
+// CredentialOptions shape a new machine credential.
+type CredentialOptions struct {
+	// Name, when set, makes the credential replace the VM's credentials of
+	// that name in the same update: a client that issues one per use under
+	// a fixed name (coffer env --identity) holds one at a time instead of
+	// accumulating credentials.
+	Name string
+	// Expires is when the credential stops working (zero: never); an
+	// expiry in the past is refused.
+	Expires time.Time
+}
+
+// NewCredentialWith is NewCredential with options.
+func (s *Service) NewCredentialWith(ctx context.Context, sub, rg, name string, o CredentialOptions) (string, string, error) {
+	if !o.Expires.IsZero() && !o.Expires.After(s.Now()) {
+		return "", "", errs.E(errs.Op("resources.NewCredential"), errs.Invalid, errs.Msg("The credential's expiry must be in the future."))
+	}
 	c, err := s.VM(ctx, sub, rg, name)
 	if err != nil {
 		return "", "", err
 	}
 	secret, cred := identity.NewClientSecret(s.Now())
+	cred.Expires = o.Expires
 	keyID := strings.ReplaceAll(cred.KeyID, "-", "")
 	cred.KeyID = keyID
-	cred.Name = displayName
+	cred.Name = o.Name
 	if err := s.Store.PutComputeCredentialIndex(ctx, keyID, c); err != nil {
 		return "", "", err
 	}
@@ -396,7 +408,7 @@ func (s *Service) NewNamedCredential(ctx context.Context, sub, rg, name, display
 		replaced = nil
 		kept := make([]model.Credential, 0, len(cur.Credentials)+1)
 		for _, old := range cur.Credentials {
-			if displayName != "" && old.Name == displayName {
+			if o.Name != "" && old.Name == o.Name {
 				replaced = append(replaced, old.KeyID)
 				continue
 			}

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/cloud"
+	"github.com/coffer-dev/coffer/internal/netlimit"
 )
 
 // IMDSHost is the instance metadata service's address.
@@ -42,6 +43,20 @@ const IMDSHost = "169.254.169.254"
 // DefaultIdleTimeout closes tunnels that carried no bytes either way for
 // this long; SDK connection pools reconnect transparently.
 const DefaultIdleTimeout = 5 * time.Minute
+
+// Limits bound the proxy's listener. Only the one child process tree
+// uses it, from 127.0.0.1, so the per-address cap is the total. CONNECT
+// tunnels leave the HTTP deadlines behind once hijacked and are bounded by
+// IdleTimeout instead; a tunnel counts against the caps while it is open.
+var Limits = netlimit.Limits{
+	ReadHeaderTimeout: 10 * time.Second,
+	ReadTimeout:       30 * time.Second,
+	WriteTimeout:      90 * time.Second,
+	IdleTimeout:       2 * time.Minute,
+	MaxHeaderBytes:    64 << 10,
+	MaxConns:          512,
+	MaxConnsPerAddr:   512,
+}
 
 // dialTimeout bounds connecting to the Coffer listener.
 const dialTimeout = 10 * time.Second
@@ -62,6 +77,8 @@ type Proxy struct {
 	Logger *slog.Logger
 	// IdleTimeout overrides DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// Limits override Limits field by field (tests shorten them).
+	Limits netlimit.Limits
 
 	mu     sync.Mutex
 	srv    *http.Server
@@ -88,19 +105,17 @@ func (p *Proxy) Start() (string, error) {
 	}
 	p.mu.Lock()
 	p.conns = map[net.Conn]struct{}{}
-	p.srv = &http.Server{
-		Handler:           http.HandlerFunc(p.serve),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(p.Logger.Handler(), slog.LevelDebug),
-	}
+	limits := p.Limits.WithDefaults(Limits)
+	p.srv = limits.Server(http.HandlerFunc(p.serve))
+	p.srv.ErrorLog = slog.NewLogLogger(p.Logger.Handler(), slog.LevelDebug)
 	srv := p.srv
+	conns := limits.Listen(ln)
+	conns.Track(p.srv)
 	p.mu.Unlock()
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(conns); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			p.Logger.Error("coffer run: proxy stopped", "err", err)
 		}
 	}()

@@ -157,6 +157,8 @@ type MachineCredential struct {
 	// DisplayName names a credential that replaces earlier ones of the
 	// same name (omitted for unnamed ones).
 	DisplayName string `json:"displayName,omitempty"`
+	// ExpiresOn is when the credential stops working (RFC 3339), if ever.
+	ExpiresOn string `json:"expiresOn,omitempty"`
 }
 
 // RoleAssignment is a Microsoft.Authorization/roleAssignments resource.

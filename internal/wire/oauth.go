@@ -41,3 +41,12 @@ type ManagedIdentityToken struct {
 	Resource     string `json:"resource"`
 	TokenType    string `json:"token_type"`
 }
+
+// ResourceNotFound is Entra's description of AADSTS500011 (error
+// invalid_resource, status 400): a token was asked for a resource the
+// tenant does not know, here one Coffer neither serves nor has registered.
+func ResourceNotFound(resource, tenant string) string {
+	return "The resource principal named " + resource + " was not found in the tenant named " + tenant +
+		". This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant." +
+		" You might have sent your authentication request to the wrong tenant."
+}
