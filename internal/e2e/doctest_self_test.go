@@ -195,8 +195,8 @@ func TestDocRunnerNetns(t *testing.T) {
 	requireRootAndIP(t)
 	fence := "```"
 	doc := "## A\n<!-- doctest-section: netns hosts=\"login.example.test\" addr=10.0.0.5/32 scratch=/etc -->\n" + fence + "sh\n" +
-		"getent hosts login.example.test | grep -q 127.0.0.1\n" +
-		"ip -o addr show dev lo | grep -q 10.0.0.5/32\n" +
+		"getent hosts login.example.test | grep 127.0.0.1\n" +
+		"ip -o addr show dev lo | grep 10.0.0.5/32\n" +
 		"install -d -m 0755 /etc/coffer-doctest\n" +
 		"echo x > /etc/coffer-doctest/file\n" +
 		"echo '127.0.0.1 vault.example.test' >> /etc/hosts\n" +
@@ -218,5 +218,31 @@ func TestDocRunnerNetns(t *testing.T) {
 	hosts, _ := os.ReadFile("/etc/hosts")
 	if strings.Contains(string(hosts), "vault.example.test") {
 		t.Errorf("the section's /etc/hosts line reached the host's /etc/hosts")
+	}
+}
+
+// TestDocRunnerTools checks needs=az,python: the system Python with the
+// Azure packages comes first on PATH, and az starts from an empty
+// configuration directory.
+func TestDocRunnerTools(t *testing.T) {
+	requireRootAndIP(t)
+	requireTool(t, "az")
+	requireTool(t, "python")
+	fence := "```"
+	doc := "## A\n<!-- doctest-section: netns needs=az,python env=REQUESTS_CA_BUNDLE=$HOME/ca.pem -->\n" + fence + "sh\n" +
+		"test \"$(command -v python3)\" = /usr/bin/python3\n" +
+		"python3 -c 'import azure.identity, azure.keyvault.secrets'\n" +
+		"test \"$AZURE_CONFIG_DIR\" = \"$HOME/.azure\" && test \"$REQUESTS_CA_BUNDLE\" = \"$HOME/ca.pem\"\n" +
+		"az account list -o tsv\n" + fence + "\n"
+	secs, err := parseDoc("doc.md", doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := runChainScript(t, chains(secs)[0], chainEnv{work: t.TempDir(), netns: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.problems) > 0 {
+		t.Fatalf("problems: %q\n%s", res.problems, res.log)
 	}
 }

@@ -10,7 +10,9 @@ package e2e
 // section (fences labelled sh, bash, shell, console, zsh, or unlabelled) are
 // concatenated into one `bash` script run with `set -Eeuo pipefail`: any
 // failing command fails the test, including one inside a command
-// substitution used as an argument (an ERR trap records it). Shell variables
+// substitution used as an argument (an ERR trap records it), and, with
+// pipefail, a pipeline whose reader quits early (`| grep -q`: SIGPIPE) --
+// write such lines without -q. Shell variables
 // carry over from block to block within a section, never between sections.
 // Fences in other languages (go, python, json, ini, ...) are prose unless
 // annotated with file=.
@@ -40,7 +42,8 @@ package e2e
 // Documents capture values from earlier commands into shell variables, the
 // way az users do:
 //
-//	read -r APP_ID PASSWORD TENANT <<<"$(./coffer ad sp create-for-rbac -n bot --query "[appId, password, tenant]" -o tsv)"
+//	PASSWORD=$(./coffer ad sp create-for-rbac -n ci-bot --query password -o tsv)
+//	APP_ID=$(./coffer ad sp list --display-name ci-bot --query "[].appId" -o tsv)
 //
 // # Annotations
 //
