@@ -12,8 +12,8 @@ package e2e
 // failing command fails the test, including one inside a command
 // substitution used as an argument (an ERR trap records it), and, with
 // pipefail, a pipeline whose reader quits early (`| grep -q`: SIGPIPE) --
-// write such lines without -q. Shell variables
-// carry over from block to block within a section, never between sections.
+// write such lines without -q. Shell variables carry over from block to
+// block within a section, never between sections.
 // Fences in other languages (go, python, json, ini, ...) are prose unless
 // annotated with file=.
 //
