@@ -373,7 +373,7 @@ func (c docChain) script() (string, map[int]docLoc, []*docBlock) {
 	emit("set -Eeuo pipefail", nil)
 	emit("shopt -s inherit_errexit", nil)
 	emit(`__doctest_block=0`, nil)
-	emit(`trap 'printf "%s %s %s %s\n" "$__doctest_block" "$LINENO" "$?" "$BASH_COMMAND" >>"$DOCTEST_FAILED"' ERR`, nil)
+	emit(`trap '{ __doctest_rc=$? __doctest_line=$LINENO; set +x; } 2>/dev/null; printf "%s %s %s %s\n" "$__doctest_block" "$__doctest_line" "$__doctest_rc" "$BASH_COMMAND" >>"$DOCTEST_FAILED"; set -x' ERR`, nil)
 	emit("set -x", nil)
 	var blocks []*docBlock
 	for _, s := range c.sections {
