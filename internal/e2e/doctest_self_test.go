@@ -226,8 +226,8 @@ func TestDocRunnerNetns(t *testing.T) {
 // configuration directory.
 func TestDocRunnerTools(t *testing.T) {
 	requireRootAndIP(t)
-	requireTool(t, "az")
-	requireTool(t, "python")
+	requireDocTool(t, "az")
+	requireDocTool(t, "python")
 	fence := "```"
 	doc := "## A\n<!-- doctest-section: netns needs=az,python env=REQUESTS_CA_BUNDLE=$HOME/ca.pem -->\n" + fence + "sh\n" +
 		"test \"$(command -v python3)\" = /usr/bin/python3\n" +

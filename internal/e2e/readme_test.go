@@ -176,7 +176,7 @@ func TestReadme(t *testing.T) {
 func runDocChain(t *testing.T, root, coffer string, c docChain) {
 	o := c.opts()
 	for _, n := range o.needs {
-		requireTool(t, n)
+		requireDocTool(t, n)
 	}
 	useNetns := os.Geteuid() == 0
 	if o.netns || useNetns {
@@ -241,7 +241,7 @@ func skipOrFail(t *testing.T, why string) {
 	t.Skip(why)
 }
 
-func requireTool(t *testing.T, name string) {
+func requireDocTool(t *testing.T, name string) {
 	t.Helper()
 	switch name {
 	case "az":
