@@ -22,6 +22,11 @@ func NewClientSecret(now time.Time) (string, model.Credential) {
 	}
 	s := base64.RawURLEncoding.EncodeToString(b)
 	s = s[:3] + "8Q~" + s[6:]
+	// A leading '-' makes command lines read the secret as a flag
+	// (`az login -p -xyz…` fails in az's argument parser), so the first
+	// character is always alphanumeric, as Entra's secrets are.
+	const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	s = string(alnum[int(b[0])%len(alnum)]) + s[1:]
 	sum := sha256.Sum256([]byte(s))
 	return s, model.Credential{KeyID: uuid.NewString(), Hash: sum[:], Hint: s[:3], Created: now}
 }

@@ -174,3 +174,14 @@ func TestClientSecrets(t *testing.T) {
 		t.Error("wrong secret accepted")
 	}
 }
+
+// TestClientSecretNeverLooksLikeAFlag: secrets are pasted after -p on
+// command lines; one starting with '-' or '_' would be parsed as a flag.
+func TestClientSecretNeverLooksLikeAFlag(t *testing.T) {
+	for range 2000 {
+		s, _ := NewClientSecret(time.Now())
+		if c := s[0]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			t.Fatalf("secret %q... starts with %q", s[:1], c)
+		}
+	}
+}
