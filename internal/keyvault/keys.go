@@ -174,12 +174,12 @@ func (req *request) jwk(name string, ver *model.KeyVersion) wire.JSONWebKey {
 }
 
 func (req *request) keyBundle(v *model.Vault, k *model.Key, ver *model.KeyVersion) wire.KeyBundle {
-	return wire.KeyBundle{Key: req.jwk(k.Name, ver), Attributes: req.keyAttributes(v, ver), Tags: ver.Tags, ReleasePolicy: ver.ReleasePolicy}
+	return wire.KeyBundle{Key: req.jwk(k.Name, ver), Attributes: req.keyAttributes(v, ver), Tags: ver.Tags, ReleasePolicy: ver.ReleasePolicy, Managed: ver.Managed}
 }
 
 func (req *request) deletedKeyBundle(v *model.Vault, k *model.Key) wire.DeletedKeyBundle {
 	ver := k.Latest()
-	b := wire.DeletedKeyBundle{Key: req.jwk(k.Name, ver), Attributes: req.keyAttributes(v, ver), Tags: ver.Tags, ReleasePolicy: ver.ReleasePolicy}
+	b := wire.DeletedKeyBundle{Key: req.jwk(k.Name, ver), Attributes: req.keyAttributes(v, ver), Tags: ver.Tags, ReleasePolicy: ver.ReleasePolicy, Managed: ver.Managed}
 	if k.Deleted != nil {
 		b.RecoveryID = req.base() + "/deletedkeys/" + k.Name
 		b.DeletedDate = k.Deleted.DeletedDate
@@ -541,7 +541,7 @@ func (h *Handler) listKeysOf(w http.ResponseWriter, req *request, deleted bool) 
 	}
 	return writePage(w, req, p, all, upperKeyName, "/keys", func(k *model.Key) wire.KeyItem {
 		ver := k.Latest()
-		return wire.KeyItem{Kid: req.keyID(k.Name, ""), Attributes: req.keyAttributes(v, ver), Tags: ver.Tags}
+		return wire.KeyItem{Kid: req.keyID(k.Name, ""), Attributes: req.keyAttributes(v, ver), Tags: ver.Tags, Managed: ver.Managed}
 	})
 }
 
