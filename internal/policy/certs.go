@@ -11,17 +11,18 @@ import (
 // their own dataActions (certificatecontacts, certificatecas), which is why
 // the Certificates Officer role lists them apart.
 var (
-	GetCertificate      = Action{"get", "Microsoft.KeyVault/vaults/certificates/read"}
-	ListCertificates    = Action{"list", "Microsoft.KeyVault/vaults/certificates/read"}
-	CreateCertificate   = Action{"create", "Microsoft.KeyVault/vaults/certificates/create/action"}
-	ImportCertificate   = Action{"import", "Microsoft.KeyVault/vaults/certificates/import/action"}
-	UpdateCertificate   = Action{"update", "Microsoft.KeyVault/vaults/certificates/update/action"}
-	DeleteCertificate   = Action{"delete", "Microsoft.KeyVault/vaults/certificates/delete"}
-	RecoverCertificate  = Action{"recover", "Microsoft.KeyVault/vaults/certificates/recover/action"}
-	PurgeCertificate    = Action{"purge", "Microsoft.KeyVault/vaults/certificates/purge/action"}
-	BackupCertificate   = Action{"backup", "Microsoft.KeyVault/vaults/certificates/backup/action"}
-	RestoreCertificate  = Action{"restore", "Microsoft.KeyVault/vaults/certificates/restore/action"}
-	GetContacts         = Action{"managecontacts", "Microsoft.KeyVault/vaults/certificatecontacts/read"}
+	GetCertificate     = Action{"get", "Microsoft.KeyVault/vaults/certificates/read"}
+	ListCertificates   = Action{"list", "Microsoft.KeyVault/vaults/certificates/read"}
+	CreateCertificate  = Action{"create", "Microsoft.KeyVault/vaults/certificates/create/action"}
+	ImportCertificate  = Action{"import", "Microsoft.KeyVault/vaults/certificates/import/action"}
+	UpdateCertificate  = Action{"update", "Microsoft.KeyVault/vaults/certificates/update/action"}
+	DeleteCertificate  = Action{"delete", "Microsoft.KeyVault/vaults/certificates/delete"}
+	RecoverCertificate = Action{"recover", "Microsoft.KeyVault/vaults/certificates/recover/action"}
+	PurgeCertificate   = Action{"purge", "Microsoft.KeyVault/vaults/certificates/purge/action"}
+	BackupCertificate  = Action{"backup", "Microsoft.KeyVault/vaults/certificates/backup/action"}
+	RestoreCertificate = Action{"restore", "Microsoft.KeyVault/vaults/certificates/restore/action"}
+	// Reading contacts needs the write dataAction too: Azure has no read one.
+	GetContacts         = Action{"managecontacts", "Microsoft.KeyVault/vaults/certificatecontacts/write"}
 	ManageContacts      = Action{"managecontacts", "Microsoft.KeyVault/vaults/certificatecontacts/write"}
 	DeleteContacts      = Action{"managecontacts", "Microsoft.KeyVault/vaults/certificatecontacts/write"}
 	GetIssuer           = Action{"getissuers", "Microsoft.KeyVault/vaults/certificatecas/read"}

@@ -867,7 +867,7 @@ func (s *Service) DeleteCertificateContacts(ctx context.Context, v *model.Vault)
 }
 
 func issuerNotFound(op errs.Op, name string) error {
-	return errs.E(op, errs.NotExist, errs.Code("CertificateIssuerNotFound"), errs.Msg("Issuer not found: "+name))
+	return errs.E(op, errs.NotExist, errs.Code("CertificateIssuerNotFound"), errs.Msg("Issuer not found"))
 }
 
 // IssuerParams is a set or update of an issuer.
