@@ -143,11 +143,20 @@ func (s *Service) CreateCertificate(ctx context.Context, v *model.Vault, name st
 	}
 	// A new version of an existing certificate may omit the policy: the
 	// current one applies, as in Azure.
-	if pol == nil || reflect.ValueOf(*pol).IsZero() {
-		if cur, err := s.Store.GetCertificate(ctx, v.Name, name); err == nil && cur.Deleted == nil && len(cur.Versions) > 0 {
+	// A new version of an existing certificate may omit the policy or give
+	// only part of it: the current one applies, with what is given merged
+	// over it (as a policy update does).
+	if cur, err := s.Store.GetCertificate(ctx, v.Name, name); err == nil && cur.Deleted == nil && len(cur.Versions) > 0 {
+		if pol == nil || reflect.ValueOf(*pol).IsZero() {
 			pol = DecodePolicy(cur.Policy)
-			pol.Attributes = nil
+		} else {
+			raw, err := s.mergePolicy(op, cur, pol)
+			if err != nil {
+				return nil, err
+			}
+			pol = DecodePolicy(raw)
 		}
+		pol.Attributes = nil
 	}
 	norm, err := certs.NormalizePolicy(pol, true)
 	if err != nil {
@@ -203,6 +212,12 @@ func (s *Service) ImportCertificate(ctx context.Context, v *model.Vault, name st
 	norm, err := certs.NormalizePolicy(pol, false)
 	if err != nil {
 		return nil, errs.E(op, err)
+	}
+	if (pol == nil || pol.SecretProps == nil || pol.SecretProps.ContentType == "") && strings.Contains(*value, "-----BEGIN") {
+		// PEM given without its content type (as some SDK versions send
+		// it) is still PEM: base64 PKCS#12 cannot contain dashes.
+		ct = certs.ContentTypePEM
+		norm.SecretProps = &wire.CertSecretProperties{ContentType: ct}
 	}
 	parsed, err := certs.ParseImport(ct, *value, pwd)
 	if err != nil {
@@ -487,7 +502,7 @@ func (s *Service) mergePolicy(op errs.Op, c *model.Certificate, upd *wire.Certif
 		}
 		merged.KeyProps = &kp
 	}
-	if upd.SecretProps != nil {
+	if upd.SecretProps != nil && upd.SecretProps.ContentType != "" {
 		merged.SecretProps = upd.SecretProps
 	}
 	if upd.X509Props != nil {
@@ -496,7 +511,7 @@ func (s *Service) mergePolicy(op errs.Op, c *model.Certificate, upd *wire.Certif
 		if u.Subject != "" {
 			x.Subject = u.Subject
 		}
-		if u.SANs != nil {
+		if u.SANs != nil && len(u.SANs.DNSNames)+len(u.SANs.Emails)+len(u.SANs.UPNs) > 0 {
 			x.SANs = u.SANs
 		}
 		if u.Ekus != nil {
@@ -513,7 +528,7 @@ func (s *Service) mergePolicy(op errs.Op, c *model.Certificate, upd *wire.Certif
 	if upd.LifetimeActions != nil {
 		merged.LifetimeActions = upd.LifetimeActions
 	}
-	if upd.Issuer != nil {
+	if upd.Issuer != nil && upd.Issuer.Name != "" {
 		merged.Issuer = upd.Issuer
 	}
 	attrs := cur.Attributes
