@@ -125,6 +125,14 @@ func TestRawCertificateErrors(t *testing.T) {
 		{"secrets-only create", "POST", "/certificates/n3/create", secretsTok, selfPolicy("n3"), 403, "Forbidden", "AccessDenied", strings.Replace(denied, "%s", "create", 1)},
 		{"secrets-only import", "POST", "/certificates/n3/import", secretsTok, map[string]any{"value": mismatched}, 403, "Forbidden", "AccessDenied", strings.Replace(denied, "%s", "import", 1)},
 		{"secrets-only reads the key", "GET", "/secrets/c1", secretsTok, nil, 200, "", "", ""},
+		{"set the certificate's secret", "PUT", "/secrets/c1", "", map[string]any{"value": "x"}, 403, "Forbidden", "SecretManagedByKeyVault",
+			`Operation "set" is not allowed as this object's lifetime is managed by Key Vault.`},
+		{"delete the certificate's secret", "DELETE", "/secrets/c1", "", nil, 403, "Forbidden", "SecretManagedByKeyVault",
+			`Operation "delete" is not allowed as this object's lifetime is managed by Key Vault.`},
+		{"delete the certificate's key", "DELETE", "/keys/c1", "", nil, 403, "Forbidden", "KeyManagedByKeyVault", ""},
+		{"new version of the certificate's key", "POST", "/keys/c1/create", "", map[string]any{"kty": "EC"}, 403, "Forbidden", "KeyManagedByKeyVault", ""},
+		{"rotate the certificate's key", "POST", "/keys/c1/rotate", "", nil, 403, "Forbidden", "KeyManagedByKeyVault", ""},
+		{"the certificate's key signs", "POST", "/keys/c1/sign", "", map[string]any{"alg": "ES256", "value": b64u(make([]byte, 32))}, 200, "", "", ""},
 	}
 	before := objectKV(t, env)
 	for _, tt := range tests {

@@ -638,10 +638,10 @@ func (s *Service) DeleteCertificate(ctx context.Context, v *model.Vault, name st
 	if err != nil {
 		return nil, errs.E(op, err)
 	}
-	if _, err := s.DeleteKey(ctx, v, out.Name); err != nil && errs.KindOf(err) != errs.NotExist {
+	if _, err := s.deleteKey(ctx, v, out.Name, true); err != nil && errs.KindOf(err) != errs.NotExist {
 		return nil, errs.E(op, err)
 	}
-	if _, err := s.DeleteSecret(ctx, v, out.Name); err != nil && errs.KindOf(err) != errs.NotExist {
+	if _, err := s.deleteSecret(ctx, v, out.Name, true); err != nil && errs.KindOf(err) != errs.NotExist {
 		return nil, errs.E(op, err)
 	}
 	return &out, nil
@@ -992,4 +992,26 @@ func (s *Service) DeleteCertificateIssuer(ctx context.Context, v *model.Vault, n
 		return nil, errs.E(op, err)
 	}
 	return &out, nil
+}
+
+// managedByKeyVault is Azure's refusal to change a certificate's key or
+// secret through the keys or secrets API.
+func managedByKeyVault(op errs.Op, operation, inner string) error {
+	return errs.E(op, errs.Permission, errs.Code("Forbidden"), errs.Inner(inner), errs.Msg(
+		"Operation \""+operation+"\" is not allowed as this object's lifetime is managed by Key Vault."))
+}
+
+// refuseManagedKey refuses a new key version through the keys API for a
+// name whose key belongs to a certificate.
+func (s *Service) refuseManagedKey(ctx context.Context, op errs.Op, v *model.Vault, name, operation string) error {
+	k, err := s.Store.GetKey(ctx, v.Name, name)
+	switch {
+	case errs.KindOf(err) == errs.NotExist:
+		return nil
+	case err != nil:
+		return errs.E(op, err)
+	case len(k.Versions) > 0 && k.Latest().Managed:
+		return managedByKeyVault(op, operation, "KeyManagedByKeyVault")
+	}
+	return nil
 }
