@@ -1015,3 +1015,41 @@ func (s *Service) refuseManagedKey(ctx context.Context, op errs.Op, v *model.Vau
 	}
 	return nil
 }
+
+// PurgeExpiredCertificates permanently removes soft-deleted certificate
+// records whose scheduled purge date has passed; their keys and secrets
+// are purged by their own sweeps on the same schedule.
+func (s *Service) PurgeExpiredCertificates(ctx context.Context) (int, error) {
+	vs, err := s.Store.ListVaults(ctx)
+	if err != nil {
+		return 0, err
+	}
+	now := s.Now().Unix()
+	n := 0
+	for i := range vs {
+		if vs[i].Deleted != nil {
+			continue
+		}
+		all, err := s.Store.ListCertificates(ctx, vs[i].Name)
+		if err != nil {
+			return n, err
+		}
+		for _, c := range all {
+			if c.Deleted == nil || c.Deleted.ScheduledPurgeDate > now {
+				continue
+			}
+			purged := false
+			err := s.Store.UpdateCertificate(ctx, vs[i].Name, c.Name, func(cur *model.Certificate, exists bool) (bool, error) {
+				purged = exists && cur.Deleted != nil && cur.Deleted.ScheduledPurgeDate <= now
+				return !purged && exists, nil
+			})
+			if err != nil {
+				return n, err
+			}
+			if purged {
+				n++
+			}
+		}
+	}
+	return n, nil
+}

@@ -563,5 +563,8 @@ func (s *Service) PurgeExpiredKeys(ctx context.Context) (int, error) {
 			n++
 		}
 	}
-	return n, nil
+	// Certificate records expire with their keys (each certificate has
+	// one, deleted and scheduled together), so the same sweep ends them.
+	c, err := s.PurgeExpiredCertificates(ctx)
+	return n + c, err
 }

@@ -1,0 +1,96 @@
+package vaults
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/errs"
+	"github.com/coffer-dev/coffer/internal/wire"
+)
+
+func certPolicy(cn string) *wire.CertificatePolicy {
+	return &wire.CertificatePolicy{KeyProps: &wire.CertKeyProperties{Kty: "EC"}, X509Props: &wire.X509CertificateProperties{Subject: "CN=" + cn}}
+}
+
+// countPrefixes counts stored entries of every object kind a certificate
+// writes.
+func countPrefixes(t *testing.T, s *Service) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, p := range []string{"certs/", "keys/", "keymaterial/", "secrets/", "secretversions/", "secretvalues/"} {
+		pairs, err := s.Store.KV().List(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[p] = len(pairs)
+	}
+	return out
+}
+
+// With or without soft delete, deleting a certificate takes its key and
+// secret with it, and purging (or the scheduled sweep) leaves nothing.
+func TestCertificateLifecycleStorage(t *testing.T) {
+	for _, soft := range []bool{true, false} {
+		s, v := keyService(t, soft)
+		ctx := context.Background()
+		if _, err := s.CreateCertificate(ctx, v, "c", certPolicy("c"), CertParams{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CreateCertificate(ctx, v, "c", nil, CertParams{}); err != nil {
+			t.Fatalf("second version with the current policy: %v", err)
+		}
+		got := countPrefixes(t, s)
+		want := map[string]int{"certs/": 1, "keys/": 1, "keymaterial/": 2, "secrets/": 1, "secretversions/": 2, "secretvalues/": 2}
+		for p, n := range want {
+			if got[p] != n {
+				t.Fatalf("soft=%v: %s has %d entries, want %d", soft, p, got[p], n)
+			}
+		}
+		if _, err := s.DeleteCertificate(ctx, v, "c"); err != nil {
+			t.Fatal(err)
+		}
+		if soft {
+			if _, err := s.GetDeletedSecret(ctx, v, "c"); err != nil {
+				t.Fatalf("secret not soft-deleted with the certificate: %v", err)
+			}
+			s.Now = func() time.Time { return time.Now().Add(91 * 24 * time.Hour) }
+			if _, err := s.PurgeExpired(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := s.PurgeExpiredKeys(ctx); n != 2 || err != nil {
+				t.Fatalf("sweep purged %d key and certificate records (%v), want 2", n, err)
+			}
+		}
+		for p, n := range countPrefixes(t, s) {
+			if n != 0 {
+				t.Errorf("soft=%v: %d entries left under %s", soft, n, p)
+			}
+		}
+	}
+}
+
+// A create refused because the name's secret is soft-deleted stores
+// nothing, and the refusal is Azure's conflict.
+func TestCertificateCreateStoresNothingOnConflict(t *testing.T) {
+	s, v := keyService(t, true)
+	ctx := context.Background()
+	val := "v"
+	if _, _, err := s.SetSecret(ctx, v, "taken", SetParams{Value: &val}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteSecret(ctx, v, "taken"); err != nil {
+		t.Fatal(err)
+	}
+	before := countPrefixes(t, s)
+	_, err := s.CreateCertificate(ctx, v, "taken", certPolicy("t"), CertParams{})
+	if errs.KindOf(err) != errs.Conflict {
+		t.Fatalf("create over a deleted secret: %v", err)
+	}
+	after := countPrefixes(t, s)
+	for p, n := range before {
+		if after[p] != n {
+			t.Errorf("%s: %d → %d entries", p, n, after[p])
+		}
+	}
+}
