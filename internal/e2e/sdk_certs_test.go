@@ -308,6 +308,30 @@ func TestSDKCertificatesLifecycle(t *testing.T) {
 		if n != 2 {
 			t.Fatalf("backing key has %d versions, want 2", n)
 		}
+		// Lists mark the backing objects as managed, as Azure does.
+		sc := sdkClient(t, env, env.Instance.DefaultVault, env.Admin.ClientID, env.Admin.ClientSecret)
+		for pg := sc.NewListSecretPropertiesVersionsPager("versioned", nil); pg.More(); {
+			page, err := pg.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range page.Value {
+				if it.Managed == nil || !*it.Managed {
+					t.Fatalf("secret version %s not marked managed", *it.ID)
+				}
+			}
+		}
+		for pg := kc.NewListKeyPropertiesVersionsPager("versioned", nil); pg.More(); {
+			page, err := pg.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range page.Value {
+				if it.Managed == nil || !*it.Managed {
+					t.Fatalf("key version %s not marked managed", *it.KID)
+				}
+			}
+		}
 
 		// Update: enabled=false and tags reach the key and secret of that version.
 		upd, err := c.UpdateCertificate(ctx, "versioned", second.ID.Version(), azcertificates.UpdateCertificateParameters{
@@ -315,7 +339,6 @@ func TestSDKCertificatesLifecycle(t *testing.T) {
 		if err != nil || *upd.Attributes.Enabled || *upd.Tags["a"] != "b" {
 			t.Fatalf("update: %v", err)
 		}
-		sc := sdkClient(t, env, env.Instance.DefaultVault, env.Admin.ClientID, env.Admin.ClientSecret)
 		_, err = sc.GetSecret(ctx, "versioned", second.ID.Version(), nil)
 		wantStatus(t, "secret of a disabled certificate", err, http.StatusForbidden, "Forbidden")
 		k, err := kc.GetKey(ctx, "versioned", second.ID.Version(), nil)

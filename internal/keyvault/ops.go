@@ -391,7 +391,7 @@ func (h *Handler) listVersions(w http.ResponseWriter, req *request) error {
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].key < all[j].key })
 	return writePage(w, req, p, all, func(x indexed) string { return x.key }, "/secrets/"+sec.Name+"/versions", func(it *indexed) wire.SecretItem {
-		return wire.SecretItem{ID: req.secretID(sec.Name, it.ver.Version), Attributes: req.attributes(v, &it.ver), Tags: it.ver.Tags, ContentType: it.ver.ContentType}
+		return wire.SecretItem{ID: req.secretID(sec.Name, it.ver.Version), Attributes: req.attributes(v, &it.ver), Tags: it.ver.Tags, ContentType: it.ver.ContentType, Managed: it.ver.Managed}
 	})
 }
 
@@ -421,7 +421,7 @@ func (h *Handler) listDeleted(w http.ResponseWriter, req *request) error {
 		b := req.deletedBundle(v, sec)
 		return wire.DeletedSecretItem{
 			RecoveryID: b.RecoveryID, DeletedDate: b.DeletedDate, ScheduledPurgeDate: b.ScheduledPurgeDate,
-			ID: req.secretID(sec.Name, ""), Attributes: b.Attributes, Tags: b.Tags, ContentType: b.ContentType,
+			ID: req.secretID(sec.Name, ""), Attributes: b.Attributes, Tags: b.Tags, ContentType: b.ContentType, Managed: b.Managed,
 		}
 	})
 }
