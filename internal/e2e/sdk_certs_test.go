@@ -408,6 +408,76 @@ func TestSDKCertificatesLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("Unknown issuer and merge", func(t *testing.T) {
+		pol := azcertificates.CertificatePolicy{
+			IssuerParameters:          &azcertificates.IssuerParameters{Name: to.Ptr("Unknown")},
+			KeyProperties:             &azcertificates.KeyProperties{KeyType: to.Ptr(azcertificates.KeyTypeRSA), KeySize: to.Ptr[int32](2048)},
+			X509CertificateProperties: &azcertificates.X509CertificateProperties{Subject: to.Ptr("CN=merged.example.com")},
+		}
+		resp, err := c.CreateCertificate(ctx, "merged", azcertificates.CreateCertificateParameters{CertificatePolicy: &pol}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		op, err := c.GetCertificateOperation(ctx, "merged", nil)
+		if err != nil || *op.Status != "inProgress" || !bytes.Equal(op.CSR, resp.CSR) {
+			t.Fatalf("operation of an Unknown issuer: %v %v", err, op.Status)
+		}
+		_, err = c.GetCertificate(ctx, "merged", "", nil)
+		wantStatus(t, "certificate still pending", err, http.StatusNotFound, "CertificateNotFound")
+		csr, err := x509.ParseCertificateRequest(op.CSR)
+		if err != nil || csr.CheckSignature() != nil || csr.Subject.CommonName != "merged.example.com" {
+			t.Fatalf("CSR: %v", err)
+		}
+		// A CA signs the CSR; the chain comes back with the CA first, as CAs often send it.
+		caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		caTmpl := &x509.Certificate{SerialNumber: big.NewInt(10), Subject: pkix.Name{CommonName: "Merge CA"}, NotBefore: time.Now().Add(-time.Hour),
+			NotAfter: time.Now().AddDate(1, 0, 0), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+		caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+		ca, _ := x509.ParseCertificate(caDER)
+		leafDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(11), Subject: csr.Subject,
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(0, 6, 0)}, ca, csr.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.MergeCertificate(ctx, "merged", azcertificates.MergeCertificateParameters{X509Certificates: [][]byte{caDER}}, nil)
+		wantStatus(t, "merge a certificate of another key", err, http.StatusBadRequest, "BadParameter")
+		merged, err := c.MergeCertificate(ctx, "merged", azcertificates.MergeCertificateParameters{X509Certificates: [][]byte{caDER, leafDER}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(merged.CER, leafDER) {
+			t.Fatal("merged certificate is not the signed leaf")
+		}
+		checkBacking(t, env, merged.Certificate, "application/x-pkcs12")
+		sc := sdkClient(t, env, env.Instance.DefaultVault, env.Admin.ClientID, env.Admin.ClientSecret)
+		sec, err := sc.GetSecret(ctx, "merged", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, chain := parseSecretValue(t, "application/x-pkcs12", *sec.Value); len(chain) != 2 || !chain[1].Equal(ca) {
+			t.Fatalf("merged secret chain has %d certificates", len(chain))
+		}
+		if op, err := c.GetCertificateOperation(ctx, "merged", nil); err != nil || *op.Status != "completed" {
+			t.Fatalf("operation after merge: %v", err)
+		}
+		_, err = c.MergeCertificate(ctx, "merged", azcertificates.MergeCertificateParameters{X509Certificates: [][]byte{leafDER}}, nil)
+		wantStatus(t, "merge twice", err, http.StatusNotFound, "PendingCertificateNotFound")
+
+		// Cancel and delete an operation in progress.
+		if _, err := c.CreateCertificate(ctx, "abandoned", azcertificates.CreateCertificateParameters{CertificatePolicy: &pol}, nil); err != nil {
+			t.Fatal(err)
+		}
+		cancelled, err := c.UpdateCertificateOperation(ctx, "abandoned", azcertificates.UpdateCertificateOperationParameter{CancellationRequested: to.Ptr(true)}, nil)
+		if err != nil || !*cancelled.CancellationRequested || *cancelled.Status != "cancelled" {
+			t.Fatalf("cancel: %v", err)
+		}
+		if _, err := c.DeleteCertificateOperation(ctx, "abandoned", nil); err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.GetCertificateOperation(ctx, "abandoned", nil)
+		wantStatus(t, "deleted operation", err, http.StatusNotFound, "PendingCertificateNotFound")
+	})
+
 	t.Run("policy", func(t *testing.T) {
 		pol, err := c.GetCertificatePolicy(ctx, "rsa-pfx", nil)
 		if err != nil {

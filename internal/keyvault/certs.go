@@ -19,23 +19,23 @@ import (
 
 // Certificate routes, built once like the secret routes (see methods).
 var (
-	routesCerts         = methods{"GET": (*Handler).listCertificates}
-	routesCert          = methods{"GET": (*Handler).getCertificate, "PATCH": (*Handler).updateCertificate, "DELETE": (*Handler).deleteCertificate}
-	routesCertVersion   = methods{"GET": (*Handler).getCertificate, "PATCH": (*Handler).updateCertificate}
-	routesCreateCert    = methods{"POST": (*Handler).createCertificate}
-	routesImportCert    = methods{"POST": (*Handler).importCertificate}
-	routesBackupCert    = methods{"POST": (*Handler).backupCertificate}
-	routesCertPolicy    = methods{"GET": (*Handler).getCertificatePolicy, "PATCH": (*Handler).updateCertificatePolicy}
-	routesCertPending   = methods{"GET": (*Handler).getCertificateOperation, "PATCH": (*Handler).cancelCertificateOperation, "DELETE": (*Handler).deleteCertificateOperation}
-	routesCertVersions  = methods{"GET": (*Handler).listCertificateVersions}
-	routesContacts      = methods{"GET": (*Handler).getContacts, "PUT": (*Handler).setContacts, "DELETE": (*Handler).deleteContacts}
-	routesIssuers       = methods{"GET": (*Handler).listIssuers}
-	routesIssuer        = methods{"GET": (*Handler).getIssuer, "PUT": (*Handler).setIssuer, "PATCH": (*Handler).updateIssuer, "DELETE": (*Handler).deleteIssuer}
-	routesDeletedCerts  = methods{"GET": (*Handler).listDeletedCertificates}
-	routesDeletedCert   = methods{"GET": (*Handler).getDeletedCertificate, "DELETE": (*Handler).purgeDeletedCertificate}
-	routesRecoverCert   = methods{"POST": (*Handler).recoverDeletedCertificate}
-	routesCertRestore   = methods{"POST": (*Handler).restoreCertificate}
-	routesCertMergeStub = methods{"POST": (*Handler).mergeCertificate}
+	routesCerts        = methods{"GET": (*Handler).listCertificates}
+	routesCert         = methods{"GET": (*Handler).getCertificate, "PATCH": (*Handler).updateCertificate, "DELETE": (*Handler).deleteCertificate}
+	routesCertVersion  = methods{"GET": (*Handler).getCertificate, "PATCH": (*Handler).updateCertificate}
+	routesCreateCert   = methods{"POST": (*Handler).createCertificate}
+	routesImportCert   = methods{"POST": (*Handler).importCertificate}
+	routesBackupCert   = methods{"POST": (*Handler).backupCertificate}
+	routesCertPolicy   = methods{"GET": (*Handler).getCertificatePolicy, "PATCH": (*Handler).updateCertificatePolicy}
+	routesCertPending  = methods{"GET": (*Handler).getCertificateOperation, "PATCH": (*Handler).cancelCertificateOperation, "DELETE": (*Handler).deleteCertificateOperation}
+	routesCertVersions = methods{"GET": (*Handler).listCertificateVersions}
+	routesContacts     = methods{"GET": (*Handler).getContacts, "PUT": (*Handler).setContacts, "DELETE": (*Handler).deleteContacts}
+	routesIssuers      = methods{"GET": (*Handler).listIssuers}
+	routesIssuer       = methods{"GET": (*Handler).getIssuer, "PUT": (*Handler).setIssuer, "PATCH": (*Handler).updateIssuer, "DELETE": (*Handler).deleteIssuer}
+	routesDeletedCerts = methods{"GET": (*Handler).listDeletedCertificates}
+	routesDeletedCert  = methods{"GET": (*Handler).getDeletedCertificate, "DELETE": (*Handler).purgeDeletedCertificate}
+	routesRecoverCert  = methods{"POST": (*Handler).recoverDeletedCertificate}
+	routesCertRestore  = methods{"POST": (*Handler).restoreCertificate}
+	routesCertMerge    = methods{"POST": (*Handler).mergeCertificate}
 )
 
 // pickCertRoute is pickRoute for /certificates and /deletedcertificates.
@@ -93,7 +93,7 @@ func pickCertRoute(method string, segs []string, pick func(methods, ...string) (
 		return pick(routesCertVersion)
 	case 4:
 		if strings.EqualFold(segs[2], "pending") && strings.EqualFold(segs[3], "merge") {
-			return pick(routesCertMergeStub)
+			return pick(routesCertMerge)
 		}
 	}
 	return nil, nil, false
@@ -170,9 +170,6 @@ func (req *request) deletedCertBundle(v *model.Vault, c *model.Certificate) wire
 	return b
 }
 
-// pendingDetails is Azure's status_details of a just-created operation.
-const pendingDetails = "Pending certificate created. Certificate request is in progress. This may take some time based on the issuer provider. Please check again later."
-
 func (req *request) certOperation(c *model.Certificate, inProgress bool) wire.CertificateOperation {
 	p := c.Pending
 	o := wire.CertificateOperation{
@@ -181,7 +178,7 @@ func (req *request) certOperation(c *model.Certificate, inProgress bool) wire.Ce
 		Status: p.Status, StatusDetails: p.StatusDetails, RequestID: p.RequestID,
 	}
 	if inProgress {
-		o.Status, o.StatusDetails = "inProgress", pendingDetails
+		o.Status, o.StatusDetails = "inProgress", vaults.PendingDetails
 	}
 	if o.Status == "completed" {
 		o.Target = req.certID(c.Name, "")
@@ -328,9 +325,7 @@ func (h *Handler) getCertificateOperation(w http.ResponseWriter, req *request) e
 	return nil
 }
 
-// cancelCertificateOperation: a Self operation has completed by the time
-// anyone can cancel it, so the request is accepted and changes nothing
-// but the flag, as Azure does for a finished operation.
+// cancelCertificateOperation: PATCH /pending with cancellation_requested.
 func (h *Handler) cancelCertificateOperation(w http.ResponseWriter, req *request) error {
 	v, err := h.openCert(req, policy.UpdateCertificate, req.name())
 	if err != nil {
@@ -345,7 +340,12 @@ func (h *Handler) cancelCertificateOperation(w http.ResponseWriter, req *request
 	if body.CancellationRequested == nil {
 		return badParameter("Property cancellation_requested is required.")
 	}
-	c, err := h.Vaults.GetCertificateOperation(req.r.Context(), v, req.name())
+	var c *model.Certificate
+	if *body.CancellationRequested {
+		c, err = h.Vaults.CancelCertificateOperation(req.r.Context(), v, req.name())
+	} else {
+		c, err = h.Vaults.GetCertificateOperation(req.r.Context(), v, req.name())
+	}
 	if err != nil {
 		return err
 	}
@@ -366,19 +366,35 @@ func (h *Handler) deleteCertificateOperation(w http.ResponseWriter, req *request
 	return nil
 }
 
-// mergeCertificate: merging needs a pending operation of an external
-// issuer, which Coffer never has.
+// mergeCertificate completes an operation of the Unknown issuer with the
+// certificate chain a CA signed (x5c: base64 DER, leaf anywhere in it).
 func (h *Handler) mergeCertificate(w http.ResponseWriter, req *request) error {
 	v, err := h.openCert(req, policy.CreateCertificate, req.name())
 	if err != nil {
 		return err
 	}
-	c, err := h.Vaults.GetCertificateOperation(req.r.Context(), v, req.name())
+	var body struct {
+		X5c        []string                    `json:"x5c"`
+		Attributes *wire.CertificateAttributes `json:"attributes"`
+		Tags       map[string]string           `json:"tags"`
+	}
+	if err := decode(req, &body); err != nil {
+		return err
+	}
+	x5c := make([][]byte, 0, len(body.X5c))
+	for _, s := range body.X5c {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return badParameter("Property x5c is not valid base64.")
+		}
+		x5c = append(x5c, b)
+	}
+	c, err := h.Vaults.MergeCertificate(req.r.Context(), v, req.name(), x5c, vaults.CertParams{Attributes: toCertAttributes(body.Attributes), Tags: body.Tags})
 	if err != nil {
 		return err
 	}
-	_ = c
-	return badParameter("Pending certificate " + req.name() + " has no operation in progress to merge.")
+	httpx.WriteJSON(w, http.StatusCreated, req.certBundle(v, c, c.Latest()))
+	return nil
 }
 
 func (h *Handler) backupCertificate(w http.ResponseWriter, req *request) error {

@@ -63,6 +63,12 @@ type CertificateOperation struct {
 	StatusDetails string `json:"statusDetails,omitempty"`
 	ErrorCode     string `json:"errorCode,omitempty"`
 	ErrorMessage  string `json:"errorMessage,omitempty"`
+	// Version, Tags and Enabled are those of the version an operation in
+	// progress (issuer Unknown) will become when its certificate is merged;
+	// its private key is stored as key material under Version meanwhile.
+	Version string            `json:"version,omitempty"`
+	Tags    map[string]string `json:"tags,omitempty"`
+	Enabled *bool             `json:"enabled,omitempty"`
 }
 
 // CertificateIssuer is an issuer configured in a vault.

@@ -162,8 +162,8 @@ func (s *Service) CreateCertificate(ctx context.Context, v *model.Vault, name st
 	if err != nil {
 		return nil, errs.E(op, err)
 	}
-	if norm.Issuer.Name != certs.IssuerSelf {
-		return nil, badParameter(op, "Issuer "+norm.Issuer.Name+" is not supported by this vault; use Self.")
+	if norm.Issuer.Name != certs.IssuerSelf && norm.Issuer.Name != certs.IssuerUnknown {
+		return nil, badParameter(op, "Issuer "+norm.Issuer.Name+" is not supported by this vault; use Self, or Unknown and merge the certificate.")
 	}
 	if err := s.checkCertName(ctx, op, v, name); err != nil {
 		return nil, err
@@ -177,6 +177,13 @@ func (s *Service) CreateCertificate(ctx context.Context, v *model.Vault, name st
 	if err != nil {
 		return nil, errs.E(op, err)
 	}
+	csr, err := certs.CSR(norm, priv)
+	if err != nil {
+		return nil, errs.E(op, err)
+	}
+	if norm.Issuer.Name == certs.IssuerUnknown {
+		return s.startPending(ctx, op, v, name, norm, priv, csr, p)
+	}
 	der, err := certs.SelfSign(norm, priv, s.Now())
 	if err != nil {
 		return nil, errs.E(op, err)
@@ -185,12 +192,140 @@ func (s *Service) CreateCertificate(ctx context.Context, v *model.Vault, name st
 	if err != nil {
 		return nil, errs.E(op, errs.Internal, err)
 	}
-	csr, err := certs.CSR(norm, priv)
+	pending := &model.CertificateOperation{RequestID: NewVersionID(), Issuer: certs.IssuerSelf, Csr: csr, Status: "completed"}
+	return s.addCertVersion(ctx, op, v, name, norm, priv, []*x509.Certificate{leaf}, p, pending, "")
+}
+
+// startPending records an operation in progress for the Unknown issuer:
+// the key is generated and kept, the CSR served, and the certificate
+// waits for a merge of what a CA signed.
+func (s *Service) startPending(ctx context.Context, op errs.Op, v *model.Vault, name string, pol *wire.CertificatePolicy, priv crypto.Signer, csr []byte, p CertParams) (*model.Certificate, error) {
+	der, err := keys.Marshal(priv)
 	if err != nil {
 		return nil, errs.E(op, err)
 	}
-	pending := &model.CertificateOperation{RequestID: NewVersionID(), Issuer: certs.IssuerSelf, Csr: csr, Status: "completed"}
-	return s.addCertVersion(ctx, op, v, name, norm, priv, []*x509.Certificate{leaf}, p, pending)
+	version := NewVersionID()
+	if err := s.Store.PutKeyMaterial(ctx, v.Name, name, version, der); err != nil {
+		return nil, errs.E(op, err)
+	}
+	rawPolicy, err := json.Marshal(pol)
+	if err != nil {
+		return nil, errs.E(op, errs.Internal, err)
+	}
+	var out model.Certificate
+	err = s.Store.UpdateCertificate(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
+		if exists && c.Deleted != nil {
+			return true, certDeletedButRecoverable(op, c.Name)
+		}
+		if exists && c.Pending != nil && c.Pending.Status == "inProgress" {
+			return true, errs.E(op, errs.Conflict, errs.Code("Conflict"), errs.Msg(fmt.Sprintf(
+				"Certificate %s has a pending operation in progress; merge, cancel or delete it first.", c.Name)))
+		}
+		if !exists {
+			c.Name = name
+		}
+		if len(c.Versions) == 0 {
+			c.Policy = rawPolicy
+		}
+		c.Pending = &model.CertificateOperation{RequestID: NewVersionID(), Issuer: certs.IssuerUnknown, Csr: csr,
+			Status: "inProgress", StatusDetails: PendingDetails, Version: version, Tags: p.Tags, Enabled: p.Attributes.Enabled}
+		out = *c
+		return true, nil
+	})
+	if err != nil {
+		_ = s.Store.DeleteKeyMaterial(ctx, v.Name, name, version)
+		return nil, errs.E(op, err)
+	}
+	return &out, nil
+}
+
+// PendingDetails is Azure's status_details of an operation in progress.
+const PendingDetails = "Pending certificate created. Certificate request is in progress. This may take some time based on the issuer provider. Please check again later."
+
+// MergeCertificate completes an operation in progress with the
+// certificate (and chain) a CA issued for its CSR.
+func (s *Service) MergeCertificate(ctx context.Context, v *model.Vault, name string, x5c [][]byte, p CertParams) (*model.Certificate, error) {
+	const op errs.Op = "vaults.MergeCertificate"
+	if !ValidSecretName(name) {
+		return nil, invalidName(op, name)
+	}
+	if len(x5c) == 0 {
+		return nil, badParameter(op, "Property x5c is required.")
+	}
+	if err := validateTags(op, p.Tags); err != nil {
+		return nil, err
+	}
+	c, err := s.Store.GetCertificate(ctx, v.Name, name)
+	if errs.KindOf(err) == errs.NotExist || (err == nil && (c.Deleted != nil || c.Pending == nil || c.Pending.Status != "inProgress")) {
+		return nil, pendingNotFound(op, name)
+	}
+	if err != nil {
+		return nil, errs.E(op, err)
+	}
+	pend := c.Pending
+	der, err := s.Store.GetKeyMaterial(ctx, v.Name, name, pend.Version)
+	if err != nil {
+		return nil, errs.E(op, err)
+	}
+	priv, err := keys.Parse(der)
+	if err != nil {
+		return nil, errs.E(op, errs.Internal, err)
+	}
+	var chain []*x509.Certificate
+	for _, b := range x5c {
+		cert, err := x509.ParseCertificate(b)
+		if err != nil {
+			return nil, badParameter(op, "Property x5c has a certificate that is not a valid X.509 certificate.")
+		}
+		chain = append(chain, cert)
+	}
+	leaf := -1
+	for i, cert := range chain {
+		if pub, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); ok && pub.Equal(priv.Public()) {
+			leaf = i
+			break
+		}
+	}
+	if leaf < 0 {
+		return nil, badParameter(op, "Public key from x509 certificate and key of this instance doesn't match")
+	}
+	chain[0], chain[leaf] = chain[leaf], chain[0]
+	if p.Tags == nil {
+		p.Tags = pend.Tags
+	}
+	if p.Attributes.Enabled == nil {
+		p.Attributes.Enabled = pend.Enabled
+	}
+	done := *pend
+	done.Status, done.StatusDetails, done.Version, done.Tags, done.Enabled = "completed", "", "", nil, nil
+	pol := DecodePolicy(c.Policy)
+	pol.Attributes = nil
+	return s.addCertVersion(ctx, op, v, name, pol, priv, chain, p, &done, pend.Version)
+}
+
+// CancelCertificateOperation marks an operation in progress cancelled; a
+// finished one only records the request.
+func (s *Service) CancelCertificateOperation(ctx context.Context, v *model.Vault, name string) (*model.Certificate, error) {
+	const op errs.Op = "vaults.CancelCertificateOperation"
+	if !ValidSecretName(name) {
+		return nil, invalidName(op, name)
+	}
+	var out model.Certificate
+	err := s.Store.UpdateCertificate(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
+		if !exists || c.Deleted != nil || c.Pending == nil {
+			return exists, pendingNotFound(op, name)
+		}
+		c.Pending.Cancelled = true
+		if c.Pending.Status == "inProgress" {
+			c.Pending.Status, c.Pending.StatusDetails = "cancelled", ""
+		}
+		out = *c
+		return true, nil
+	})
+	if err != nil {
+		return nil, errs.E(op, err)
+	}
+	return &out, nil
 }
 
 // ImportCertificate imports a PKCS#12 or PEM bundle as a new version.
@@ -234,16 +369,18 @@ func (s *Service) ImportCertificate(ctx context.Context, v *model.Vault, name st
 	if err := s.checkCertName(ctx, op, v, name); err != nil {
 		return nil, err
 	}
-	return s.addCertVersion(ctx, op, v, name, norm, parsed.Key, parsed.Chain, p, nil)
+	return s.addCertVersion(ctx, op, v, name, norm, parsed.Key, parsed.Chain, p, nil, "")
 }
 
 // addCertVersion writes the backing key, the certificate record and the
 // backing secret of a new version, in that order, undoing the earlier
 // writes if a later one fails, so a failed request stores nothing.
 func (s *Service) addCertVersion(ctx context.Context, op errs.Op, v *model.Vault, name string, pol *wire.CertificatePolicy,
-	priv crypto.Signer, chain []*x509.Certificate, p CertParams, pending *model.CertificateOperation) (*model.Certificate, error) {
+	priv crypto.Signer, chain []*x509.Certificate, p CertParams, pending *model.CertificateOperation, version string) (*model.Certificate, error) {
 	leaf := chain[0]
-	version := NewVersionID()
+	if version == "" {
+		version = NewVersionID()
+	}
 	now := s.Now().Unix()
 	nbf, exp := leaf.NotBefore.Unix(), leaf.NotAfter.Unix()
 	enabled := true
@@ -607,6 +744,12 @@ func (s *Service) DeleteCertificateOperation(ctx context.Context, v *model.Vault
 	})
 	if err != nil {
 		return nil, errs.E(op, err)
+	}
+	// The key of an operation that never completed goes with it.
+	if p := out.Pending; p.Version != "" && p.Status != "completed" {
+		if err := s.Store.DeleteKeyMaterial(ctx, v.Name, out.Name, p.Version); err != nil {
+			return nil, errs.E(op, err)
+		}
 	}
 	return &out, nil
 }

@@ -94,3 +94,36 @@ func TestCertificateCreateStoresNothingOnConflict(t *testing.T) {
 		}
 	}
 }
+
+// An operation of the Unknown issuer keeps its key until it is merged or
+// deleted; deleting it leaves nothing behind.
+func TestPendingOperationStorage(t *testing.T) {
+	s, v := keyService(t, true)
+	ctx := context.Background()
+	pol := certPolicy("p")
+	pol.Issuer = &wire.CertIssuerParameters{Name: "Unknown"}
+	c, err := s.CreateCertificate(ctx, v, "p", pol, CertParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Pending.Status != "inProgress" || len(c.Versions) != 0 {
+		t.Fatalf("pending %+v, %d versions", c.Pending, len(c.Versions))
+	}
+	if _, err := s.CreateCertificate(ctx, v, "p", pol, CertParams{}); errs.KindOf(err) != errs.Conflict {
+		t.Fatalf("second create while in progress: %v", err)
+	}
+	if _, _, err := s.GetCertificate(ctx, v, "p", ""); errs.KindOf(err) != errs.NotExist {
+		t.Fatalf("get while pending: %v", err)
+	}
+	if got := countPrefixes(t, s); got["keymaterial/"] != 1 || got["keys/"] != 0 || got["secrets/"] != 0 {
+		t.Fatalf("while pending: %v", got)
+	}
+	if _, err := s.DeleteCertificateOperation(ctx, v, "p"); err != nil {
+		t.Fatal(err)
+	}
+	for p, n := range countPrefixes(t, s) {
+		if n != 0 {
+			t.Errorf("%d entries left under %s", n, p)
+		}
+	}
+}
