@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -173,9 +174,14 @@ func (s *Service) CreateCertificate(ctx context.Context, v *model.Vault, name st
 	if kp.Crv != "" {
 		size = 0 // the curve fixes it; keys.Generate takes no size for EC
 	}
-	priv, err := keys.Generate(kp.Kty, size, 0, kp.Crv)
+	priv, err := s.reusableKey(ctx, v, name, kp)
 	if err != nil {
 		return nil, errs.E(op, err)
+	}
+	if priv == nil {
+		if priv, err = keys.Generate(kp.Kty, size, 0, kp.Crv); err != nil {
+			return nil, errs.E(op, err)
+		}
 	}
 	csr, err := certs.CSR(norm, priv)
 	if err != nil {
@@ -1195,4 +1201,41 @@ func (s *Service) PurgeExpiredCertificates(ctx context.Context) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// reusableKey is the latest version's private key when the policy says
+// reuse_key and that key still fits the policy's type and size; else nil,
+// and a new key is generated.
+func (s *Service) reusableKey(ctx context.Context, v *model.Vault, name string, kp *wire.CertKeyProperties) (crypto.Signer, error) {
+	if kp.ReuseKey == nil || !*kp.ReuseKey {
+		return nil, nil
+	}
+	c, err := s.Store.GetCertificate(ctx, v.Name, name)
+	if errs.KindOf(err) == errs.NotExist {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	latest := c.Latest()
+	if latest == nil || c.Deleted != nil {
+		return nil, nil
+	}
+	der, err := s.Store.GetKeyMaterial(ctx, v.Name, name, latest.Version)
+	if err != nil {
+		return nil, err
+	}
+	priv, err := keys.Parse(der)
+	if err != nil {
+		return nil, errs.E(errs.Internal, err)
+	}
+	if keys.Size(priv) != *kp.KeySize || (keys.BaseKty(kp.Kty) == keys.RSA) != isRSA(priv) {
+		return nil, nil
+	}
+	return priv, nil
+}
+
+func isRSA(priv crypto.Signer) bool {
+	_, ok := priv.Public().(*rsa.PublicKey)
+	return ok
 }

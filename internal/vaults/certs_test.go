@@ -127,3 +127,31 @@ func TestPendingOperationStorage(t *testing.T) {
 		}
 	}
 }
+
+// reuse_key keeps the key across versions; without it each version has
+// its own.
+func TestCertificateReuseKey(t *testing.T) {
+	s, v := keyService(t, true)
+	ctx := context.Background()
+	for _, reuse := range []bool{true, false} {
+		name := "reuse"
+		if !reuse {
+			name = "fresh"
+		}
+		pol := certPolicy(name)
+		pol.KeyProps.ReuseKey = &reuse
+		for range 2 {
+			if _, err := s.CreateCertificate(ctx, v, name, pol, CertParams{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		k, vers, err := s.ListKeyVersions(ctx, v, name)
+		if err != nil || len(vers) != 2 {
+			t.Fatalf("%s: %v, %d versions", name, err, len(vers))
+		}
+		same := vers[0].X == vers[1].X && vers[0].Y == vers[1].Y
+		if same != reuse {
+			t.Errorf("%s (%s): versions share the key = %v, want %v", name, k.Name, same, reuse)
+		}
+	}
+}
