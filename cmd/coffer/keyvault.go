@@ -204,7 +204,7 @@ func newKeyVaultCmd() *cobra.Command {
 		c.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	}
 	_ = create.MarkFlagRequired("resource-group") // az: no default group
-	cmd.AddCommand(create, show, list, del, listDeleted, purge, recoverCmd, newSetPolicyCmd(), newDeletePolicyCmd(), newSecretCmd(), newKeyCmd())
+	cmd.AddCommand(create, show, list, del, listDeleted, purge, recoverCmd, newSetPolicyCmd(), newDeletePolicyCmd(), newSecretCmd(), newKeyCmd(), newCertificateCmd())
 	return cmd
 }
 

@@ -111,7 +111,7 @@ func bootstrap(ctx context.Context, st *store.Store, now time.Time, adminCredPat
 			Location: DefaultLocation, TenantID: inst.TenantID, SKU: "standard",
 			AccessPolicies: []model.AccessPolicy{{
 				TenantID: inst.TenantID, ObjectID: inst.AdminObjectID,
-				Permissions: model.Permissions{Keys: []string{model.PermAll}, Secrets: []string{model.PermAll}},
+				Permissions: model.Permissions{Keys: []string{model.PermAll}, Secrets: []string{model.PermAll}, Certificates: []string{model.PermAll}},
 			}},
 			EnableSoftDelete: true, SoftDeleteRetentionInDays: 90,
 			Created: now, CreatedBy: inst.AdminAppID, Updated: now, UpdatedBy: inst.AdminAppID,

@@ -227,7 +227,8 @@ func splitPath(escaped string) ([]string, bool, error) {
 		segs = append(segs, seg)
 	}
 	for i, s := range segs {
-		if strings.EqualFold(s, "secrets") || strings.EqualFold(s, "deletedsecrets") || strings.EqualFold(s, "keys") || strings.EqualFold(s, "deletedkeys") {
+		if strings.EqualFold(s, "secrets") || strings.EqualFold(s, "deletedsecrets") || strings.EqualFold(s, "keys") || strings.EqualFold(s, "deletedkeys") ||
+			strings.EqualFold(s, "certificates") || strings.EqualFold(s, "deletedcertificates") {
 			out := segs[i:]
 			out[0] = strings.ToLower(out[0])
 			return out, trail, nil
@@ -306,6 +307,8 @@ func pickRoute(method string, segs []string) (op, []string, bool) {
 		}
 	case "keys", "deletedkeys":
 		return pickKeyRoute(method, segs, pick)
+	case "certificates", "deletedcertificates":
+		return pickCertRoute(method, segs, pick)
 	case "deletedsecrets":
 		switch len(segs) {
 		case 1:

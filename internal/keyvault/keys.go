@@ -174,12 +174,12 @@ func (req *request) jwk(name string, ver *model.KeyVersion) wire.JSONWebKey {
 }
 
 func (req *request) keyBundle(v *model.Vault, k *model.Key, ver *model.KeyVersion) wire.KeyBundle {
-	return wire.KeyBundle{Key: req.jwk(k.Name, ver), Attributes: req.keyAttributes(v, ver), Tags: ver.Tags, ReleasePolicy: ver.ReleasePolicy}
+	return wire.KeyBundle{Key: req.jwk(k.Name, ver), Attributes: req.keyAttributes(v, ver), Tags: ver.Tags, ReleasePolicy: ver.ReleasePolicy, Managed: ver.Managed}
 }
 
 func (req *request) deletedKeyBundle(v *model.Vault, k *model.Key) wire.DeletedKeyBundle {
 	ver := k.Latest()
-	b := wire.DeletedKeyBundle{Key: req.jwk(k.Name, ver), Attributes: req.keyAttributes(v, ver), Tags: ver.Tags, ReleasePolicy: ver.ReleasePolicy}
+	b := wire.DeletedKeyBundle{Key: req.jwk(k.Name, ver), Attributes: req.keyAttributes(v, ver), Tags: ver.Tags, ReleasePolicy: ver.ReleasePolicy, Managed: ver.Managed}
 	if k.Deleted != nil {
 		b.RecoveryID = req.base() + "/deletedkeys/" + k.Name
 		b.DeletedDate = k.Deleted.DeletedDate
@@ -536,12 +536,12 @@ func (h *Handler) listKeysOf(w http.ResponseWriter, req *request, deleted bool) 
 		return writePage(w, req, p, all, upperKeyName, "/deletedkeys", func(k *model.Key) wire.DeletedKeyItem {
 			b := req.deletedKeyBundle(v, k)
 			return wire.DeletedKeyItem{RecoveryID: b.RecoveryID, DeletedDate: b.DeletedDate, ScheduledPurgeDate: b.ScheduledPurgeDate,
-				Kid: req.keyID(k.Name, ""), Attributes: b.Attributes, Tags: b.Tags}
+				Kid: req.keyID(k.Name, ""), Attributes: b.Attributes, Tags: b.Tags, Managed: b.Managed}
 		})
 	}
 	return writePage(w, req, p, all, upperKeyName, "/keys", func(k *model.Key) wire.KeyItem {
 		ver := k.Latest()
-		return wire.KeyItem{Kid: req.keyID(k.Name, ""), Attributes: req.keyAttributes(v, ver), Tags: ver.Tags}
+		return wire.KeyItem{Kid: req.keyID(k.Name, ""), Attributes: req.keyAttributes(v, ver), Tags: ver.Tags, Managed: ver.Managed}
 	})
 }
 
@@ -573,6 +573,6 @@ func (h *Handler) listKeyVersions(w http.ResponseWriter, req *request) error {
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].key < all[j].key })
 	return writePage(w, req, p, all, func(x indexed) string { return x.key }, "/keys/"+k.Name+"/versions", func(it *indexed) wire.KeyItem {
-		return wire.KeyItem{Kid: req.keyID(k.Name, it.ver.Version), Attributes: req.keyAttributes(v, &it.ver), Tags: it.ver.Tags}
+		return wire.KeyItem{Kid: req.keyID(k.Name, it.ver.Version), Attributes: req.keyAttributes(v, &it.ver), Tags: it.ver.Tags, Managed: it.ver.Managed}
 	})
 }

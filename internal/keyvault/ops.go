@@ -80,6 +80,9 @@ func (req *request) bundle(v *model.Vault, sec *model.Secret, ver *model.SecretV
 		value := ver.Value
 		b.Value = &value
 	}
+	if ver.Managed { // a certificate's secret names its key, as in Azure
+		b.Managed, b.Kid = true, req.keyID(sec.Name, ver.Version)
+	}
 	return b
 }
 
@@ -88,6 +91,9 @@ func (req *request) deletedBundle(v *model.Vault, sec *model.Secret) wire.Delete
 	b := wire.DeletedSecretBundle{
 		ContentType: ver.ContentType, ID: req.secretID(sec.Name, ver.Version),
 		Attributes: req.attributes(v, ver), Tags: ver.Tags,
+	}
+	if ver.Managed {
+		b.Managed, b.Kid = true, req.keyID(sec.Name, ver.Version)
 	}
 	if sec.Deleted != nil {
 		b.RecoveryID = req.base() + "/deletedsecrets/" + sec.Name
@@ -321,7 +327,7 @@ func (h *Handler) listSecrets(w http.ResponseWriter, req *request) error {
 	}
 	return writeItems(w, req, p, items, lastKey(items, more, upperName), "/secrets", func(sec *model.Secret) wire.SecretItem {
 		ver := sec.Latest()
-		return wire.SecretItem{ID: req.secretID(sec.Name, ""), Attributes: req.attributes(v, ver), Tags: ver.Tags, ContentType: ver.ContentType}
+		return wire.SecretItem{ID: req.secretID(sec.Name, ""), Attributes: req.attributes(v, ver), Tags: ver.Tags, ContentType: ver.ContentType, Managed: ver.Managed}
 	})
 }
 
@@ -385,7 +391,7 @@ func (h *Handler) listVersions(w http.ResponseWriter, req *request) error {
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].key < all[j].key })
 	return writePage(w, req, p, all, func(x indexed) string { return x.key }, "/secrets/"+sec.Name+"/versions", func(it *indexed) wire.SecretItem {
-		return wire.SecretItem{ID: req.secretID(sec.Name, it.ver.Version), Attributes: req.attributes(v, &it.ver), Tags: it.ver.Tags, ContentType: it.ver.ContentType}
+		return wire.SecretItem{ID: req.secretID(sec.Name, it.ver.Version), Attributes: req.attributes(v, &it.ver), Tags: it.ver.Tags, ContentType: it.ver.ContentType, Managed: it.ver.Managed}
 	})
 }
 
@@ -415,7 +421,7 @@ func (h *Handler) listDeleted(w http.ResponseWriter, req *request) error {
 		b := req.deletedBundle(v, sec)
 		return wire.DeletedSecretItem{
 			RecoveryID: b.RecoveryID, DeletedDate: b.DeletedDate, ScheduledPurgeDate: b.ScheduledPurgeDate,
-			ID: req.secretID(sec.Name, ""), Attributes: b.Attributes, Tags: b.Tags, ContentType: b.ContentType,
+			ID: req.secretID(sec.Name, ""), Attributes: b.Attributes, Tags: b.Tags, ContentType: b.ContentType, Managed: b.Managed,
 		}
 	})
 }

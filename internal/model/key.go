@@ -53,6 +53,8 @@ type KeyVersion struct {
 	Updated       int64             `json:"updated"`
 	Exportable    bool              `json:"exportable,omitempty"`
 	ReleasePolicy json.RawMessage   `json:"releasePolicy,omitempty"`
+	// Managed marks the key backing a certificate version.
+	Managed bool `json:"managed,omitempty"`
 }
 
 // KeyRotationPolicy is a key's rotation policy; durations are ISO 8601.

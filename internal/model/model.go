@@ -200,6 +200,9 @@ type SecretVersion struct {
 	Expires     *int64            `json:"exp,omitempty"`
 	Created     int64             `json:"created"`
 	Updated     int64             `json:"updated"`
+	// Managed marks the secret backing a certificate version: its value is
+	// the certificate with its private key, and its kid the backing key.
+	Managed bool `json:"managed,omitempty"`
 }
 
 // NetworkACLs is a vault's firewall (ARM NetworkRuleSet).

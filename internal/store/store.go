@@ -278,7 +278,10 @@ func (s *Store) sweepSecrets(ctx context.Context, op errs.Op, vault string) erro
 			return err
 		}
 	}
-	return s.SweepKeys(ctx, vault)
+	if err := s.SweepKeys(ctx, vault); err != nil {
+		return err
+	}
+	return s.SweepCertificates(ctx, vault)
 }
 
 // sweepPage is how many keys deletePrefix reads and removes at a time, so

@@ -102,6 +102,9 @@ func (s *Service) RotateKey(ctx context.Context, v *model.Vault, name string) (*
 	if err != nil {
 		return nil, nil, err
 	}
+	if latest.Managed {
+		return nil, nil, managedByKeyVault(op, "rotate", "KeyManagedByKeyVault")
+	}
 	size := 0
 	if keys.BaseKty(latest.Kty) == keys.RSA {
 		n, err := keys.DecodeB64(latest.N)

@@ -187,6 +187,9 @@ func (s *Service) CreateKey(ctx context.Context, v *model.Vault, name string, p 
 	if err != nil {
 		return nil, nil, errs.E(op, err)
 	}
+	if err := s.refuseManagedKey(ctx, op, v, name, "create"); err != nil {
+		return nil, nil, err
+	}
 	return s.addKeyVersion(ctx, op, v, name, ver, priv, false)
 }
 
@@ -213,6 +216,9 @@ func (s *Service) ImportKey(ctx context.Context, v *model.Vault, name string, jw
 	ver, err := s.newKeyVersion(op, kty, priv, p)
 	if err != nil {
 		return nil, nil, errs.E(op, err)
+	}
+	if err := s.refuseManagedKey(ctx, op, v, name, "import"); err != nil {
+		return nil, nil, err
 	}
 	return s.addKeyVersion(ctx, op, v, name, ver, priv, false)
 }
@@ -321,6 +327,12 @@ func (s *Service) UpdateKey(ctx context.Context, v *model.Vault, name, version s
 
 // DeleteKey deletes every version: soft delete when the vault has it.
 func (s *Service) DeleteKey(ctx context.Context, v *model.Vault, name string) (*model.Key, error) {
+	return s.deleteKey(ctx, v, name, false)
+}
+
+// deleteKey is DeleteKey; managedOK lets a certificate delete its own key,
+// which the keys API may not.
+func (s *Service) deleteKey(ctx context.Context, v *model.Vault, name string, managedOK bool) (*model.Key, error) {
 	const op errs.Op = "vaults.DeleteKey"
 	if !ValidSecretName(name) {
 		return nil, invalidName(op, name)
@@ -330,6 +342,9 @@ func (s *Service) DeleteKey(ctx context.Context, v *model.Vault, name string) (*
 	err := s.Store.UpdateKey(ctx, v.Name, name, func(k *model.Key, exists bool) (bool, error) {
 		if !exists || k.Deleted != nil {
 			return exists, keyNotFound(op, name, "")
+		}
+		if !managedOK && len(k.Versions) > 0 && k.Latest().Managed {
+			return true, managedByKeyVault(op, "delete", "KeyManagedByKeyVault")
 		}
 		out = *k
 		if !v.EnableSoftDelete {
@@ -548,5 +563,8 @@ func (s *Service) PurgeExpiredKeys(ctx context.Context) (int, error) {
 			n++
 		}
 	}
-	return n, nil
+	// Certificate records expire with their keys (each certificate has
+	// one, deleted and scheduled together), so the same sweep ends them.
+	c, err := s.PurgeExpiredCertificates(ctx)
+	return n + c, err
 }

@@ -214,6 +214,9 @@ func (s *Service) SetSecret(ctx context.Context, v *model.Vault, name string, p 
 		if exists && sec.Deleted != nil {
 			return deletedButRecoverable(op, sec.Name)
 		}
+		if exists && len(sec.Versions) > 0 && sec.Latest().Managed {
+			return managedByKeyVault(op, "set", "SecretManagedByKeyVault")
+		}
 		return nil
 	})
 	if err != nil {
@@ -322,6 +325,12 @@ func (s *Service) UpdateSecret(ctx context.Context, v *model.Vault, name, versio
 // DeleteSecret deletes every version: soft delete when the vault has it,
 // otherwise a permanent delete. It returns the record as deleted.
 func (s *Service) DeleteSecret(ctx context.Context, v *model.Vault, name string) (*model.Secret, error) {
+	return s.deleteSecret(ctx, v, name, false)
+}
+
+// deleteSecret is DeleteSecret; managedOK lets a certificate delete its own
+// secret, which the secrets API may not.
+func (s *Service) deleteSecret(ctx context.Context, v *model.Vault, name string, managedOK bool) (*model.Secret, error) {
 	const op errs.Op = "vaults.DeleteSecret"
 	if !ValidSecretName(name) {
 		return nil, invalidName(op, name)
@@ -333,6 +342,9 @@ func (s *Service) DeleteSecret(ctx context.Context, v *model.Vault, name string)
 	err := s.Store.UpdateSecretHead(ctx, v.Name, name, func(sec *model.Secret, exists bool) (bool, error) {
 		if !exists || sec.Deleted != nil {
 			return exists, secretNotFound(op, name, "")
+		}
+		if !managedOK && len(sec.Versions) > 0 && sec.Latest().Managed {
+			return true, managedByKeyVault(op, "delete", "SecretManagedByKeyVault")
 		}
 		out = *sec
 		if !v.EnableSoftDelete {
