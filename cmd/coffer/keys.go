@@ -337,9 +337,17 @@ func privateJWK(pemBytes []byte) (map[string]any, error) {
 			"d": b64url(k.D.Bytes()), "p": b64url(k.Primes[0].Bytes()), "q": b64url(k.Primes[1].Bytes()),
 			"dp": b64url(k.Precomputed.Dp.Bytes()), "dq": b64url(k.Precomputed.Dq.Bytes()), "qi": b64url(k.Precomputed.Qinv.Bytes())}, nil
 	case *ecdsa.PrivateKey:
-		n := (k.Curve.Params().BitSize + 7) / 8
+		point, err := k.PublicKey.Bytes() // 0x04 || X || Y, fixed lengths
+		if err != nil {
+			return nil, fmt.Errorf("--pem-file: %v", err)
+		}
+		d, err := k.Bytes()
+		if err != nil {
+			return nil, fmt.Errorf("--pem-file: %v", err)
+		}
+		n := len(d)
 		return map[string]any{"kty": "EC", "crv": k.Curve.Params().Name,
-			"x": b64url(k.X.FillBytes(make([]byte, n))), "y": b64url(k.Y.FillBytes(make([]byte, n))), "d": b64url(k.D.FillBytes(make([]byte, n)))}, nil
+			"x": b64url(point[1 : 1+n]), "y": b64url(point[1+n:]), "d": b64url(d)}, nil
 	}
 	return nil, fmt.Errorf("--pem-file: unsupported key type %T (RSA and EC only)", key)
 }
@@ -380,7 +388,15 @@ func publicFromJWK(j map[string]any) (crypto.PublicKey, error) {
 		if !ok {
 			return nil, fmt.Errorf("unsupported curve %q", crv)
 		}
-		return &ecdsa.PublicKey{Curve: c, X: x, Y: y}, nil
+		n := (c.Params().BitSize + 7) / 8
+		if x.BitLen() > 8*n || y.BitLen() > 8*n {
+			return nil, fmt.Errorf("the key's point is not on %s", crv)
+		}
+		point := make([]byte, 1+2*n) // 0x04 || X || Y
+		point[0] = 4
+		x.FillBytes(point[1 : 1+n])
+		y.FillBytes(point[1+n:])
+		return ecdsa.ParseUncompressedPublicKey(c, point)
 	}
 	return nil, fmt.Errorf("unsupported key type %q", kty)
 }

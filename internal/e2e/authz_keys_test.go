@@ -78,8 +78,8 @@ func keyOps(t *testing.T) []keyOp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jwk := map[string]any{"kty": "EC", "crv": "P-256", "x": b64u(ek.X.FillBytes(make([]byte, 32))),
-		"y": b64u(ek.Y.FillBytes(make([]byte, 32))), "d": b64u(ek.D.FillBytes(make([]byte, 32)))}
+	jwk := map[string]any{"kty": "EC", "crv": "P-256", "x": b64u(ecPoint(t, ek)[1:33]),
+		"y": b64u(ecPoint(t, ek)[33:]), "d": b64u(ecScalar(t, ek))}
 	const kp = "Microsoft.KeyVault/vaults/keys/"
 	op := func(name, perm, action, method string, path func(*keyFixture) string, body func(*keyFixture) any) keyOp {
 		return keyOp{name, perm, action, func(fx *keyFixture, tok string) *rawResp {

@@ -24,6 +24,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
 	"github.com/coffer-dev/coffer/internal/cloud"
+	"github.com/coffer-dev/coffer/internal/keys"
 	"github.com/coffer-dev/coffer/internal/testenv"
 )
 
@@ -60,7 +61,11 @@ func localPublic(t *testing.T, k *azkeys.JSONWebKey) crypto.PublicKey {
 		return &rsa.PublicKey{N: new(big.Int).SetBytes(k.N), E: int(new(big.Int).SetBytes(k.E).Int64())}
 	case azkeys.KeyTypeEC, azkeys.KeyTypeECHSM:
 		c := map[azkeys.CurveName]elliptic.Curve{azkeys.CurveNameP256: elliptic.P256(), azkeys.CurveNameP384: elliptic.P384(), azkeys.CurveNameP521: elliptic.P521()}[*k.Crv]
-		return &ecdsa.PublicKey{Curve: c, X: new(big.Int).SetBytes(k.X), Y: new(big.Int).SetBytes(k.Y)}
+		pub, err := keys.ECPublicKey(c, k.X, k.Y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pub
 	}
 	t.Fatalf("kty %s", *k.Kty)
 	return nil
@@ -112,6 +117,7 @@ func localEncrypt(t *testing.T, pub *rsa.PublicKey, alg azkeys.EncryptionAlgorit
 	case azkeys.EncryptionAlgorithmRSAOAEP256:
 		ct, err = rsa.EncryptOAEP(sha256.New(), rand.Reader, pub, pt, nil)
 	default:
+		//lint:ignore SA1019 RSA1_5 is one of Key Vault's algorithms; clients that choose it must keep working
 		ct, err = rsa.EncryptPKCS1v15(rand.Reader, pub, pt)
 	}
 	if err != nil {
@@ -275,7 +281,7 @@ func TestSDKKeysLifecycle(t *testing.T) {
 
 		ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		ei, err := c.ImportKey(ctx, "imported-ec", azkeys.ImportKeyParameters{Key: &azkeys.JSONWebKey{
-			Kty: to.Ptr(azkeys.KeyTypeEC), Crv: to.Ptr(azkeys.CurveNameP256), X: ek.X.FillBytes(make([]byte, 32)), Y: ek.Y.FillBytes(make([]byte, 32)), D: ek.D.FillBytes(make([]byte, 32)),
+			Kty: to.Ptr(azkeys.KeyTypeEC), Crv: to.Ptr(azkeys.CurveNameP256), X: ecPoint(t, ek)[1:33], Y: ecPoint(t, ek)[33:], D: ecScalar(t, ek),
 		}}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -479,4 +485,24 @@ func TestSDKKeysLocalProfile(t *testing.T) {
 	if _, err := c.PurgeDeletedKey(ctx, "local", nil); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// ecPoint is k's public point, uncompressed (0x04 || X || Y).
+func ecPoint(t *testing.T, k *ecdsa.PrivateKey) []byte {
+	t.Helper()
+	b, err := k.PublicKey.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// ecScalar is k's private scalar, fixed length.
+func ecScalar(t *testing.T, k *ecdsa.PrivateKey) []byte {
+	t.Helper()
+	b, err := k.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -3,6 +3,7 @@ package keys
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"fmt"
 	"math/big"
@@ -123,4 +124,19 @@ func FromJWK(j *wire.JSONWebKey) (crypto.Signer, error) {
 		return k, nil
 	}
 	return nil, badParameter(fmt.Sprintf("Invalid key type '%s'. Valid key types are: RSA, RSA-HSM, EC, EC-HSM.", j.Kty))
+}
+
+// ECPublicKey builds the public key at (x, y) on curve c from a JWK's
+// big-endian coordinates, refusing points that are not on the curve.
+func ECPublicKey(c elliptic.Curve, x, y []byte) (*ecdsa.PublicKey, error) {
+	n := (c.Params().BitSize + 7) / 8
+	if len(x) > n || len(y) > n {
+		return nil, badParameter("The JSON Web Key is not a valid EC public key.")
+	}
+	point := append(append([]byte{4}, fixed(x, n)...), fixed(y, n)...)
+	k, err := ecdsa.ParseUncompressedPublicKey(c, point)
+	if err != nil {
+		return nil, badParameter("The JSON Web Key is not a valid EC public key.")
+	}
+	return k, nil
 }

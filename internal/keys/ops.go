@@ -88,6 +88,7 @@ func Encrypt(pub crypto.PublicKey, alg string, pt []byte) ([]byte, error) {
 	case RSAOAEP256:
 		out, err = rsa.EncryptOAEP(sha256.New(), rand.Reader, k, pt, nil)
 	case RSA15:
+		//lint:ignore SA1019 RSA1_5 is one of Key Vault's algorithms; clients that choose it must keep working
 		out, err = rsa.EncryptPKCS1v15(rand.Reader, k, pt)
 	default:
 		return nil, algNotForKey(alg, "key type 'RSA'")
@@ -118,6 +119,7 @@ func Decrypt(priv crypto.Signer, alg string, ct []byte) ([]byte, error) {
 	case RSAOAEP256:
 		out, err = rsa.DecryptOAEP(sha256.New(), nil, k, ct, nil)
 	case RSA15:
+		//lint:ignore SA1019 RSA1_5 is one of Key Vault's algorithms; clients that choose it must keep working
 		out, err = rsa.DecryptPKCS1v15(nil, k, ct)
 	default:
 		return nil, algNotForKey(alg, "key type 'RSA'")
