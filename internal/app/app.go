@@ -5,7 +5,6 @@
 package app
 
 import (
-	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -48,6 +47,9 @@ type Config struct {
 	// then share the master key too (MasterKeyFile).
 	EtcdEndpoints []string
 	EtcdPrefix    string
+	// EtcdTLS and EtcdAuth secure the connection to etcd (etcd.go).
+	EtcdTLS  EtcdTLS
+	EtcdAuth EtcdAuth
 	// MasterKeyFile holds the key-encryption keys; default DataDir/master.key.
 	MasterKeyFile string
 	// InMemory keeps everything in memory and writes nothing to disk.
@@ -223,7 +225,7 @@ func openStore(cfg Config) (kv.Store, *crypt.Ring, error) {
 		return nil, nil, err
 	}
 	if len(cfg.EtcdEndpoints) > 0 {
-		st, err := etcdkv.Open(cfg.EtcdEndpoints, cmp.Or(cfg.EtcdPrefix, "coffer/"))
+		st, err := etcdkv.Open(cfg.etcdOptions())
 		if err != nil {
 			return nil, nil, err
 		}
