@@ -168,3 +168,85 @@ func TestTransient(t *testing.T) {
 		}
 	}
 }
+
+// TestClientCertificates: against an etcd that requires client
+// certificates, Open works with the CA and a client certificate it
+// signed, and fails (quickly, with a clear error) without a certificate,
+// with a stranger's, or without the CA.
+func TestClientCertificates(t *testing.T) {
+	certs := etcdtest.NewCerts(t)
+	ep := etcdtest.StartTLS(t, certs)
+	good := Options{Endpoints: []string{ep}, Prefix: prefix(), CACertFile: certs.CA, CertFile: certs.ClientCert, KeyFile: certs.ClientKey,
+		OpTimeout: 500 * time.Millisecond, Attempts: 2}
+	s, err := Open(good)
+	if err != nil {
+		t.Fatalf("Open with a client certificate: %v", err)
+	}
+	ctx := context.Background()
+	if err := s.Put(ctx, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Get(ctx, "k"); err != nil || string(v) != "v" {
+		t.Fatalf("Get = %q, %v", v, err)
+	}
+	s.Close()
+
+	bad := []struct {
+		name   string
+		change func(o *Options)
+	}{
+		{"no client certificate", func(o *Options) { o.CertFile, o.KeyFile = "", "" }},
+		{"a stranger's certificate", func(o *Options) { o.CertFile, o.KeyFile = certs.StrangerCert, certs.StrangerKey }},
+		{"no CA (system roots)", func(o *Options) { o.CACertFile = "" }},
+	}
+	for _, b := range bad {
+		t.Run(b.name, func(t *testing.T) {
+			o := good
+			b.change(&o)
+			start := time.Now()
+			s, err := Open(o)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded")
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("Open took %v to fail", took)
+			}
+		})
+	}
+	t.Run("key without certificate", func(t *testing.T) {
+		o := good
+		o.CertFile = ""
+		if _, err := Open(o); err == nil {
+			t.Fatal("Open accepted a key without its certificate")
+		}
+	})
+}
+
+// TestAuthentication: against an etcd with authentication enabled, Open
+// works with the right user and password and fails with a wrong one.
+func TestAuthentication(t *testing.T) {
+	certs := etcdtest.NewCerts(t)
+	ep := etcdtest.StartTLS(t, certs)
+	etcdtest.EnableAuth(t, ep, certs, "root", "root-pw-8c1e")
+	ctx := context.Background()
+	// With client certificates, etcd takes the user from the certificate's
+	// common name unless a user and password are given; give them.
+	o := Options{Endpoints: []string{ep}, Prefix: prefix(), CACertFile: certs.CA, CertFile: certs.ClientCert, KeyFile: certs.ClientKey,
+		Username: "root", Password: "root-pw-8c1e", OpTimeout: 500 * time.Millisecond, Attempts: 2}
+	s, err := Open(o)
+	if err != nil {
+		t.Fatalf("Open with the password: %v", err)
+	}
+	if err := s.Put(ctx, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	o.Password = "wrong"
+	if s, err := Open(o); err == nil {
+		s.Close()
+		t.Fatal("Open with a wrong password succeeded")
+	} else if errors.Is(err, errs.E(errs.Unavailable)) {
+		t.Errorf("a wrong password is reported as unavailable: %v", err)
+	}
+}
