@@ -31,9 +31,9 @@ const (
 
 // replica is one Coffer server with the admin's tokens.
 type replica struct {
-	name string
-	env  *testenv.Env
-	http *http.Client
+	name          string
+	env           *testenv.Env
+	http          *http.Client
 	kvTok, armTok string
 }
 
