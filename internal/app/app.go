@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/arm"
@@ -91,6 +92,8 @@ type Server struct {
 
 	cfg      Config
 	kv       kv.Store
+	etcd     *etcdkv.Store // when on etcd: for the background-job election
+	leading  atomic.Bool   // runs the background jobs (background.go)
 	http     *http.Server
 	listener net.Listener
 	cancel   context.CancelFunc
@@ -133,6 +136,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	s.etcd = etcdStore(raw)
 	if cfg.WrapStore != nil {
 		raw = cfg.WrapStore(raw)
 	}
@@ -196,7 +200,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}()
 	go func() {
 		defer s.wg.Done()
-		s.purgeLoop(bg)
+		s.background(bg)
 	}()
 	if !cfg.InMemory {
 		// Written only now that the listener accepts connections: a client
