@@ -48,6 +48,8 @@ type Config struct {
 	// then share the master key too (MasterKeyFile).
 	EtcdEndpoints []string
 	EtcdPrefix    string
+	// TLS adds an operator's certificate and extra names (tls.go).
+	TLS ServerTLS
 	// EtcdTLS and EtcdAuth secure the connection to etcd (etcd.go).
 	EtcdTLS  EtcdTLS
 	EtcdAuth EtcdAuth
@@ -172,8 +174,12 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.listener = ln
 	s.Addr = ln.Addr().String()
-	issuer := pki.NewIssuer(sec.ca, cfg.Cloud.ServesName, defaultCertNames(cfg.Cloud, s.Addr))
-	tlsCfg := sec.ca.TLSConfig(issuer)
+	tlsCfg, err := s.serverTLS(sec.ca)
+	if err != nil {
+		ln.Close()
+		s.kv.Close()
+		return nil, err
+	}
 	s.http = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
