@@ -27,6 +27,9 @@ const (
 	// reqTimeout is the clients' patience: longer than any answer Coffer
 	// should take, so a hang shows as a failure, not as a retry.
 	reqTimeout = 10 * time.Second
+	// lbName is the load balancer's name, on the replicas' certificates
+	// (--tls-name).
+	lbName = "coffer-lb.test"
 )
 
 // replica is one Coffer server with the admin's tokens.
@@ -51,6 +54,7 @@ func newWorld(t *testing.T) *world {
 		cfg := app.Config{
 			Addr: "127.0.0.1:0", Cloud: cloud.Local, DataDir: filepath.Join(t.TempDir(), name),
 			EtcdEndpoints: c.Endpoints(), EtcdPrefix: "ha/", MasterKeyFile: filepath.Join(shared, "master.key"),
+			TLS:    app.ServerTLS{Names: []string{lbName}},
 			Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError})),
 		}
 		s, err := app.Start(context.Background(), cfg)
@@ -87,13 +91,19 @@ func (r *replica) token(t *testing.T, id, secret, scope string) string {
 	res := r.do("POST", r.env.AuthorityHost()+r.env.Instance.TenantID+"/oauth2/v2.0/token", "",
 		url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}, "scope": {scope}})
 	if res.err != nil || res.status != 200 {
-		t.Fatalf("token from %s: %v %d %s", r.name, res.err, res.status, res.body)
+		t.Fatalf("token from %s: %s", r.name, res)
 	}
+	return tokenFrom(t, res)
+}
+
+// tokenFrom is the access token of a 200 token response.
+func tokenFrom(t *testing.T, res result) string {
+	t.Helper()
 	var tr struct {
 		AccessToken string `json:"access_token"`
 	}
-	if err := json.Unmarshal(res.body, &tr); err != nil || tr.AccessToken == "" {
-		t.Fatalf("token response %s: %v", res.body, err)
+	if res.status != 200 || json.Unmarshal(res.body, &tr) != nil || tr.AccessToken == "" {
+		t.Fatalf("token response: %s", res)
 	}
 	return tr.AccessToken
 }
