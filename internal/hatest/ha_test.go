@@ -63,6 +63,9 @@ func TestLeaderKilled(t *testing.T) {
 	events := l.finish()
 	failed := failures(events)
 	t.Logf("%d requests, %d failed, leader %s killed at %v", len(events), len(failed), leader.Name, killedAt.Round(time.Millisecond))
+	if len(failed) > 0 {
+		t.Logf("failures (allowed within the window):\n%s", strings.Join(first(failed, 10), "\n"))
+	}
 	// etcd's election timeout is 1 s; a request in flight may wait out
 	// Coffer's per-attempt deadline (2 s) before its retry finds the new
 	// leader. Failures must be over within 5 s of the kill.

@@ -39,6 +39,7 @@ type Store struct {
 	closed atomic.Bool
 
 	opTimeout time.Duration
+	budget    time.Duration
 	attempts  int
 	health    *health // nil for New: no prober, no fast failure
 }
@@ -46,7 +47,7 @@ type Store struct {
 // New wraps an existing client; Close does not close it. Operations get
 // the default deadlines and retries but no health prober.
 func New(cli *clientv3.Client, prefix string) *Store {
-	return &Store{cli: cli, kv: namespace.NewKV(cli.KV, prefix), opTimeout: DefaultOpTimeout, attempts: DefaultAttempts}
+	return &Store{cli: cli, kv: namespace.NewKV(cli.KV, prefix), opTimeout: DefaultOpTimeout, budget: DefaultBudget, attempts: DefaultAttempts}
 }
 
 var errClosed = errors.New("etcdkv: store is closed")

@@ -27,20 +27,22 @@ import (
 //
 //   - A member stalls (SIGSTOP, a frozen VM, a full disk): its TCP
 //     connection stays open and requests sent to it never return. Every
-//     attempt has a deadline (OpTimeout), a timed-out attempt is retried
-//     (Attempts) on the next member of the round-robin balancer, and a
-//     prober takes a member that fails its probe out of the balancer
-//     within about a second, and puts it back when it answers again.
+//     attempt has a deadline (OpTimeout), a failed attempt is retried on
+//     the next member of the round-robin balancer, and a prober takes a
+//     member that fails its probe out of the balancer within about a
+//     second, and puts it back when it answers again.
+//   - The leader dies: attempts fail while the members elect a new one
+//     (one to two seconds with etcd's default timings); they are retried,
+//     with growing pauses, for up to Budget, which outlasts an election.
 //   - The cluster loses quorum: requests carry etcd's "require leader"
 //     flag, so a member without a leader refuses them at once instead of
-//     holding them; and when no member's probe finds a leader, operations
-//     fail at once, without waiting for their deadline, until one does.
-//   - The leader dies: the attempts that hang on it time out and are
-//     retried, by which time a new leader is normally elected.
+//     holding them; an operation gives up when its Budget is spent; and
+//     once no member's probe has found a leader for QuorumGrace (longer
+//     than an election), operations fail at once until one does.
 //
-// What is left (no quorum, every attempt timed out) is an
-// errs.Unavailable error, which every API answers with 503 and
-// Retry-After.
+// What is left is an errs.Unavailable error, which every API answers
+// with 503 and Retry-After: within Budget (3.5 s) of a request, never a
+// hang and never a 500.
 //
 // A write attempt that timed out may still have been applied. Retrying
 // it is safe because every write but Put is guarded by a comparison, so
@@ -51,11 +53,16 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultOpTimeout   = 2 * time.Second
-	DefaultAttempts    = 3
+	DefaultOpTimeout = 2 * time.Second
+	DefaultBudget    = 3500 * time.Millisecond
+	DefaultAttempts  = 10
+	// DefaultDialTimeout bounds connecting (and authenticating) at Open.
 	DefaultDialTimeout = 3 * time.Second
 	// DefaultProbeInterval is how often each member is probed.
 	DefaultProbeInterval = 500 * time.Millisecond
+	// QuorumGrace is how long no member may have a leader before
+	// operations fail without trying: longer than an election.
+	QuorumGrace = 2 * time.Second
 )
 
 // Options configures Open.
@@ -73,9 +80,10 @@ type Options struct {
 	CertFile, KeyFile string
 	// Username and Password authenticate to a cluster with auth enabled.
 	Username, Password string
-	// OpTimeout bounds one attempt of one operation; Attempts bounds the
-	// attempts. Zero means the defaults.
+	// OpTimeout bounds one attempt of one operation, Budget all of its
+	// attempts, and Attempts their number. Zero means the defaults.
 	OpTimeout time.Duration
+	Budget    time.Duration
 	Attempts  int
 	// ProbeInterval is how often each member is probed; zero means
 	// DefaultProbeInterval, negative disables the prober.
@@ -153,6 +161,9 @@ func Open(opts Options) (*Store, error) {
 	if opts.OpTimeout > 0 {
 		s.opTimeout = opts.OpTimeout
 	}
+	if opts.Budget > 0 {
+		s.budget = opts.Budget
+	}
 	if opts.Attempts > 0 {
 		s.attempts = opts.Attempts
 	}
@@ -201,10 +212,12 @@ func unavailable(cause error) error {
 }
 
 // do runs one operation: each attempt with its own deadline and the
-// require-leader flag, transient failures retried after a short pause,
-// the last one returned as Unavailable. The caller's context ending
-// stops it at once.
+// require-leader flag, transient failures retried after growing pauses
+// while the budget lasts, the last one returned as Unavailable. The
+// caller's context ending stops it at once.
 func (s *Store) do(ctx context.Context, f func(ctx context.Context, attempt int) error) error {
+	deadline := time.Now().Add(s.budget)
+	pause := 50 * time.Millisecond
 	var last error
 	for attempt := range s.attempts {
 		if s.health != nil {
@@ -212,7 +225,11 @@ func (s *Store) do(ctx context.Context, f func(ctx context.Context, attempt int)
 				return err
 			}
 		}
-		actx, cancel := context.WithTimeout(clientv3.WithRequireLeader(ctx), s.opTimeout)
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
+			break
+		}
+		actx, cancel := context.WithTimeout(clientv3.WithRequireLeader(ctx), min(s.opTimeout, remaining))
 		err := f(actx, attempt)
 		cancel()
 		if err == nil {
@@ -225,15 +242,17 @@ func (s *Store) do(ctx context.Context, f func(ctx context.Context, attempt int)
 			return err
 		}
 		last = err
-		if attempt+1 < s.attempts {
-			// Long enough for the balancer to move on, short against
-			// the deadline.
-			select {
-			case <-time.After(time.Duration(attempt+1) * 50 * time.Millisecond):
-			case <-ctx.Done():
-				return errors.Join(ctx.Err(), err)
-			}
+		if time.Until(deadline) <= pause {
+			break
 		}
+		// Long enough for the balancer to move on or an election to
+		// finish, short against the budget.
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return errors.Join(ctx.Err(), err)
+		}
+		pause = min(2*pause, 500*time.Millisecond)
 	}
 	return unavailable(last)
 }
@@ -272,7 +291,7 @@ type health struct {
 	mu       sync.Mutex
 	probers  []*clientv3.Client // one per endpoint; nil until connected
 	balanced []string           // the endpoints the main client uses
-	noQuorum bool
+	noQuorum time.Time          // since when no member has a leader; zero: one has
 
 	stop chan struct{}
 	done chan struct{}
@@ -320,11 +339,13 @@ func (h *health) close() {
 	}
 }
 
-// down is the fast failure while no member has a leader.
+// down is the fast failure once no member has had a leader for
+// QuorumGrace.
 func (h *health) down() error {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.noQuorum {
+	since := h.noQuorum
+	h.mu.Unlock()
+	if !since.IsZero() && time.Since(since) > QuorumGrace {
 		return unavailable(ErrNoQuorum)
 	}
 	return nil
@@ -382,8 +403,13 @@ func (h *health) round() {
 	h.mu.Lock()
 	changed := !slices.Equal(up, h.balanced)
 	h.balanced = up
-	wasDown := h.noQuorum
-	h.noQuorum = noQuorum
+	wasDown := !h.noQuorum.IsZero()
+	switch {
+	case noQuorum && !wasDown:
+		h.noQuorum = time.Now()
+	case !noQuorum:
+		h.noQuorum = time.Time{}
+	}
 	h.mu.Unlock()
 	if changed {
 		h.logger.Warn("etcd members in use changed", "endpoints", up)
@@ -391,7 +417,7 @@ func (h *health) round() {
 	}
 	if noQuorum != wasDown {
 		if noQuorum {
-			h.logger.Error("etcd has no leader reachable from here; storage requests fail with 503 until it has")
+			h.logger.Error("etcd has no leader reachable from here; storage requests fail with 503 while it lasts")
 		} else {
 			h.logger.Info("etcd has a leader again")
 		}
