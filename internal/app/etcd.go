@@ -31,3 +31,16 @@ func (c Config) etcdOptions() etcdkv.Options {
 		Logger:     c.Logger,
 	}
 }
+
+// StorageReady reports whether the store can serve requests now: on
+// etcd, whether this replica reached a member with a leader at the last
+// probe (etcdkv.Store.Ready: an error of kind errs.Unavailable once the
+// cluster has been without a leader for etcdkv.QuorumGrace); bbolt and
+// memory are always ready. It costs no request to etcd, so a readiness
+// endpoint may call it as often as a load balancer asks.
+func (s *Server) StorageReady() error {
+	if s.etcd == nil {
+		return nil
+	}
+	return s.etcd.Ready()
+}

@@ -139,6 +139,12 @@ func TestQuorumLost(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// Readiness (for /readyz) reflects it, without asking etcd.
+	for _, r := range []*replica{w.a, w.b} {
+		if err := r.env.StorageReady(); err == nil {
+			t.Errorf("replica %s reports its storage ready without quorum", r.name)
+		}
+	}
 	for _, m := range down {
 		m.Restart()
 	}
@@ -154,6 +160,11 @@ func TestQuorumLost(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("service resumed %v after the members restarted", time.Since(back).Round(time.Millisecond))
+	for _, r := range []*replica{w.a, w.b} {
+		if err := r.env.StorageReady(); err != nil {
+			t.Errorf("replica %s serves but reports its storage not ready: %v", r.name, err)
+		}
+	}
 	if got := secretValue(w.a.getSecret("after")); got != "v2" {
 		t.Errorf("after = %q via a", got)
 	}
