@@ -360,7 +360,11 @@ func (h *health) probe(i int) (alive, leader bool) {
 	c := h.probers[i]
 	if c == nil {
 		var err error
-		c, err = clientv3.New(h.opts.clientConfig([]string{h.opts.Endpoints[i]}, h.tls))
+		cfg := h.opts.clientConfig([]string{h.opts.Endpoints[i]}, h.tls)
+		// With authentication, New logs in and so waits for the member:
+		// bound it like a probe, so one dead member cannot slow a round.
+		cfg.DialTimeout = timeout
+		c, err = clientv3.New(cfg)
 		if err != nil {
 			return false, false
 		}
