@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/signal"
@@ -41,10 +40,14 @@ func newServeCmd() *cobra.Command {
 				return fmt.Errorf("--throttle: want azure or off, got %q", throttle)
 			}
 			cfg.DataDir = opts.dataDir
+			if cfg.EtcdAuth.Password == "" {
+				// Read here, not as the flag's default: --help would print it.
+				cfg.EtcdAuth.Password = os.Getenv("COFFER_ETCD_PASSWORD")
+			}
 			if cfg.Logger, err = newLogger(logFormat, logLevel, os.Stderr); err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			s, err := app.Start(ctx, cfg)
 			if err != nil {
@@ -71,7 +74,15 @@ func newServeCmd() *cobra.Command {
 	cmd.Flags().StringVar(&cloudName, "cloud", "local", "cloud profile: local, AzureCloud, AzureUSGovernment, AzureChinaCloud")
 	cmd.Flags().StringSliceVar(&cfg.EtcdEndpoints, "etcd-endpoints", nil, "store everything in this etcd cluster (comma-separated client URLs) instead of the embedded bbolt file; replicas share it")
 	cmd.Flags().StringVar(&cfg.EtcdPrefix, "etcd-prefix", "coffer/", "key prefix (namespace) in etcd")
+	cmd.Flags().StringVar(&cfg.EtcdTLS.CACert, "etcd-cacert", "", "verify the etcd members' certificates with this CA bundle (PEM; default: the system's roots for https:// endpoints)")
+	cmd.Flags().StringVar(&cfg.EtcdTLS.Cert, "etcd-cert", "", "client certificate (PEM) for an etcd that requires one (--client-cert-auth)")
+	cmd.Flags().StringVar(&cfg.EtcdTLS.Key, "etcd-key", "", "private key (PEM) of --etcd-cert")
+	cmd.Flags().StringVar(&cfg.EtcdAuth.Username, "etcd-username", "", "etcd user, when etcd's authentication is enabled")
+	cmd.Flags().StringVar(&cfg.EtcdAuth.Password, "etcd-password", "", "password of --etcd-username (default $COFFER_ETCD_PASSWORD, which keeps it out of the process list)")
 	cmd.Flags().StringVar(&cfg.MasterKeyFile, "master-key-file", "", "key-encryption keys (default DATA_DIR/master.key); replicas on one etcd must share it")
+	cmd.Flags().StringVar(&cfg.TLS.CertFile, "tls-cert", "", "serve this certificate (PEM, with its chain) to clients asking for a name it covers, e.g. a load balancer's; Coffer's CA serves the other names. Re-read when it changes")
+	cmd.Flags().StringVar(&cfg.TLS.KeyFile, "tls-key", "", "private key (PEM) of --tls-cert")
+	cmd.Flags().StringSliceVar(&cfg.TLS.Names, "tls-name", nil, "extra names (DNS, *.wildcard, IP) on the certificates Coffer issues, e.g. a load balancer's name; repeatable or comma-separated")
 	cmd.Flags().StringVar(&cfg.DefaultVault, "default-vault", "", "vault that serves Key Vault requests to a bare localhost/IP host (default: the one created on first start)")
 	cmd.Flags().StringVar(&throttle, "throttle", "off", "data-plane throttling: off, or azure (Key Vault's 4,000 transactions per 10 s per vault, 429 + Retry-After)")
 	cmd.Flags().IntVar(&cfg.Limits.MaxConns, "max-conns", netlimit.ServerDefaults.MaxConns, "connections the listener keeps open at once; more are closed on accept")

@@ -5,7 +5,6 @@
 package app
 
 import (
-	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -53,6 +52,11 @@ type Config struct {
 	// then share the master key too (MasterKeyFile).
 	EtcdEndpoints []string
 	EtcdPrefix    string
+	// TLS adds an operator's certificate and extra names (tls.go).
+	TLS ServerTLS
+	// EtcdTLS and EtcdAuth secure the connection to etcd (etcd.go).
+	EtcdTLS  EtcdTLS
+	EtcdAuth EtcdAuth
 	// MasterKeyFile holds the key-encryption keys; default DataDir/master.key.
 	MasterKeyFile string
 	// InMemory keeps everything in memory and writes nothing to disk.
@@ -109,6 +113,8 @@ type Server struct {
 
 	cfg      Config
 	kv       kv.Store
+	etcd     *etcdkv.Store // when on etcd: for the background-job election
+	leading  atomic.Bool   // runs the background jobs (background.go)
 	http     *http.Server
 	listener net.Listener
 	conns    *netlimit.Listener
@@ -171,6 +177,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	s.etcd = etcdStore(raw)
 	if cfg.WrapStore != nil {
 		raw = cfg.WrapStore(raw)
 	}
@@ -206,8 +213,12 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.listener = ln
 	s.Addr = ln.Addr().String()
-	issuer := pki.NewIssuer(sec.ca, cfg.Cloud.ServesName, defaultCertNames(cfg.Cloud, s.Addr))
-	tlsCfg := sec.ca.TLSConfig(issuer)
+	tlsCfg, err := s.serverTLS(sec.ca)
+	if err != nil {
+		ln.Close()
+		s.kv.Close()
+		return nil, err
+	}
 	limits := cfg.Limits.WithDefaults(netlimit.ServerDefaults)
 	s.http = limits.Server(handler)
 	s.http.ErrorLog = slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)
@@ -238,7 +249,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}()
 	go func() {
 		defer s.wg.Done()
-		s.purgeLoop(bg)
+		s.background(bg)
 	}()
 	if !cfg.InMemory {
 		// Written only now that the listener accepts connections: a client
@@ -267,7 +278,7 @@ func openStore(cfg Config) (kv.Store, *crypt.Ring, error) {
 		return nil, nil, err
 	}
 	if len(cfg.EtcdEndpoints) > 0 {
-		st, err := etcdkv.Open(cfg.EtcdEndpoints, cmp.Or(cfg.EtcdPrefix, "coffer/"))
+		st, err := etcdkv.Open(cfg.etcdOptions())
 		if err != nil {
 			return nil, nil, err
 		}

@@ -27,10 +27,17 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
-	defer cancel()
-	var inst Instance
-	if err := s.Store.GetConfig(ctx, "instance", &inst); err != nil {
+	// On etcd the client already knows when no member has a leader
+	// (StorageReady): answer from that at once instead of waiting out the
+	// read's deadline; otherwise the read decides.
+	err := s.StorageReady()
+	if err == nil {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		var inst Instance
+		err = s.Store.GetConfig(ctx, "instance", &inst)
+	}
+	if err != nil {
 		s.logger.WarnContext(r.Context(), "readyz: the store did not answer", "err", err)
 		w.Header().Set("Retry-After", "5")
 		httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})

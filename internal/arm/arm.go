@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/cloud"
@@ -51,9 +50,6 @@ type Handler struct {
 	AdminObjectID  string
 	Logger         *slog.Logger
 	Now            func() time.Time
-
-	// ops remembers finished asynchronous operations for polling.
-	ops sync.Map
 }
 
 // call is one parsed ARM request.

@@ -9,6 +9,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/model"
 	"github.com/coffer-dev/coffer/internal/policy"
 	"github.com/coffer-dev/coffer/internal/resources"
+	"github.com/coffer-dev/coffer/internal/store"
 	"github.com/coffer-dev/coffer/internal/wire"
 )
 
@@ -117,7 +118,9 @@ func (h *Handler) group(c *call, sub, name string) error {
 		// ARM deletes asynchronously; Coffer finishes before answering but
 		// keeps ARM's 202 + Location contract so pollers behave the same.
 		id := resources.RandomID(18)
-		h.rememberOp(id)
+		if err := h.rememberOp(c, sub, id); err != nil {
+			return err
+		}
 		loc := "https://" + c.host + "/subscriptions/" + sub + "/operationresults/" + id + "?api-version=" + c.api
 		c.w.Header().Set("Location", loc)
 		c.w.Header().Set("Azure-AsyncOperation", loc)
@@ -128,14 +131,18 @@ func (h *Handler) group(c *call, sub, name string) error {
 	return methodNotAllowed(c)
 }
 
-func (h *Handler) operationResult(c *call, id string) error {
+func (h *Handler) operationResult(c *call, sub, id string) error {
 	if c.r.Method != http.MethodGet {
 		return methodNotAllowed(c)
 	}
-	if _, ok := h.ops.Load(id); !ok {
+	op, err := h.Store.GetOperation(c.ctx(), sub, id, h.Now())
+	if errs.KindOf(err) == errs.NotExist {
 		return armErr(errs.NotExist, "OperationNotFound", "The operation '"+id+"' was not found.")
 	}
-	httpx.WriteJSON(c.w, http.StatusOK, map[string]string{"status": "Succeeded"})
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(c.w, http.StatusOK, map[string]string{"status": op.Status})
 	return nil
 }
 
@@ -189,15 +196,14 @@ func (h *Handler) deleteGroup(c *call, g *model.ResourceGroup) error {
 // opTTL is how long a finished operation can be polled.
 const opTTL = time.Hour
 
-// rememberOp records a finished operation and forgets expired ones, so
-// the map stays bounded by the deletes of the last hour.
-func (h *Handler) rememberOp(id string) {
+// rememberOp records a finished operation in the store, where every
+// replica behind a load balancer finds it, and forgets expired ones, so
+// the records stay bounded by the deletes of the last hour.
+func (h *Handler) rememberOp(c *call, sub, id string) error {
 	now := h.Now()
-	h.ops.Range(func(k, v any) bool {
-		if t, ok := v.(time.Time); ok && now.Sub(t) > opTTL {
-			h.ops.Delete(k)
-		}
-		return true
-	})
-	h.ops.Store(id, now)
+	if _, err := h.Store.DeleteExpiredOperations(c.ctx(), now); err != nil {
+		// Only housekeeping: the next delete tries again.
+		h.Logger.WarnContext(c.ctx(), "forgetting expired ARM operations", "err", err)
+	}
+	return h.Store.PutOperation(c.ctx(), &store.Operation{ID: id, SubscriptionID: sub, Status: "Succeeded", Expires: now.Add(opTTL)})
 }

@@ -109,7 +109,7 @@ func (h *Handler) route(c *call) error {
 			return h.rgProvider(c, sub, s[3], s[5], s[6], s[7:])
 		}
 	case eq(s[2], "operationresults") && len(s) == 4:
-		return h.operationResult(c, s[3])
+		return h.operationResult(c, sub, s[3])
 	case eq(s[2], "resources") && len(s) == 3:
 		return h.listResources(c, sub, "")
 	case eq(s[2], "locations") && len(s) == 3:

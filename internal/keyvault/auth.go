@@ -107,5 +107,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		// Storage without quorum: azcore retries after this many seconds.
+		w.Header().Set("Retry-After", "5")
+	}
 	httpx.WriteJSON(w, status, body)
 }

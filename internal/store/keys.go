@@ -18,6 +18,7 @@ const (
 	prefixAppObjects  = "appobjects/"
 	prefixValues      = "secretvalues/"
 	prefixVersions    = "secretversions/"
+	prefixOperations  = "operations/"
 )
 
 func configKey(name string) string        { return prefixConfig + name }

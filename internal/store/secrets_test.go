@@ -27,7 +27,7 @@ func TestAddVersionLosesRaceAndRetries(t *testing.T) {
 		"etcd": func(t *testing.T) kv.Store {
 			b := make([]byte, 6)
 			_, _ = rand.Read(b)
-			s, err := etcdkv.Open([]string{etcdtest.Endpoint(t)}, "store-"+hex.EncodeToString(b)+"/")
+			s, err := etcdkv.Open(etcdkv.Options{Endpoints: []string{etcdtest.Endpoint(t)}, Prefix: "store-" + hex.EncodeToString(b) + "/"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,7 +142,7 @@ func TestSplitOps(t *testing.T) {
 func TestCreateSecretBeyondOneRequest(t *testing.T) {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	raw, err := etcdkv.Open([]string{etcdtest.Endpoint(t)}, "store-"+hex.EncodeToString(b)+"/")
+	raw, err := etcdkv.Open(etcdkv.Options{Endpoints: []string{etcdtest.Endpoint(t)}, Prefix: "store-" + hex.EncodeToString(b) + "/"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,11 @@
 // its absence), retrying when another writer got there first. That is the
 // compare-and-swap the contract promises, under real contention between
 // processes, not only between goroutines.
+//
+// Every operation has a deadline and bounded retries, a prober keeps the
+// client off members that stopped answering, and a cluster without
+// quorum fails operations at once with errs.Unavailable (503): see
+// resilience.go.
 package etcdkv
 
 import (
@@ -32,29 +37,17 @@ type Store struct {
 	kv     clientv3.KV
 	owned  bool
 	closed atomic.Bool
+
+	opTimeout time.Duration
+	budget    time.Duration
+	attempts  int
+	health    *health // nil for New: no prober, no fast failure
 }
 
-// Open connects to the endpoints and uses prefix as the namespace.
-func Open(endpoints []string, prefix string) (*Store, error) {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("etcdkv: connecting to %v: %w", endpoints, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	// Fail fast when the cluster is unreachable, rather than at first use.
-	if _, err := cli.Get(ctx, "health-check-"+prefix, clientv3.WithCountOnly()); err != nil {
-		cli.Close()
-		return nil, fmt.Errorf("etcdkv: reaching %v: %w", endpoints, err)
-	}
-	s := New(cli, prefix)
-	s.owned = true
-	return s, nil
-}
-
-// New wraps an existing client; Close does not close it.
+// New wraps an existing client; Close does not close it. Operations get
+// the default deadlines and retries but no health prober.
 func New(cli *clientv3.Client, prefix string) *Store {
-	return &Store{cli: cli, kv: namespace.NewKV(cli.KV, prefix)}
+	return &Store{cli: cli, kv: namespace.NewKV(cli.KV, prefix), opTimeout: DefaultOpTimeout, budget: DefaultBudget, attempts: DefaultAttempts}
 }
 
 var errClosed = errors.New("etcdkv: store is closed")
@@ -78,7 +71,11 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := s.check(ctx, key); err != nil {
 		return nil, err
 	}
-	resp, err := s.kv.Get(ctx, key)
+	var resp *clientv3.GetResponse
+	err := s.do(ctx, func(ctx context.Context, _ int) (err error) {
+		resp, err = s.kv.Get(ctx, key)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("etcdkv: get %q: %w", key, err)
 	}
@@ -102,7 +99,11 @@ func (s *Store) List(ctx context.Context, prefix string) ([]kv.Pair, error) {
 	} else {
 		opts = append(opts, clientv3.WithPrefix())
 	}
-	resp, err := s.kv.Get(ctx, key, opts...)
+	var resp *clientv3.GetResponse
+	err := s.do(ctx, func(ctx context.Context, _ int) (err error) {
+		resp, err = s.kv.Get(ctx, key, opts...)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("etcdkv: list %q: %w", prefix, err)
 	}
@@ -133,8 +134,12 @@ func (s *Store) ListRange(ctx context.Context, prefix, after string, limit int) 
 			start = "\x00"
 		}
 	}
-	resp, err := s.kv.Get(ctx, start, clientv3.WithRange(end), clientv3.WithLimit(int64(limit)),
-		clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+	var resp *clientv3.GetResponse
+	err := s.do(ctx, func(ctx context.Context, _ int) (err error) {
+		resp, err = s.kv.Get(ctx, start, clientv3.WithRange(end), clientv3.WithLimit(int64(limit)),
+			clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("etcdkv: list %q: %w", prefix, err)
 	}
@@ -185,11 +190,22 @@ func (s *Store) Txn(ctx context.Context, ops ...kv.Op) error {
 			then = append(then, clientv3.OpDelete(o.Key))
 		}
 	}
-	resp, err := s.kv.Txn(ctx).If(cmps...).Then(then...).Else(els...).Commit()
+	var resp *clientv3.TxnResponse
+	retried := false
+	err := s.do(ctx, func(ctx context.Context, attempt int) (err error) {
+		retried = attempt > 0
+		resp, err = s.kv.Txn(ctx).If(cmps...).Then(then...).Else(els...).Commit()
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("etcdkv: txn: %w", err)
 	}
 	if resp.Succeeded {
+		return nil
+	}
+	if retried && len(cmps) > 0 && s.applied(ctx, ops) {
+		// An attempt that timed out was applied after all, and this
+		// one failed only because of it.
 		return nil
 	}
 	for j, i := range checked {
@@ -206,20 +222,38 @@ func (s *Store) Txn(ctx context.Context, ops ...kv.Op) error {
 	return fmt.Errorf("etcdkv: txn: %w", kv.ErrConflict)
 }
 
+// applied reports whether every write of ops is visible as written, with
+// at least one value written (a Txn that only deletes cannot be told
+// from another writer's deletes). Coffer's values are encrypted under a
+// fresh data key each, so finding the exact bytes means this Txn wrote
+// them.
+func (s *Store) applied(ctx context.Context, ops []kv.Op) bool {
+	wrote := false
+	for _, o := range ops {
+		switch o.Kind {
+		case kv.OpPut, kv.OpCreate:
+			var resp *clientv3.GetResponse
+			err := s.do(ctx, func(ctx context.Context, _ int) (err error) {
+				resp, err = s.kv.Get(ctx, o.Key)
+				return err
+			})
+			if err != nil || len(resp.Kvs) == 0 || string(resp.Kvs[0].Value) != string(o.Value) {
+				return false
+			}
+			wrote = true
+		}
+	}
+	return wrote
+}
+
 // Create implements kv.Store.
 func (s *Store) Create(ctx context.Context, key string, value []byte) error {
 	if err := s.check(ctx, key); err != nil {
 		return err
 	}
-	resp, err := s.kv.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, string(value))).
-		Commit()
-	if err != nil {
+	// A one-operation Txn, for its retry that recognizes its own write.
+	if err := s.Txn(ctx, kv.Create(key, value)); err != nil {
 		return fmt.Errorf("etcdkv: create %q: %w", key, err)
-	}
-	if !resp.Succeeded {
-		return fmt.Errorf("etcdkv: create %q: %w", key, kv.ErrExists)
 	}
 	return nil
 }
@@ -229,7 +263,11 @@ func (s *Store) Put(ctx context.Context, key string, value []byte) error {
 	if err := s.check(ctx, key); err != nil {
 		return err
 	}
-	if _, err := s.kv.Put(ctx, key, string(value)); err != nil {
+	err := s.do(ctx, func(ctx context.Context, _ int) error {
+		_, err := s.kv.Put(ctx, key, string(value))
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("etcdkv: put %q: %w", key, err)
 	}
 	return nil
@@ -242,7 +280,11 @@ func (s *Store) Update(ctx context.Context, key string, fn func(old []byte) ([]b
 		return err
 	}
 	for range MaxUpdateAttempts {
-		resp, err := s.kv.Get(ctx, key)
+		var resp *clientv3.GetResponse
+		err := s.do(ctx, func(ctx context.Context, _ int) (err error) {
+			resp, err = s.kv.Get(ctx, key)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("etcdkv: update %q: %w", key, err)
 		}
@@ -265,23 +307,38 @@ func (s *Store) Update(ctx context.Context, key string, fn func(old []byte) ([]b
 		default:
 			op = clientv3.OpPut(key, string(next))
 		}
-		tr, err := s.kv.Txn(ctx).If(guard).Then(op).Commit()
+		var tr *clientv3.TxnResponse
+		retried := false
+		err = s.do(ctx, func(ctx context.Context, attempt int) (err error) {
+			retried = attempt > 0
+			tr, err = s.kv.Txn(ctx).If(guard).Then(op).Commit()
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("etcdkv: update %q: %w", key, err)
 		}
 		if tr.Succeeded {
 			return nil
 		}
+		if retried && next != nil && s.applied(ctx, []kv.Op{kv.Put(key, next)}) {
+			return nil // a timed-out attempt was applied; see Txn
+		}
 	}
 	return fmt.Errorf("etcdkv: update %q: %w", key, kv.ErrConflict)
 }
 
-// Delete implements kv.Store.
+// Delete implements kv.Store. A retried Delete that finds the key gone
+// reports ErrNotFound even when its own timed-out attempt removed it:
+// Delete is a single-use gate, and a gate must not open twice.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.check(ctx, key); err != nil {
 		return err
 	}
-	resp, err := s.kv.Delete(ctx, key)
+	var resp *clientv3.DeleteResponse
+	err := s.do(ctx, func(ctx context.Context, _ int) (err error) {
+		resp, err = s.kv.Delete(ctx, key)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("etcdkv: delete %q: %w", key, err)
 	}
@@ -291,9 +348,16 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// Close implements kv.Store; it closes the client when Open made it.
+// Close implements kv.Store; it stops the prober, and closes the client
+// when Open made it.
 func (s *Store) Close() error {
-	if s.closed.Swap(true) || !s.owned {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	if s.health != nil {
+		s.health.close()
+	}
+	if !s.owned {
 		return nil
 	}
 	return s.cli.Close()

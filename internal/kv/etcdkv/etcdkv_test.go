@@ -15,7 +15,7 @@ import (
 func newStore(t *testing.T) kv.Store {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	s, err := Open([]string{etcdtest.Endpoint(t)}, "t-"+hex.EncodeToString(b)+"/")
+	s, err := Open(Options{Endpoints: []string{etcdtest.Endpoint(t)}, Prefix: "t-" + hex.EncodeToString(b) + "/"})
 	if err != nil {
 		t.Fatal(err)
 	}
