@@ -23,38 +23,7 @@ func newADCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		ctx := cmd.Context()
-		if name == "" {
-			name = "coffer-sp-" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
-		}
-		if role != "" && len(scopes) == 0 {
-			return fmt.Errorf("--role needs --scopes")
-		}
-		var app struct {
-			ID    string `json:"id"`
-			AppID string `json:"appId"`
-		}
-		if _, err := s.c.Graph(ctx, "POST", "/v1.0/applications", map[string]any{"displayName": name}, &app); err != nil {
-			return err
-		}
-		var spObj struct {
-			ID string `json:"id"`
-		}
-		if _, err := s.c.Graph(ctx, "POST", "/v1.0/servicePrincipals", map[string]any{"appId": app.AppID}, &spObj); err != nil {
-			return err
-		}
-		var pw struct {
-			SecretText string `json:"secretText"`
-		}
-		if _, err := s.c.Graph(ctx, "POST", "/v1.0/applications/"+app.ID+"/addPassword", map[string]any{"passwordCredential": map[string]any{"displayName": "rbac"}}, &pw); err != nil {
-			return err
-		}
-		for _, scope := range scopes {
-			if err := assignRole(ctx, s, spObj.ID, role, scope); err != nil {
-				return err
-			}
-		}
-		return printResult(cmd.OutOrStdout(), map[string]string{"appId": app.AppID, "displayName": name, "password": pw.SecretText, "tenant": s.c.TenantID})
+		return runCreateForRBAC(cmd.Context(), s, name, role, scopes, cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}}
 	createForRBAC.Flags().StringVarP(&name, "name", "n", "", "display name")
 	createForRBAC.Flags().StringVar(&role, "role", "", "role to assign (name or GUID), e.g. \"Key Vault Secrets User\"")

@@ -58,7 +58,7 @@ flag name in upper case with '-' as '_', e.g. COFFER_AGENT_CREDENTIAL_FILE.`,
 			if err := flagsFromEnv(cmd, agentEnvPrefix, agentFlags); err != nil {
 				return err
 			}
-			logger, err := agentLogger(cfg.logFormat, cfg.logLevel, cmd.ErrOrStderr())
+			logger, err := newLogger(cfg.logFormat, cfg.logLevel, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -98,7 +98,9 @@ func flagsFromEnv(cmd *cobra.Command, prefix string, names []string) error {
 	return nil
 }
 
-func agentLogger(format, level string, w io.Writer) (*slog.Logger, error) {
+// newLogger builds the slog logger of `coffer serve` and `coffer agent`:
+// human-readable text by default, JSON for log collectors.
+func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
@@ -133,16 +135,27 @@ func runAgent(ctx context.Context, cfg agentConfig, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	front := &imds.Front{Upstream: upstream, ServerURL: cfg.server, Credential: cred, Logger: logger}
+	front := &imds.Front{Upstream: upstream, ServerURL: cfg.server, Credential: cred, Logger: logger,
+		FixCA: "Give the agent Coffer's CA certificate with --ca-file FILE (or COFFER_AGENT_CA_FILE=FILE); `coffer ca` on the server prints it.",
+		FixName: "Use a --server URL (COFFER_AGENT_SERVER) whose host name the server's certificate covers: a name of its cloud profile, " +
+			"localhost, or the IP address `coffer serve --addr` listens on."}
+	if cfg.caFile == "" {
+		front.FixCA = "The agent trusts the system roots (and SSL_CERT_FILE); give it Coffer's CA certificate with --ca-file FILE (or COFFER_AGENT_CA_FILE=FILE). `coffer ca` on the server prints it."
+	}
 
 	// Check the credential once at start: a rejected one is an operator
 	// error worth failing on; an unreachable server may come up later.
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	doc, _, err := front.Instance(cctx)
 	cancel()
-	switch {
+	switch te := imds.AsTrustError(err); {
 	case errors.Is(err, imds.ErrCredentialRejected):
 		return fmt.Errorf("%w; issue a new one with `coffer vm credential create` and write it to %s", err, cfg.credentialFile)
+	case te != nil:
+		// Not "unreachable": nothing will change until the configuration
+		// does. The agent still serves, so clients get this error at once
+		// instead of waiting for a server that will never be trusted.
+		logger.Error("configuration error: "+te.Error(), "fix", front.Fix(te))
 	case err != nil:
 		logger.Warn("cannot reach the coffer server yet; serving anyway", "server", cfg.server, "err", err)
 	default:

@@ -178,11 +178,70 @@ func TestAgentRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			logger, _ := agentLogger("text", "error", io.Discard)
+			logger, _ := newLogger("text", "error", io.Discard)
 			err := runAgent(context.Background(), tt.cfg, logger)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("runAgent = %v, want an error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestAgentUntrustedServer: without the CA, the agent reports a
+// configuration error at startup (not "cannot reach the server yet"), names
+// the flag that fixes it, keeps serving, and answers clients at once with
+// that error instead of letting them retry for a minute and a half.
+func TestAgentUntrustedServer(t *testing.T) {
+	m := newMachine(t)
+	credFile := writeFile(t, t.TempDir(), "agent.credential", m.cred, 0o600)
+	t.Setenv("SSL_CERT_FILE", filepath.Join(t.TempDir(), "none.pem")) // the system roots lack Coffer's CA anyway
+	logs := &syncBuffer{}
+	logger, _ := newLogger("json", "info", logs)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	cfg := agentConfig{server: "https://localhost:" + m.env.Port(), credentialFile: credFile, addr: "127.0.0.1:0"}
+	go func() { done <- runAgent(ctx, cfg, logger) }()
+
+	var addr string
+	deadline := time.Now().Add(10 * time.Second)
+	for addr == "" {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			var rec map[string]any
+			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "serving the instance metadata service" {
+				addr, _ = rec["addr"].(string)
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("agent exited: %v\n%s", err, logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent never served; log:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	l := logs.String()
+	if !strings.Contains(l, `"level":"ERROR"`) || !strings.Contains(l, "configuration error") || !strings.Contains(l, "--ca-file") ||
+		strings.Contains(l, "cannot reach the coffer server") {
+		t.Errorf("startup log does not report the trust failure as a configuration error with the fix:\n%s", l)
+	}
+
+	start := time.Now()
+	req, _ := http.NewRequest("GET", "http://"+addr+"/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net", nil)
+	req.Header.Set("Metadata", "true")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]string
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(body["error_description"], "COFFER_AGENT_CA_FILE") {
+		t.Errorf("token through an agent that does not trust the server = %d %v", resp.StatusCode, body)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the client waited %s", d)
 	}
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/coffer-dev/coffer/internal/app"
 	"github.com/coffer-dev/coffer/internal/client"
-	"github.com/coffer-dev/coffer/internal/cloud"
 )
 
 // cliOpts are the global options of client commands.
@@ -33,43 +32,10 @@ type session struct {
 	sub  string
 }
 
-// connect loads server.json and the admin credential from the data directory.
+// connect waits for the server of --data-dir (see serverInfo), picks the
+// credential (this server's `coffer login`, else its admin) and checks it.
 func connect() (*session, error) {
-	info, err := app.ReadServerInfo(opts.dataDir)
-	if err != nil {
-		return nil, err
-	}
-	cred, err := readLogin()
-	if err != nil {
-		return nil, err
-	}
-	if cred == nil {
-		if cred, err = app.ReadAdminCredential(opts.dataDir); err != nil {
-			return nil, err
-		}
-	}
-	p, err := cloud.Lookup(info.Cloud)
-	if err != nil {
-		return nil, err
-	}
-	c, err := client.New(info.Addr, p, info.CAFile, cred.TenantID, cred.ClientID, cred.ClientSecret)
-	if err != nil {
-		return nil, err
-	}
-	s := &session{c: c, info: info}
-	var subs struct {
-		Value []struct {
-			SubscriptionID string `json:"subscriptionId"`
-		} `json:"value"`
-	}
-	if _, err := c.ARM(context.Background(), "GET", "/subscriptions", nil, &subs); err != nil {
-		return nil, fmt.Errorf("reaching coffer at %s: %w", info.Addr, err)
-	}
-	if len(subs.Value) == 0 {
-		return nil, fmt.Errorf("no subscription")
-	}
-	s.sub = subs.Value[0].SubscriptionID
-	return s, nil
+	return openConnect(context.Background())
 }
 
 func (s *session) rgPath(rg string) string {

@@ -14,7 +14,7 @@ func main() {
 		if errors.As(err, &ee) { // coffer run: pass the child's status through
 			os.Exit(ee.code)
 		}
-		fmt.Fprintln(os.Stderr, "ERROR:", err)
+		fmt.Fprintln(os.Stderr, renderError(err))
 		os.Exit(1)
 	}
 }

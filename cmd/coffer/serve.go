@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -41,15 +40,8 @@ func newServeCmd() *cobra.Command {
 				return fmt.Errorf("--throttle: want azure or off, got %q", throttle)
 			}
 			cfg.DataDir = opts.dataDir
-			var level slog.Level
-			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-				return fmt.Errorf("--log-level: %w", err)
-			}
-			hopts := &slog.HandlerOptions{Level: level}
-			if logFormat == "json" {
-				cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, hopts))
-			} else {
-				cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, hopts))
+			if cfg.Logger, err = newLogger(logFormat, logLevel, os.Stderr); err != nil {
+				return err
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -82,6 +74,6 @@ func newServeCmd() *cobra.Command {
 	cmd.Flags().StringVar(&cfg.DefaultVault, "default-vault", "", "vault that serves Key Vault requests to a bare localhost/IP host (default: the one created on first start)")
 	cmd.Flags().StringVar(&throttle, "throttle", "off", "data-plane throttling: off, or azure (Key Vault's 4,000 transactions per 10 s per vault, 429 + Retry-After)")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
-	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug (adds a line per request), info, warn, error")
 	return cmd
 }

@@ -93,7 +93,7 @@ type Server struct {
 }
 
 // Start opens the store, bootstraps and starts serving. Stop it with Close.
-func Start(ctx context.Context, cfg Config) (*Server, error) {
+func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -107,6 +107,22 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Cloud = cloud.Local
 	}
 	s := &Server{cfg: cfg, logger: cfg.Logger, Profile: cfg.Cloud}
+	if !cfg.InMemory {
+		// Announce the start before the slow part (opening the store,
+		// first-start bootstrap), so that a CLI command run right after
+		// `coffer serve &` waits for this server instead of failing.
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, err
+		}
+		if err := writeStartMark(cfg.DataDir); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				removeStartMark(cfg.DataDir)
+			}
+		}()
+	}
 	raw, ring, err := openStore(cfg)
 	if err != nil {
 		return nil, err
@@ -153,7 +169,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	if !cfg.InMemory {
-		if err := s.writeFiles(); err != nil {
+		// ca.pem first: server.json tells clients the server is ready.
+		if err := writeFileAtomic(filepath.Join(cfg.DataDir, CAFile), s.CA.CertPEM(), 0o644); err != nil {
 			ln.Close()
 			s.kv.Close()
 			return nil, err
@@ -172,6 +189,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		defer s.wg.Done()
 		s.purgeLoop(bg)
 	}()
+	if !cfg.InMemory {
+		// Written only now that the listener accepts connections: a client
+		// that finds server.json (with a live pid) can connect at once.
+		if err := writeFileAtomic(filepath.Join(cfg.DataDir, ServerInfoFile), mustJSON(s.Info()), 0o644); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -280,73 +305,6 @@ func (s *Server) purgeLoop(ctx context.Context) {
 	}
 }
 
-// ServerInfo is written to the data directory on every start so that
-// `coffer env` and the CLI know where and how to reach the server.
-type ServerInfo struct {
-	URL           string `json:"url"`
-	Addr          string `json:"addr"`
-	Cloud         string `json:"cloud"`
-	TenantID      string `json:"tenantId"`
-	AuthorityHost string `json:"authorityHost"`
-	VaultURL      string `json:"vaultUrl"`
-	VaultSuffix   string `json:"vaultSuffix"`
-	ManagementURL string `json:"managementUrl"`
-	CAFile        string `json:"caFile"`
-}
-
-// Info describes how clients reach this server.
-func (s *Server) Info() ServerInfo {
-	_, port, _ := net.SplitHostPort(s.Addr)
-	portSuffix := ""
-	if port != "443" {
-		portSuffix = ":" + port
-	}
-	login := s.Profile.LoginHost
-	if login == "" {
-		login = "localhost"
-	}
-	host := "localhost"
-	if h, _, err := net.SplitHostPort(s.Addr); err == nil {
-		if ip := net.ParseIP(h); ip != nil && !ip.IsUnspecified() && !ip.Equal(net.IPv4(127, 0, 0, 1)) && !ip.Equal(net.IPv6loopback) {
-			host = h
-			if ip.To4() == nil {
-				host = "[" + h + "]"
-			}
-		}
-	}
-	info := ServerInfo{
-		URL: "https://" + host + portSuffix, Addr: s.Addr, Cloud: s.Profile.Name, TenantID: s.Instance.TenantID,
-		AuthorityHost: "https://" + login + portSuffix + "/",
-		VaultURL:      "https://" + s.Instance.DefaultVault + "." + s.Profile.VaultSuffix + portSuffix + "/",
-		VaultSuffix:   s.Profile.VaultSuffix,
-		ManagementURL: "https://" + host + portSuffix + "/",
-	}
-	if s.Profile.ManagementHost != "" {
-		info.ManagementURL = "https://" + s.Profile.ManagementHost + portSuffix + "/"
-	}
-	if !s.cfg.InMemory {
-		info.CAFile = filepath.Join(s.cfg.DataDir, CAFile)
-	}
-	return info
-}
-
-func (s *Server) writeFiles() error {
-	if err := writeFileAtomic(filepath.Join(s.cfg.DataDir, CAFile), s.CA.CertPEM(), 0o644); err != nil {
-		return err
-	}
-	return writeFileAtomic(filepath.Join(s.cfg.DataDir, ServerInfoFile), mustJSON(s.Info()), 0o644)
-}
-
-// ReadServerInfo reads the server.json of a data directory.
-func ReadServerInfo(dataDir string) (*ServerInfo, error) {
-	b, err := os.ReadFile(filepath.Join(dataDir, ServerInfoFile))
-	if err != nil {
-		return nil, fmt.Errorf("no server info in %s: has `coffer serve` run with this data directory? (%w)", dataDir, err)
-	}
-	var si ServerInfo
-	return &si, jsonUnmarshal(b, &si)
-}
-
 // Close stops serving, waits for background jobs and closes the store.
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -354,6 +312,9 @@ func (s *Server) Close() error {
 	err := s.http.Shutdown(ctx)
 	s.cancel()
 	s.wg.Wait()
+	if !s.cfg.InMemory {
+		removeStartMark(s.cfg.DataDir)
+	}
 	return errors.Join(err, s.kv.Close())
 }
 

@@ -18,6 +18,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/cloud"
@@ -114,6 +115,10 @@ type Error struct {
 	Code    string
 	Inner   string // Key Vault's innererror.code, if any
 	Message string
+	// Token is set when the token endpoint refused the client's
+	// credential (an OAuth2 error such as invalid_client), as opposed to an
+	// API refusing a request.
+	Token bool
 }
 
 func (e *Error) Error() string {
@@ -125,6 +130,33 @@ func (e *Error) Error() string {
 		msg += "\nInner error: " + e.Inner
 	}
 	return msg
+}
+
+// Code returns the Azure error code of err ("" if err is no API error)
+// and Key Vault's inner error code.
+func Code(err error) (code, inner string) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code, e.Inner
+	}
+	return "", ""
+}
+
+// IsUnreachable reports whether err means the server could not be reached
+// at all (nothing listening, connection reset, timeout), as opposed to an
+// answer.
+func IsUnreachable(err error) bool {
+	var e *Error
+	if errors.As(err, &e) {
+		return false
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" {
+		return true
+	}
+	var ne net.Error
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		(errors.As(err, &ne) && ne.Timeout())
 }
 
 // IsNotFound reports whether err is a 404 API error.
@@ -162,7 +194,7 @@ func (c *Client) Token(ctx context.Context, resource string) (string, time.Time,
 	if resp.StatusCode != http.StatusOK {
 		var oe wire.OAuthError
 		_ = json.Unmarshal(b, &oe)
-		return "", time.Time{}, &Error{Status: resp.StatusCode, Code: oe.Error, Message: oe.ErrorDescription}
+		return "", time.Time{}, &Error{Status: resp.StatusCode, Code: oe.Error, Message: oe.ErrorDescription, Token: true}
 	}
 	var tr wire.TokenResponseV2
 	if err := json.Unmarshal(b, &tr); err != nil {

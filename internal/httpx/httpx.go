@@ -109,7 +109,14 @@ func Middleware(logger *slog.Logger, next http.Handler) http.Handler {
 					WriteJSON(rec, http.StatusInternalServerError, map[string]any{"error": map[string]string{"code": "InternalError", "message": "An internal error occurred. Request id: " + id}})
 				}
 			}
-			logger.InfoContext(ctx, "request", "request_id", id, "method", r.Method, "host", r.Host,
+			// Request lines are debug: a server backgrounded in a terminal
+			// (`coffer serve &`) must not print a line per CLI command.
+			// Server errors stay visible at the default level.
+			level := slog.LevelDebug
+			if rec.status >= 500 {
+				level = slog.LevelWarn
+			}
+			logger.Log(ctx, level, "request", "request_id", id, "method", r.Method, "host", r.Host,
 				"path", r.URL.Path, "status", rec.status, "duration_ms", time.Since(start).Milliseconds())
 		}()
 		next.ServeHTTP(rec, r.WithContext(ctx))

@@ -20,6 +20,8 @@ package imds
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,6 +86,10 @@ type Front struct {
 	Credential string
 	// Logger receives upstream failures; nil discards.
 	Logger *slog.Logger
+	// FixCA and FixName tell the operator how to fix a server certificate
+	// this machine does not trust (the CA to configure) or that does not
+	// name ServerURL's host; they end the error answered to clients.
+	FixCA, FixName string
 	// Now is the clock for the token cache and rate limits; nil is time.Now.
 	Now func() time.Time
 
@@ -322,6 +328,10 @@ func (f *Front) token(w http.ResponseWriter, r *http.Request, q url.Values, _ st
 		up.Set("bypass_cache", "true")
 	}
 	res, err := f.call(r.Context(), msi.TokenPath, up, r.Header.Get("x-ms-client-request-id"))
+	if te := AsTrustError(err); te != nil {
+		f.answerTrustError(w, r, catIdentity, te)
+		return
+	}
 	if err != nil {
 		f.Logger.WarnContext(r.Context(), "imds: cannot reach the coffer server", "server", f.ServerURL, "err", err)
 		writeError(w, catIdentity, http.StatusInternalServerError, "unknown", "Failed to retrieve token from the Active directory. For details see the Coffer agent's log.")
@@ -469,11 +479,15 @@ func (f *Front) call(ctx context.Context, path string, q url.Values, requestID s
 }
 
 // Instance fetches the machine's instance document and tenant from the
-// server. An error wrapping ErrCredentialRejected is permanent; others
-// (unreachable server, 5xx) may pass.
+// server. An error wrapping ErrCredentialRejected, or a *TrustError, is
+// permanent; others (unreachable server, 5xx) may pass.
 func (f *Front) Instance(ctx context.Context) (doc map[string]any, tenantID string, err error) {
 	f.init()
 	res, err := f.call(ctx, msi.InstancePath, nil, "")
+	if te := AsTrustError(err); te != nil {
+		te.Server = f.ServerURL
+		return nil, "", te
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("reaching the coffer server at %s: %w", f.ServerURL, err)
 	}
@@ -505,6 +519,10 @@ func (e *statusError) Error() string {
 // answerInstanceError maps an Instance error like relayTokenError does.
 func (f *Front) answerInstanceError(w http.ResponseWriter, r *http.Request, cat category, err error) {
 	var se *statusError
+	if te := AsTrustError(err); te != nil {
+		f.answerTrustError(w, r, cat, te)
+		return
+	}
 	switch {
 	case errors.Is(err, ErrCredentialRejected):
 		f.Logger.ErrorContext(r.Context(), "imds: the coffer server rejected the machine credential; issue a new one", "server", f.ServerURL)
@@ -518,4 +536,70 @@ func (f *Front) answerInstanceError(w http.ResponseWriter, r *http.Request, cat 
 		f.Logger.WarnContext(r.Context(), "imds: cannot get the instance document", "server", f.ServerURL, "err", err)
 		writeError(w, cat, http.StatusInternalServerError, "unknown", "The instance metadata is temporarily unavailable; see the Coffer agent's log.")
 	}
+}
+
+// TrustError means the server's TLS certificate could not be verified: the
+// machine does not trust its CA, or it does not name the server's host. It
+// is a configuration error that retrying does not fix, unlike an
+// unreachable server.
+type TrustError struct {
+	Server string
+	Err    error
+	// Hostname: the certificate is trusted but does not name the host.
+	Hostname bool
+}
+
+func (e *TrustError) Error() string {
+	if e.Hostname {
+		return fmt.Sprintf("the coffer server's TLS certificate does not name the host of %s: %v", e.Server, e.Err)
+	}
+	return fmt.Sprintf("the coffer server's TLS certificate at %s is not signed by a CA this machine trusts: %v", e.Server, e.Err)
+}
+
+func (e *TrustError) Unwrap() error { return e.Err }
+
+// AsTrustError returns err as a *TrustError if it is (or wraps) a
+// certificate verification failure, else nil.
+func AsTrustError(err error) *TrustError {
+	if err == nil {
+		return nil
+	}
+	var te *TrustError
+	if errors.As(err, &te) {
+		return te
+	}
+	var (
+		hostErr      x509.HostnameError
+		authorityErr x509.UnknownAuthorityError
+		invalidErr   x509.CertificateInvalidError
+		verifyErr    *tls.CertificateVerificationError
+	)
+	switch {
+	case errors.As(err, &hostErr):
+		return &TrustError{Err: err, Hostname: true}
+	case errors.As(err, &authorityErr), errors.As(err, &invalidErr), errors.As(err, &verifyErr):
+		return &TrustError{Err: err}
+	}
+	return nil
+}
+
+// Fix is the operator's next step for e, from the Front's FixCA/FixName.
+func (f *Front) Fix(e *TrustError) string {
+	if e.Hostname {
+		return f.FixName
+	}
+	return f.FixCA
+}
+
+// answerTrustError answers a certificate failure at once with a permanent
+// 400 (clients retry 5xx for about a minute, which would only delay the
+// message) that says it is this machine's configuration.
+func (f *Front) answerTrustError(w http.ResponseWriter, r *http.Request, cat category, te *TrustError) {
+	te.Server = f.ServerURL
+	f.Logger.ErrorContext(r.Context(), "imds: configuration error: "+te.Error(), "fix", f.Fix(te))
+	desc := "Configuration error on this machine: " + te.Error() + "."
+	if fix := f.Fix(te); fix != "" {
+		desc += " " + fix
+	}
+	writeError(w, cat, http.StatusBadRequest, "invalid_request", desc)
 }

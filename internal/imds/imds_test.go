@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -600,5 +601,59 @@ func TestServerErrors(t *testing.T) {
 	r = get(t, srv2.URL, tokenTarget(""), nil)
 	if r.status != 500 || !strings.HasPrefix(r.body, `{"error":"unknown","error_description":"Failed to retrieve token from the Active directory.`) {
 		t.Errorf("unreachable server = %d %s", r.status, r.body)
+	}
+}
+
+// TestTrustErrors: a server certificate the machine does not trust (or one
+// that does not name the server's host) is a configuration error, answered
+// at once with a permanent 400 that carries the fix — not the retryable
+// 500 of an unreachable server, which clients retry for about a minute.
+func TestTrustErrors(t *testing.T) {
+	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the request reached the untrusted server: %s", r.URL)
+	}))
+	defer up.Close()
+	_, port, _ := net.SplitHostPort(up.Listener.Addr().String())
+	trusting := up.Client() // trusts the test server's certificate (127.0.0.1, ::1, example.com)
+	tests := []struct {
+		name     string
+		upstream *http.Client
+		server   string
+		wantFix  string
+		hostname bool
+	}{
+		{"unknown authority", &http.Client{Timeout: 5 * time.Second}, up.URL, "FIX-THE-CA", false},
+		{"name not in the certificate", trusting, "https://localhost:" + port, "FIX-THE-NAME", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			front := &imds.Front{Upstream: tt.upstream, ServerURL: tt.server, Credential: "cofferm_x", FixCA: "FIX-THE-CA", FixName: "FIX-THE-NAME"}
+			srv := httptest.NewServer(front)
+			defer srv.Close()
+			start := time.Now()
+			r := get(t, srv.URL, tokenTarget(""), nil)
+			var e map[string]string
+			_ = json.Unmarshal([]byte(r.body), &e)
+			if r.status != 400 || e["error"] != "invalid_request" || !strings.Contains(e["error_description"], "Configuration error") ||
+				!strings.Contains(e["error_description"], tt.wantFix) {
+				t.Errorf("token = %d %s, want 400 invalid_request with %q", r.status, r.body, tt.wantFix)
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("the answer took %s", d)
+			}
+			r = get(t, srv.URL, "/metadata/identity/info?api-version=2018-02-01", nil)
+			if r.status != 400 || !strings.Contains(r.body, tt.wantFix) {
+				t.Errorf("info = %d %s", r.status, r.body)
+			}
+			_, _, err := front.Instance(context.Background())
+			te := imds.AsTrustError(err)
+			if te == nil || te.Hostname != tt.hostname || te.Server != tt.server {
+				t.Errorf("Instance error = %v (%#v), want a TrustError (hostname %v)", err, te, tt.hostname)
+			}
+		})
+	}
+	// An unreachable server is not a trust error.
+	if te := imds.AsTrustError(&net.OpError{Op: "dial", Err: errors.New("connection refused")}); te != nil {
+		t.Errorf("AsTrustError(dial error) = %v", te)
 	}
 }
