@@ -166,18 +166,6 @@ func resolveAssignee(ctx context.Context, s *session, assignee string) (string, 
 	return p["id"].(string), nil
 }
 
-func assignRole(ctx context.Context, s *session, principalID, role, scope string) error {
-	r, ok := policy.LookupRole(role)
-	if !ok {
-		return fmt.Errorf("unknown role %q", role)
-	}
-	body := map[string]any{"properties": map[string]any{
-		"roleDefinitionId": "/subscriptions/" + s.sub + "/providers/Microsoft.Authorization/roleDefinitions/" + r.ID,
-		"principalId":      principalID, "principalType": "ServicePrincipal"}}
-	_, err := s.c.ARM(ctx, "PUT", strings.TrimSuffix(scope, "/")+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString(), body, nil)
-	return err
-}
-
 func newRoleCmd() *cobra.Command {
 	role := &cobra.Command{Use: "role", Short: "Manage role assignments"}
 	assignment := &cobra.Command{Use: "assignment", Short: "Manage role assignments"}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -30,6 +31,8 @@ type loginStore struct {
 	Version int `json:"version"`
 	// Logins is keyed by the absolute data directory.
 	Logins map[string]savedLogin `json:"logins"`
+	// legacy: the file is in the old one-login-for-all format.
+	legacy bool
 }
 
 // savedLogin is one server's login. TenantID also ties it to the instance:
@@ -59,11 +62,22 @@ func readLoginStore() (*loginStore, error) {
 	if err := json.Unmarshal(b, &read); err != nil {
 		return nil, fmt.Errorf("%s: %w (delete it to start over)", loginFile(), err)
 	}
-	if read.Version == loginStoreVersion && read.Logins != nil {
+	if read.Version != loginStoreVersion {
+		// An older coffer kept one login for every server; it cannot be
+		// told which server it belongs to.
+		legacyOnce.Do(func() {
+			stderrf("note: ignoring %s, a login stored by an older coffer for every server; log in again with `coffer login --service-principal …`, or `coffer logout` to remove it\n", loginFile())
+		})
+		st.legacy = true
+		return st, nil
+	}
+	if read.Logins != nil {
 		st.Logins = read.Logins
 	}
 	return st, nil
 }
+
+var legacyOnce sync.Once
 
 func (st *loginStore) write() error {
 	if len(st.Logins) == 0 {
@@ -195,7 +209,7 @@ func newLogoutCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, ok := st.Logins[absDataDir()]; !ok {
+			if _, ok := st.Logins[absDataDir()]; !ok && !st.legacy {
 				return nil
 			}
 			delete(st.Logins, absDataDir())

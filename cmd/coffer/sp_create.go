@@ -26,7 +26,7 @@ const credentialWarning = "The output includes credentials that you must protect
 // ("patched") and gets a new secret that replaces its old ones.
 func runCreateForRBAC(ctx context.Context, s *session, name, role string, scopes []string, stdout, stderr io.Writer) error {
 	if (role == "") != (len(scopes) == 0) {
-		return errors.New("Usage error: To create role assignments, specify both --role and --scopes.")
+		return errors.New("usage error: to create role assignments, specify both --role and --scopes")
 	}
 	var roleID string
 	if role != "" {

@@ -176,36 +176,35 @@ func WaitServer(ctx context.Context, dataDir string, o WaitOptions) (*ServerInfo
 		if err != nil && !errors.As(err, &nse) {
 			return nil, err
 		}
-		// Who may be starting: the pid in serve.pid or in server.json.
+		// Who may be starting: the pid in serve.pid.
 		markPID, markAlive := 0, false
 		if pid, ok := readPID(filepath.Join(dataDir, StartMarkFile)); ok {
 			markPID, markAlive = pid, processAlive(pid)
 		}
+		// A live pid in server.json is the server itself, and it writes
+		// the file only once it listens: no need to dial (each dial would
+		// be a failed TLS handshake in its debug log). Only a server.json
+		// without a pid (an older server) is checked by dialing.
+		infoAlive := info != nil && info.PID != 0 && processAlive(info.PID)
+		if infoAlive {
+			return info, nil
+		}
 		var dialErr error
-		if info != nil {
-			dialErr = dial(ctx, info.Addr)
-			if dialErr == nil {
+		if info != nil && info.PID == 0 {
+			if dialErr = dial(ctx, info.Addr); dialErr == nil {
 				return info, nil
 			}
 		}
-		infoAlive := info != nil && info.PID != 0 && processAlive(info.PID)
-		starting := markAlive || infoAlive
+		starting := markAlive
 		elapsed := time.Since(start)
 		switch {
 		case starting && elapsed >= o.Timeout:
 			pid := markPID
-			if !markAlive {
-				pid = info.PID
-			}
 			if dialErr == nil {
-				dialErr = errors.New("it has not written server.json")
+				dialErr = errors.New("it has not written server.json, which it does once it listens")
 			}
 			return nil, &StartTimeoutError{DataDir: dataDir, PID: pid, Waited: elapsed, Err: dialErr}
-		case !starting && info != nil && info.PID == 0 && elapsed >= o.Timeout:
-			// An older server.json without a pid: nothing tells whether
-			// its server is alive, so the bounded wait decides.
-			return nil, &NoServerError{DataDir: dataDir, Addr: info.Addr}
-		case !starting && (info == nil || info.PID != 0) && elapsed >= o.Grace:
+		case !starting && elapsed >= o.Grace:
 			e := &NoServerError{DataDir: dataDir}
 			if info != nil {
 				e.StalePID, e.Addr = info.PID, info.Addr
