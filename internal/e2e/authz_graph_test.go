@@ -239,8 +239,8 @@ func TestGraphFilter(t *testing.T) {
 			}
 		})
 	}
-	r := w.graph(t, "GET", "/v1.0/applications?$filter="+url.PathEscape("startswith(displayName,'filter')"), w.graphTok, nil)
-	r.graphErr(t, "unsupported filter", http.StatusBadRequest, "Request_BadRequest")
+	r := w.graph(t, "GET", "/v1.0/applications?$filter="+url.PathEscape("notes eq 'filter'"), w.graphTok, nil)
+	r.graphErr(t, "unsupported filter", http.StatusBadRequest, "Request_UnsupportedQuery")
 }
 
 // TestGraphAuthorization: only the admin writes to the directory; a plain

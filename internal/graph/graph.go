@@ -1,10 +1,15 @@
-// Package graph serves the Microsoft Graph v1.0 subset that CI pipelines and
-// apps need to get credentials: applications (app registrations) with
-// password credentials (addPassword/removePassword) and service principals,
-// with get, list ($filter by displayName or appId) and delete. Client
-// secrets are returned once and stored hashed. Any principal may read; only
-// the bootstrap admin may write, because Azure RBAC roles (even Owner of the
-// subscription) are not directory roles.
+// Package graph serves the Microsoft Graph v1.0 subset that the Azure CLI,
+// the SDKs and CI pipelines use to manage credentials: applications (app
+// registrations) with password credentials (addPassword/removePassword),
+// service principals (including managed identities, as Entra lists them),
+// directoryObjects/getByIds, and the OData query options Graph serves on
+// them ($filter through package odata, $search, $select, $top with
+// @odata.nextLink paging, $count, $orderby). The directory has no users:
+// /users lists are empty and /me answers as Graph does for app-only
+// tokens. Client secrets are returned
+// once and stored hashed. Any principal may read; only the bootstrap admin
+// may write, because Azure RBAC roles (even Owner of the subscription) are
+// not directory roles.
 package graph
 
 import (
@@ -15,7 +20,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -101,6 +105,36 @@ func checkID(id string) error {
 	return nil
 }
 
+// ref names one object in a path: by object id ("/servicePrincipals/{id}")
+// or by Graph's alternate key ("/servicePrincipals(appId='{appId}')").
+type ref struct{ id, appID string }
+
+func (r ref) String() string {
+	if r.appID != "" {
+		return r.appID
+	}
+	return r.id
+}
+
+// collectionSegment splits "servicePrincipals(appId='x')" into the
+// collection name and the alternate key, if any.
+func collectionSegment(seg string) (string, *ref, error) {
+	name, rest, ok := strings.Cut(seg, "(")
+	if !ok {
+		return seg, nil, nil
+	}
+	key, ok := strings.CutSuffix(rest, ")")
+	prop, val, ok2 := strings.Cut(key, "=")
+	if !ok || !ok2 || !strings.EqualFold(strings.TrimSpace(prop), "appId") {
+		return "", nil, &gerr{http.StatusBadRequest, "BadRequest", "The key '" + key + "' is not valid: Coffer supports the alternate key appId='{appId}'."}
+	}
+	val = strings.TrimSpace(val)
+	if len(val) < 2 || val[0] != '\'' || val[len(val)-1] != '\'' {
+		return "", nil, &gerr{http.StatusBadRequest, "BadRequest", "Bad Request - Error in query syntax."}
+	}
+	return name, &ref{appID: strings.ReplaceAll(val[1:len(val)-1], "''", "'")}, nil
+}
+
 // ServeHTTP handles /v1.0/...
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := h.serve(w, r); err != nil {
@@ -131,48 +165,92 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if len(segs) < 2 || segs[0] != "v1.0" {
 		return notFound(r.URL.Path)
 	}
-	write := r.Method != http.MethodGet
-	if write && !strings.EqualFold(claims.ObjectID, h.AdminObjectID) {
+	coll, key, err := collectionSegment(segs[1])
+	if err != nil {
+		return err
+	}
+	rest := segs[2:]
+	var id *ref
+	if key != nil {
+		id = key
+	} else if len(rest) > 0 && rest[0] != "$count" && !strings.EqualFold(rest[0], "getByIds") {
+		id, rest = &ref{id: rest[0]}, rest[1:]
+	}
+	// getByIds is a POST that only reads.
+	read := r.Method == http.MethodGet || strings.EqualFold(coll, "directoryObjects") && len(rest) == 1 && strings.EqualFold(rest[0], "getByIds")
+	if !read && !strings.EqualFold(claims.ObjectID, h.AdminObjectID) {
 		return &gerr{http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."}
 	}
 	ctx := r.Context()
+	m := r.Method
 	switch {
-	case strings.EqualFold(segs[1], "applications"):
+	case strings.EqualFold(coll, "applications"):
 		switch {
-		case len(segs) == 2 && r.Method == http.MethodGet:
-			return h.list(ctx, w, r, true)
-		case len(segs) == 2 && r.Method == http.MethodPost:
+		case id == nil && len(rest) == 0 && m == http.MethodGet:
+			return h.list(w, r, appSchema, "applications", h.applications)
+		case id == nil && len(rest) == 1 && rest[0] == "$count" && m == http.MethodGet:
+			return h.count(w, r, appSchema, h.applications)
+		case id == nil && len(rest) == 0 && m == http.MethodPost:
 			return h.createApplication(ctx, w, r)
-		case len(segs) == 3 && r.Method == http.MethodGet:
-			p, err := h.application(ctx, segs[2])
+		case id != nil && len(rest) == 0 && m == http.MethodGet:
+			p, err := h.application(ctx, *id)
 			if err != nil {
 				return err
 			}
-			httpx.WriteJSON(w, http.StatusOK, h.entity("applications", h.appJSON(p)))
-			return nil
-		case len(segs) == 3 && r.Method == http.MethodDelete:
-			return h.deleteApplication(ctx, w, segs[2])
-		case len(segs) == 4 && r.Method == http.MethodPost && strings.EqualFold(segs[3], "addPassword"):
-			return h.addPassword(ctx, w, r, segs[2])
-		case len(segs) == 4 && r.Method == http.MethodPost && strings.EqualFold(segs[3], "removePassword"):
-			return h.removePassword(ctx, w, r, segs[2])
+			return h.getEntity(w, r, appSchema, "applications", h.appJSON(p))
+		case id != nil && len(rest) == 0 && m == http.MethodPatch:
+			return h.patchApplication(ctx, w, r, *id)
+		case id != nil && len(rest) == 0 && m == http.MethodDelete:
+			return h.deleteApplication(ctx, w, *id)
+		case id != nil && len(rest) == 1 && m == http.MethodPost && strings.EqualFold(rest[0], "addPassword"):
+			return h.addPassword(w, r, *id, false)
+		case id != nil && len(rest) == 1 && m == http.MethodPost && strings.EqualFold(rest[0], "removePassword"):
+			return h.removePassword(w, r, *id, false)
 		}
-	case strings.EqualFold(segs[1], "servicePrincipals"):
+	case strings.EqualFold(coll, "servicePrincipals"):
 		switch {
-		case len(segs) == 2 && r.Method == http.MethodGet:
-			return h.list(ctx, w, r, false)
-		case len(segs) == 2 && r.Method == http.MethodPost:
+		case id == nil && len(rest) == 0 && m == http.MethodGet:
+			return h.list(w, r, spSchema, "servicePrincipals", h.servicePrincipals)
+		case id == nil && len(rest) == 1 && rest[0] == "$count" && m == http.MethodGet:
+			return h.count(w, r, spSchema, h.servicePrincipals)
+		case id == nil && len(rest) == 0 && m == http.MethodPost:
 			return h.createServicePrincipal(ctx, w, r)
-		case len(segs) == 3 && r.Method == http.MethodGet:
-			p, err := h.servicePrincipal(ctx, segs[2])
+		case id != nil && len(rest) == 0 && m == http.MethodGet:
+			p, err := h.servicePrincipal(ctx, *id)
 			if err != nil {
 				return err
 			}
-			httpx.WriteJSON(w, http.StatusOK, h.entity("servicePrincipals", h.spJSON(p)))
-			return nil
-		case len(segs) == 3 && r.Method == http.MethodDelete:
-			return h.deleteServicePrincipal(ctx, w, segs[2])
+			return h.getEntity(w, r, spSchema, "servicePrincipals", h.spJSON(p))
+		case id != nil && len(rest) == 0 && m == http.MethodDelete:
+			return h.deleteServicePrincipal(ctx, w, *id)
+		case id != nil && len(rest) == 1 && m == http.MethodPost && strings.EqualFold(rest[0], "addPassword"):
+			return h.addPassword(w, r, *id, true)
+		case id != nil && len(rest) == 1 && m == http.MethodPost && strings.EqualFold(rest[0], "removePassword"):
+			return h.removePassword(w, r, *id, true)
 		}
+	case strings.EqualFold(coll, "directoryObjects"):
+		switch {
+		case id == nil && len(rest) == 1 && m == http.MethodPost && strings.EqualFold(rest[0], "getByIds"):
+			return h.getByIDs(ctx, w, r)
+		case id != nil && key == nil && len(rest) == 0 && m == http.MethodGet:
+			return h.getDirectoryObject(ctx, w, id.id)
+		}
+	case strings.EqualFold(coll, "users"):
+		// Coffer's directory has no users yet: lists are empty, as in a
+		// tenant without them, so az's --upn lookups report "not found".
+		switch {
+		case id == nil && len(rest) == 0 && m == http.MethodGet:
+			return h.list(w, r, userSchema, "users", noObjects)
+		case id == nil && len(rest) == 1 && rest[0] == "$count" && m == http.MethodGet:
+			return h.count(w, r, userSchema, noObjects)
+		case id != nil && len(rest) == 0 && m == http.MethodGet:
+			return notFound(id.String())
+		case m == http.MethodPost && id == nil && len(rest) == 0:
+			return badRequest("Coffer's directory has no users: it serves applications, service principals and managed identities.")
+		}
+	case strings.EqualFold(coll, "me"):
+		// Every Coffer token is app-only; Graph answers /me for those so.
+		return &gerr{http.StatusBadRequest, "BadRequest", "/me request is only valid with delegated authentication flow."}
 	}
 	return &gerr{http.StatusBadRequest, "BadRequest", "Resource not found for the segment '" + segs[len(segs)-1] + "'."}
 }
@@ -191,132 +269,50 @@ func decode(r *http.Request, v any) error {
 	return nil
 }
 
-func (h *Handler) passwordCreds(p *model.Principal) []map[string]any {
-	out := []map[string]any{}
-	for _, c := range p.Credentials {
-		end := c.Expires
-		out = append(out, map[string]any{"keyId": c.KeyID, "displayName": c.Name, "hint": c.Hint, "secretText": nil,
-			"startDateTime": c.Created.UTC().Format(time.RFC3339), "endDateTime": end.UTC().Format(time.RFC3339)})
+func (h *Handler) application(ctx context.Context, id ref) (*model.Principal, error) {
+	var p *model.Principal
+	var err error
+	if id.appID != "" {
+		p, err = h.Store.GetPrincipalByAppID(ctx, id.appID)
+		if err == nil && p.ApplicationObjectID == "" {
+			err = errs.E(errs.NotExist)
+		}
+	} else {
+		if err := checkID(id.id); err != nil {
+			return nil, err
+		}
+		p, err = h.Store.GetPrincipalByApplicationObjectID(ctx, id.id)
 	}
-	return out
-}
-
-func (h *Handler) appJSON(p *model.Principal) map[string]any {
-	return map[string]any{
-		"id": p.ApplicationObjectID, "appId": p.AppID, "displayName": p.DisplayName,
-		"createdDateTime": p.Created.UTC().Format(time.RFC3339), "signInAudience": "AzureADMyOrg",
-		"passwordCredentials": h.passwordCreds(p), "keyCredentials": []any{},
-	}
-}
-
-func (h *Handler) spJSON(p *model.Principal) map[string]any {
-	typ := "Application"
-	if p.Type == model.PrincipalManagedIdentity {
-		typ = "ManagedIdentity"
-	}
-	names := []string{p.AppID}
-	if p.ResourceID != "" {
-		names = append(names, p.ResourceID)
-	}
-	return map[string]any{
-		"id": p.ObjectID, "appId": p.AppID, "displayName": p.DisplayName, "servicePrincipalType": typ,
-		"accountEnabled": true, "appOwnerOrganizationId": h.TenantID, "servicePrincipalNames": names,
-		"passwordCredentials": h.passwordCreds(p), "alternativeNames": []string{},
-	}
-}
-
-func (h *Handler) application(ctx context.Context, id string) (*model.Principal, error) {
-	if err := checkID(id); err != nil {
-		return nil, err
-	}
-	p, err := h.Store.GetPrincipalByApplicationObjectID(ctx, id)
 	if err != nil {
 		if errs.KindOf(err) == errs.NotExist {
-			return nil, notFound(id)
+			return nil, notFound(id.String())
 		}
 		return nil, err
 	}
 	return p, nil
 }
 
-func (h *Handler) servicePrincipal(ctx context.Context, id string) (*model.Principal, error) {
-	if err := checkID(id); err != nil {
-		return nil, err
+func (h *Handler) servicePrincipal(ctx context.Context, id ref) (*model.Principal, error) {
+	var p *model.Principal
+	var err error
+	if id.appID != "" {
+		p, err = h.Store.GetPrincipalByAppID(ctx, id.appID)
+	} else {
+		if err := checkID(id.id); err != nil {
+			return nil, err
+		}
+		p, err = h.Store.GetPrincipal(ctx, id.id)
 	}
-	p, err := h.Store.GetPrincipal(ctx, id)
 	if err != nil || p.Type == model.PrincipalApplication {
 		if err == nil || errs.KindOf(err) == errs.NotExist {
-			return nil, notFound(id)
+			return nil, notFound(id.String())
 		}
 		return nil, err
 	}
 	return p, nil
 }
 
-var filterRE = regexp.MustCompile(`^\s*(displayName|appId)\s+eq\s+'((?:[^']|'')*)'\s*$`)
-
-// list answers GET /applications or /servicePrincipals, with $filter on
-// displayName or appId (the clauses az and the SDKs use).
-func (h *Handler) list(ctx context.Context, w http.ResponseWriter, r *http.Request, apps bool) error {
-	var field, value string
-	if f := r.URL.Query().Get("$filter"); f != "" {
-		m := filterRE.FindStringSubmatch(f)
-		if m == nil {
-			return badRequest("Unsupported or invalid query filter clause specified: " + f + ". Coffer supports displayName eq '...' and appId eq '...'.")
-		}
-		field, value = m[1], strings.ReplaceAll(m[2], "''", "'")
-	}
-	all, err := h.Store.ListPrincipals(ctx)
-	if err != nil {
-		return err
-	}
-	out := []map[string]any{}
-	for i := range all {
-		p := &all[i]
-		if apps && p.ApplicationObjectID == "" || !apps && p.Type == model.PrincipalApplication {
-			continue
-		}
-		if field == "displayName" && !strings.EqualFold(p.DisplayName, value) || field == "appId" && !strings.EqualFold(p.AppID, value) {
-			continue
-		}
-		if apps {
-			out = append(out, h.appJSON(p))
-		} else {
-			out = append(out, h.spJSON(p))
-		}
-	}
-	kind := "servicePrincipals"
-	if apps {
-		kind = "applications"
-	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"@odata.context": h.odataContext(kind), "value": out})
-	return nil
-}
-
-func (h *Handler) createApplication(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
-	var body struct {
-		DisplayName string `json:"displayName"`
-	}
-	if err := decode(r, &body); err != nil {
-		return err
-	}
-	if strings.TrimSpace(body.DisplayName) == "" || len(body.DisplayName) > 256 {
-		return badRequest("Property 'displayName' is required and must be at most 256 characters.")
-	}
-	p := &model.Principal{ObjectID: identity.NewObjectID(), AppID: identity.NewObjectID(), ApplicationObjectID: identity.NewObjectID(),
-		DisplayName: body.DisplayName, Type: model.PrincipalApplication, Created: h.Now()}
-	if err := h.Store.PutApplicationIndex(ctx, p.ApplicationObjectID, p.ObjectID); err != nil {
-		return err
-	}
-	if err := h.Store.CreatePrincipal(ctx, p); err != nil {
-		_ = h.Store.DeleteApplicationIndex(ctx, p.ApplicationObjectID)
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusCreated, h.entity("applications", h.appJSON(p)))
-	return nil
-}
-
-func (h *Handler) deleteApplication(ctx context.Context, w http.ResponseWriter, id string) error {
+func (h *Handler) deleteApplication(ctx context.Context, w http.ResponseWriter, id ref) error {
 	p, err := h.application(ctx, id)
 	if err != nil {
 		return err
@@ -328,88 +324,8 @@ func (h *Handler) deleteApplication(ctx context.Context, w http.ResponseWriter, 
 	if err := h.Store.DeletePrincipal(ctx, p.ObjectID); err != nil {
 		return err
 	}
-	if err := h.Store.DeleteApplicationIndex(ctx, id); err != nil {
+	if err := h.Store.DeleteApplicationIndex(ctx, p.ApplicationObjectID); err != nil {
 		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-func (h *Handler) addPassword(ctx context.Context, w http.ResponseWriter, r *http.Request, id string) error {
-	var body struct {
-		PasswordCredential struct {
-			DisplayName string     `json:"displayName"`
-			EndDateTime *time.Time `json:"endDateTime"`
-		} `json:"passwordCredential"`
-	}
-	if err := decode(r, &body); err != nil {
-		return err
-	}
-	p, err := h.application(ctx, id)
-	if err != nil {
-		return err
-	}
-	now := h.Now()
-	secret, cred := identity.NewClientSecret(now)
-	cred.Name = body.PasswordCredential.DisplayName
-	cred.Expires = now.Add(DefaultSecretLifetime)
-	if e := body.PasswordCredential.EndDateTime; e != nil {
-		if !e.After(now) {
-			return badRequest("endDateTime must be in the future.")
-		}
-		cred.Expires = *e
-	}
-	if err := h.Store.UpdatePrincipal(ctx, p.ObjectID, func(cur *model.Principal) error {
-		if len(cur.Credentials) >= 100 {
-			return badRequest("An application can have at most 100 password credentials.")
-		}
-		cur.Credentials = append(cur.Credentials, cred)
-		return nil
-	}); err != nil {
-		return err
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{
-		"@odata.context": h.odataContext("microsoft.graph.passwordCredential"),
-		"keyId":          cred.KeyID, "displayName": cred.Name, "hint": cred.Hint, "secretText": secret,
-		"startDateTime": cred.Created.UTC().Format(time.RFC3339), "endDateTime": cred.Expires.UTC().Format(time.RFC3339),
-		"customKeyIdentifier": nil,
-	})
-	return nil
-}
-
-func (h *Handler) removePassword(ctx context.Context, w http.ResponseWriter, r *http.Request, id string) error {
-	var body struct {
-		KeyID string `json:"keyId"`
-	}
-	if err := decode(r, &body); err != nil {
-		return err
-	}
-	if _, err := uuid.Parse(body.KeyID); err != nil {
-		return badRequest("Property 'keyId' must be a GUID.")
-	}
-	p, err := h.application(ctx, id)
-	if err != nil {
-		return err
-	}
-	found := false
-	if err := h.Store.UpdatePrincipal(ctx, p.ObjectID, func(cur *model.Principal) error {
-		found = false
-		kept := cur.Credentials[:0]
-		for _, c := range cur.Credentials {
-			if strings.EqualFold(c.KeyID, body.KeyID) {
-				found = true
-				continue
-			}
-			kept = append(kept, c)
-		}
-		cur.Credentials = kept
-		return nil
-	}); err != nil {
-		return err
-	}
-	if !found {
-		return notFound(body.KeyID)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -417,10 +333,15 @@ func (h *Handler) removePassword(ctx context.Context, w http.ResponseWriter, r *
 
 func (h *Handler) createServicePrincipal(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 	var body struct {
-		AppID string `json:"appId"`
+		AppID          string `json:"appId"`
+		AccountEnabled *bool  `json:"accountEnabled"`
 	}
 	if err := decode(r, &body); err != nil {
 		return err
+	}
+	if body.AccountEnabled != nil && !*body.AccountEnabled {
+		// A disabled principal would still get tokens from Coffer.
+		return badRequest("Coffer does not support disabled service principals: accountEnabled must be true.")
 	}
 	p, err := h.Store.GetPrincipalByAppID(ctx, body.AppID)
 	if err != nil || p.ApplicationObjectID == "" {
@@ -440,7 +361,7 @@ func (h *Handler) createServicePrincipal(ctx context.Context, w http.ResponseWri
 	return nil
 }
 
-func (h *Handler) deleteServicePrincipal(ctx context.Context, w http.ResponseWriter, id string) error {
+func (h *Handler) deleteServicePrincipal(ctx context.Context, w http.ResponseWriter, id ref) error {
 	p, err := h.servicePrincipal(ctx, id)
 	if err != nil {
 		return err
@@ -450,7 +371,7 @@ func (h *Handler) deleteServicePrincipal(ctx context.Context, w http.ResponseWri
 	}
 	if err := h.Store.DeletePrincipal(ctx, p.ObjectID); err != nil {
 		if errs.KindOf(err) == errs.NotExist {
-			return notFound(id)
+			return notFound(id.String())
 		}
 		return err
 	}
@@ -461,6 +382,13 @@ func (h *Handler) deleteServicePrincipal(ctx context.Context, w http.ResponseWri
 		// policies and role assignments never apply to it.
 		app := *p
 		app.ObjectID, app.Type = identity.NewObjectID(), model.PrincipalApplication
+		// Passwords added to the service principal go with it.
+		app.Credentials = nil
+		for _, c := range p.Credentials {
+			if !c.ServicePrincipal {
+				app.Credentials = append(app.Credentials, c)
+			}
+		}
 		if err := h.Store.CreatePrincipal(ctx, &app); err != nil {
 			_ = h.Store.CreatePrincipal(ctx, p) // put the service principal back
 			return err

@@ -31,6 +31,10 @@ type Principal struct {
 	// ApplicationObjectID is the Graph object id of the app registration
 	// (distinct from ObjectID, the service principal's), if any.
 	ApplicationObjectID string `json:"applicationObjectId,omitempty"`
+	// IdentifierURIs and Tags are the app registration's Graph
+	// identifierUris and tags.
+	IdentifierURIs []string `json:"identifierUris,omitempty"`
+	Tags           []string `json:"tags,omitempty"`
 	// Credentials are hashed client secrets; the plain text is shown once.
 	Credentials []Credential `json:"credentials,omitempty"`
 	Created     time.Time    `json:"created"`
@@ -45,6 +49,10 @@ type Credential struct {
 	Name    string    `json:"displayName,omitempty"`
 	Created time.Time `json:"created"`
 	Expires time.Time `json:"expires,omitzero"`
+	// ServicePrincipal marks a password added to the service principal
+	// (Graph servicePrincipal addPassword) rather than to the application;
+	// both authenticate, as in Entra.
+	ServicePrincipal bool `json:"servicePrincipal,omitempty"`
 }
 
 // Secret permission names of the access-policy model.
