@@ -95,10 +95,12 @@ func openSession(ctx context.Context, info *app.ServerInfo, cred *app.AdminCrede
 		}
 		return nil, err
 	}
-	if len(subs.Value) == 0 {
-		return nil, fmt.Errorf("%s sees no subscription", src)
+	// As in Azure, a principal without a role in the subscription sees
+	// none; it can still use the data plane, so that is not an error here
+	// (commands that need the subscription fail on their own).
+	if len(subs.Value) > 0 {
+		s.sub = subs.Value[0].SubscriptionID
 	}
-	s.sub = subs.Value[0].SubscriptionID
 	return s, nil
 }
 

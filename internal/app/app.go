@@ -276,11 +276,13 @@ func (s *Server) routes(keys *identity.KeySet) http.Handler {
 	}))
 }
 
-// isARMPath: ARM's paths all start with /subscriptions (the wildcard
-// patterns of the issuer would conflict with it in one ServeMux).
+// isARMPath: ARM's paths start with /subscriptions, or are the
+// tenant-level /tenants and /providers[/{namespace}] (the wildcard
+// patterns of the issuer would conflict with them in one ServeMux).
 func isARMPath(p string) bool {
 	p = strings.ToLower(strings.TrimLeft(p, "/"))
-	return p == "subscriptions" || strings.HasPrefix(p, "subscriptions/")
+	return p == "subscriptions" || strings.HasPrefix(p, "subscriptions/") || p == "tenants" ||
+		p == "providers" || strings.HasPrefix(p, "providers/")
 }
 
 func isKeyVaultPath(p string) bool {

@@ -183,6 +183,11 @@ func (h *Handler) authorize(c *call, scope, action string) error {
 	if policy.AllowedControlAction(assignments, policy.Caller{ObjectID: c.caller.ObjectID, Groups: c.caller.Groups}, scope, action) {
 		return nil
 	}
+	return h.denied(c, scope, action)
+}
+
+// denied is ARM's 403 for an action the caller's roles do not grant.
+func (h *Handler) denied(c *call, scope, action string) error {
 	return armErr(errs.Permission, "AuthorizationFailed", "The client '"+c.caller.AppID+"' with object id '"+c.caller.ObjectID+
 		"' does not have authorization to perform action '"+action+"' over scope '"+scope+
 		"' or the scope is invalid. If access was recently granted, please refresh your credentials.")

@@ -45,7 +45,7 @@ func (h *Handler) vmWire(c *call, vm *model.Compute) wire.VirtualMachine {
 }
 
 func (h *Handler) listVMs(c *call, sub, rg string) error {
-	return listIn(h, c, sub, rg, vmRead, h.Store.ListComputes, func(vm *model.Compute) wire.VirtualMachine { return h.vmWire(c, vm) })
+	return listIn(h, c, sub, rg, vmRead, h.Store.ListComputes, (*model.Compute).ResourceID, func(vm *model.Compute) wire.VirtualMachine { return h.vmWire(c, vm) })
 }
 
 // Operation names the VM and identity handlers authorize.
@@ -229,7 +229,7 @@ func (h *Handler) uamiWire(u *model.UserAssignedIdentity) wire.UserAssignedIdent
 }
 
 func (h *Handler) listUAMIs(c *call, sub, rg string) error {
-	return listIn(h, c, sub, rg, identityRead, h.Store.ListUAMIs, h.uamiWire)
+	return listIn(h, c, sub, rg, identityRead, h.Store.ListUAMIs, (*model.UserAssignedIdentity).ResourceID, h.uamiWire)
 }
 
 func (h *Handler) uami(c *call, sub, rg, name string) error {

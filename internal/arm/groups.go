@@ -35,13 +35,21 @@ func (h *Handler) listGroups(c *call, sub string) error {
 	if err := h.authorize(c, "/subscriptions/"+sub, groupRead); err != nil {
 		return err
 	}
+	// az group list --tag k=v sends "tagName eq 'k' and tagValue eq 'v'";
+	// the grammar is the generic listing's.
+	f, err := parseResourceFilter(c.r.URL.Query().Get("$filter"))
+	if err != nil {
+		return err
+	}
 	gs, err := h.Store.ListResourceGroups(c.ctx(), sub)
 	if err != nil {
 		return err
 	}
 	out := wire.Page[wire.ResourceGroup]{Value: []wire.ResourceGroup{}}
 	for i := range gs {
-		out.Value = append(out.Value, groupWire(&gs[i], "Succeeded"))
+		if it := groupItem(&gs[i]); f.root == nil || f.root.match(&it) {
+			out.Value = append(out.Value, groupWire(&gs[i], "Succeeded"))
+		}
 	}
 	httpx.WriteJSON(c.w, http.StatusOK, out)
 	return nil

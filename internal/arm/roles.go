@@ -3,6 +3,7 @@ package arm
 import (
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -14,12 +15,32 @@ import (
 	"github.com/coffer-dev/coffer/internal/wire"
 )
 
-func (h *Handler) roleWire(a *model.RoleAssignment) wire.RoleAssignment {
+// principalType is what ARM reports for a principal: service principals
+// and managed identities alike are "ServicePrincipal".
+func principalType(p *model.Principal) string {
+	switch p.Type {
+	case model.PrincipalServicePrincipal, model.PrincipalManagedIdentity, model.PrincipalApplication:
+		return "ServicePrincipal"
+	}
+	return p.Type
+}
+
+// principalTypes are the values ARM accepts in a role assignment's principalType.
+var principalTypes = []string{"User", "Group", "ServicePrincipal", "ForeignGroup", "Device"}
+
+func (h *Handler) roleWire(c *call, a *model.RoleAssignment) wire.RoleAssignment {
 	var out wire.RoleAssignment
 	out.ID = a.Scope + "/providers/Microsoft.Authorization/roleAssignments/" + a.Name
 	out.Name, out.Type = a.Name, "Microsoft.Authorization/roleAssignments"
 	out.Properties.RoleDefinitionID = "/subscriptions/" + h.SubscriptionID + "/providers/Microsoft.Authorization/roleDefinitions/" + a.RoleDefinitionID
 	out.Properties.PrincipalID, out.Properties.PrincipalType, out.Properties.Scope = a.PrincipalID, a.PrincipalType, a.Scope
+	if out.Properties.PrincipalType == "" {
+		// Assignments made before principalType was recorded: derive it.
+		out.Properties.PrincipalType = "ServicePrincipal"
+		if p, err := h.Store.GetPrincipal(c.ctx(), a.PrincipalID); err == nil {
+			out.Properties.PrincipalType = principalType(p)
+		}
+	}
 	out.Properties.CreatedOn = rfc3339(a.Created)
 	return out
 }
@@ -86,7 +107,7 @@ func (h *Handler) listRoleAssignments(c *call, scope string) error {
 		if f.principal != "" && !strings.EqualFold(a.PrincipalID, f.principal) {
 			continue
 		}
-		out.Value = append(out.Value, h.roleWire(a))
+		out.Value = append(out.Value, h.roleWire(c, a))
 	}
 	httpx.WriteJSON(c.w, http.StatusOK, out)
 	return nil
@@ -129,7 +150,7 @@ func (h *Handler) roleAssignment(c *call, scope, name string) error {
 		if a == nil {
 			return roleAssignmentNotFound(name)
 		}
-		httpx.WriteJSON(c.w, http.StatusOK, h.roleWire(a))
+		httpx.WriteJSON(c.w, http.StatusOK, h.roleWire(c, a))
 		return nil
 	case http.MethodPut:
 		if err := h.authorize(c, scope, roleAssignmentWrite); err != nil {
@@ -156,8 +177,16 @@ func (h *Handler) roleAssignment(c *call, scope, name string) error {
 		if !ok {
 			return armErr(errs.Invalid, "RoleDefinitionDoesNotExist", "The specified role definition with ID '"+props.RoleDefinitionID+"' does not exist.")
 		}
-		if _, err := h.Store.GetPrincipal(c.ctx(), props.PrincipalID); err != nil || props.PrincipalID == "" {
+		principal, err := h.Store.GetPrincipal(c.ctx(), props.PrincipalID)
+		if err != nil || props.PrincipalID == "" {
 			return armErr(errs.Invalid, "PrincipalNotFound", "Principal "+props.PrincipalID+" does not exist in the directory "+h.TenantID+".")
+		}
+		if props.PrincipalType == "" {
+			props.PrincipalType = principalType(principal)
+		} else if i := slices.IndexFunc(principalTypes, func(t string) bool { return strings.EqualFold(t, props.PrincipalType) }); i >= 0 {
+			props.PrincipalType = principalTypes[i]
+		} else {
+			return armErr(errs.Invalid, "InvalidPrincipalType", "The principal type '"+props.PrincipalType+"' is invalid. Allowed: "+strings.Join(principalTypes, ", ")+".")
 		}
 		all, err := h.Store.ListRoleAssignments(c.ctx())
 		if err != nil {
@@ -177,7 +206,7 @@ func (h *Handler) roleAssignment(c *call, scope, name string) error {
 			}
 			return err
 		}
-		httpx.WriteJSON(c.w, http.StatusCreated, h.roleWire(a))
+		httpx.WriteJSON(c.w, http.StatusCreated, h.roleWire(c, a))
 		return nil
 	case http.MethodDelete:
 		if err := h.authorize(c, scope, "Microsoft.Authorization/roleAssignments/delete"); err != nil {
@@ -194,7 +223,7 @@ func (h *Handler) roleAssignment(c *call, scope, name string) error {
 		if err := h.Store.DeleteRoleAssignment(c.ctx(), a.Name); err != nil && errs.KindOf(err) != errs.NotExist {
 			return err
 		}
-		httpx.WriteJSON(c.w, http.StatusOK, h.roleWire(a))
+		httpx.WriteJSON(c.w, http.StatusOK, h.roleWire(c, a))
 		return nil
 	}
 	return methodNotAllowed(c)

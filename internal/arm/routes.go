@@ -7,6 +7,7 @@ import (
 
 	"github.com/coffer-dev/coffer/internal/errs"
 	"github.com/coffer-dev/coffer/internal/httpx"
+	"github.com/coffer-dev/coffer/internal/policy"
 	"github.com/coffer-dev/coffer/internal/wire"
 )
 
@@ -21,30 +22,58 @@ func methodNotAllowed(c *call) error {
 // route dispatches on path segments; ARM path segments compare case-insensitively.
 func (h *Handler) route(c *call) error {
 	s := c.segs
-	if len(s) < 1 || !eq(s[0], "subscriptions") {
+	switch {
+	case len(s) == 1 && eq(s[0], "tenants"):
+		if err := resourcesAPI.check(c); err != nil {
+			return err
+		}
+		return h.listTenants(c)
+	case len(s) >= 1 && len(s) <= 2 && eq(s[0], "providers"):
+		if err := resourcesAPI.check(c); err != nil {
+			return err
+		}
+		return h.providers(c, "", s[1:])
+	case len(s) < 1 || !eq(s[0], "subscriptions"):
 		return notFound(c)
 	}
-	// Role assignments exist at any scope: {scope}/providers/Microsoft.Authorization/roleAssignments[/{name}].
-	for i := 1; i+1 < len(s); i++ {
-		if eq(s[i], "providers") && eq(s[i+1], "Microsoft.Authorization") && i+2 < len(s) && eq(s[i+2], "roleAssignments") {
-			if len(s)-(i+3) > 1 {
-				return notFound(c)
-			}
-			if err := roleAssignmentsAPI.check(c); err != nil {
-				return err
-			}
-			scope, err := h.roleScope(c, s[:i])
-			if err != nil {
-				return err
-			}
-			if len(s) == i+3 {
-				return h.listRoleAssignments(c, scope)
-			}
-			return h.roleAssignment(c, scope, s[i+3])
+	// Role assignments and definitions exist at any scope:
+	// {scope}/providers/Microsoft.Authorization/role{Assignments,Definitions}[/{name}].
+	for i := 1; i+2 < len(s); i++ {
+		if !eq(s[i], "providers") || !eq(s[i+1], "Microsoft.Authorization") {
+			continue
 		}
+		defs := eq(s[i+2], "roleDefinitions")
+		if !defs && !eq(s[i+2], "roleAssignments") {
+			continue
+		}
+		if len(s)-(i+3) > 1 {
+			return notFound(c)
+		}
+		api := roleAssignmentsAPI
+		if defs {
+			api = apiVersions{"roleDefinitions", roleAssignmentsAPI.versions}
+		}
+		if err := api.check(c); err != nil {
+			return err
+		}
+		scope, err := h.roleScope(c, s[:i])
+		if err != nil {
+			return err
+		}
+		switch {
+		case defs && len(s) == i+3:
+			return h.listRoleDefinitions(c, scope)
+		case defs:
+			return h.roleDefinition(c, scope, s[i+3])
+		case len(s) == i+3:
+			return h.listRoleAssignments(c, scope)
+		}
+		return h.roleAssignment(c, scope, s[i+3])
 	}
-	// Subscriptions, resource groups and operation results are Microsoft.Resources.
-	if len(s) <= 3 || (eq(s[2], "resourcegroups") && len(s) <= 4) || eq(s[2], "operationresults") {
+	// Subscriptions, resource groups, generic resources, providers and
+	// operation results are Microsoft.Resources.
+	if len(s) <= 3 || (eq(s[2], "resourcegroups") && (len(s) <= 4 || (len(s) == 5 && eq(s[4], "resources")))) ||
+		eq(s[2], "operationresults") || (eq(s[2], "providers") && (len(s) == 4 || (len(s) == 5 && eq(s[4], "register")))) {
 		if err := resourcesAPI.check(c); err != nil {
 			return err
 		}
@@ -73,11 +102,17 @@ func (h *Handler) route(c *call) error {
 			return h.listGroups(c, sub)
 		case len(s) == 4:
 			return h.group(c, sub, s[3])
+		case len(s) == 5 && eq(s[4], "resources"):
+			return h.listResources(c, sub, s[3])
 		case len(s) >= 7 && eq(s[4], "providers"):
 			return h.rgProvider(c, sub, s[3], s[5], s[6], s[7:])
 		}
 	case eq(s[2], "operationresults") && len(s) == 4:
 		return h.operationResult(c, s[3])
+	case eq(s[2], "resources") && len(s) == 3:
+		return h.listResources(c, sub, "")
+	case eq(s[2], "providers") && (len(s) <= 4 || (len(s) == 5 && eq(s[4], "register"))):
+		return h.providers(c, sub, s[3:])
 	case eq(s[2], "providers") && len(s) >= 5:
 		return h.subProvider(c, sub, s[3], s[4], s[5:])
 	}
@@ -99,6 +134,11 @@ func (h *Handler) rgProvider(c *call, sub, rg, ns, typ string, rest []string) er
 		case len(rest) == 3 && eq(rest[1], "accessPolicies"):
 			return h.accessPolicies(c, sub, rg, rest[0], rest[2])
 		}
+	case eq(ns, "Microsoft.KeyVault") && eq(typ, "managedHSMs"):
+		if err := (apiVersions{typ, managedHSMsAPI}).check(c); err != nil {
+			return err
+		}
+		return h.managedHSMs(c, sub, rg, rest)
 	case eq(ns, "Microsoft.Compute") && eq(typ, "virtualMachines"):
 		if err := vmsAPI.check(c); err != nil {
 			return err
@@ -146,6 +186,13 @@ func (h *Handler) subProvider(c *call, sub, ns, typ string, rest []string) error
 		}
 		return notFound(c)
 	}
+	if eq(typ, "managedHSMs") || eq(typ, "deletedManagedHSMs") ||
+		(eq(typ, "locations") && len(rest) >= 2 && eq(rest[1], "deletedManagedHSMs")) {
+		if err := (apiVersions{typ, managedHSMsAPI}).check(c); err != nil {
+			return err
+		}
+		return h.subManagedHSMs(c, sub, typ, rest)
+	}
 	if err := (apiVersions{typ, vaultsAPI.versions}).check(c); err != nil {
 		return err
 	}
@@ -190,16 +237,6 @@ func (h *Handler) roleScope(c *call, segs []string) (string, error) {
 	return "/" + strings.Join(out, "/"), nil
 }
 
-func (h *Handler) listSubscriptions(c *call) error {
-	httpx.WriteJSON(c.w, http.StatusOK, map[string]any{"value": []any{h.subscription()}})
-	return nil
-}
-
-func (h *Handler) getSubscription(c *call) error {
-	httpx.WriteJSON(c.w, http.StatusOK, h.subscription())
-	return nil
-}
-
 func (h *Handler) subscription() map[string]any {
 	return map[string]any{
 		"id": "/subscriptions/" + h.SubscriptionID, "subscriptionId": h.SubscriptionID, "tenantId": h.TenantID,
@@ -210,21 +247,29 @@ func (h *Handler) subscription() map[string]any {
 }
 
 // listIn answers GET for one resource type across a subscription, or one
-// resource group when rg is set (which must exist), after authorizing read.
+// resource group when rg is set (which must exist). As ARM does, a caller
+// with no role at, above or under the scope is refused; any other gets the
+// items its roles let it read.
 func listIn[M, W any](h *Handler, c *call, sub, rg, readAction string,
-	fetch func(ctx context.Context, sub, rg string) ([]M, error), render func(*M) W) error {
+	fetch func(ctx context.Context, sub, rg string) ([]M, error), idOf func(*M) string, render func(*M) W) error {
 	if c.r.Method != http.MethodGet {
 		return methodNotAllowed(c)
 	}
 	scope := "/subscriptions/" + sub
 	if rg != "" {
+		scope += "/resourceGroups/" + rg
+	}
+	can, as, err := h.readCheck(c)
+	if err != nil {
+		return err
+	}
+	if as != nil && !seesScope(as, policy.Caller{ObjectID: c.caller.ObjectID, Groups: c.caller.Groups}, scope) {
+		return h.denied(c, scope, readAction)
+	}
+	if rg != "" {
 		if _, err := h.Resources.Group(c.ctx(), sub, rg); err != nil {
 			return err
 		}
-		scope += "/resourceGroups/" + rg
-	}
-	if err := h.authorize(c, scope, readAction); err != nil {
-		return err
 	}
 	items, err := fetch(c.ctx(), sub, rg)
 	if err != nil {
@@ -232,7 +277,9 @@ func listIn[M, W any](h *Handler, c *call, sub, rg, readAction string,
 	}
 	out := wire.Page[W]{Value: []W{}}
 	for i := range items {
-		out.Value = append(out.Value, render(&items[i]))
+		if can(idOf(&items[i]), readAction) {
+			out.Value = append(out.Value, render(&items[i]))
+		}
 	}
 	httpx.WriteJSON(c.w, http.StatusOK, out)
 	return nil

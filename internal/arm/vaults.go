@@ -88,7 +88,7 @@ func vaultScope(sub, rg, name string) string {
 }
 
 func (h *Handler) listVaults(c *call, sub, rg string) error {
-	return listIn(h, c, sub, rg, vaultRead, h.Vaults.ListVaults, func(v *model.Vault) wire.Vault { return h.vaultWire(c, v) })
+	return listIn(h, c, sub, rg, vaultRead, h.Vaults.ListVaults, (*model.Vault).ResourceID, func(v *model.Vault) wire.Vault { return h.vaultWire(c, v) })
 }
 
 // rbacDefaultVersion: from this control-plane api-version on, new vaults

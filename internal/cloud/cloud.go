@@ -221,10 +221,28 @@ func (p Profile) GraphResource() string {
 	return "https://" + p.GraphHost
 }
 
-// IsGraphAudience reports whether aud names this profile's Graph.
+// IsGraphAudience reports whether aud names this profile's Graph. The
+// local profile has no Graph host: Graph is served on the listener, and
+// its cloud metadata advertises the listener's URL (https://localhost:8443/)
+// as the Graph resource, because az uses that one value both as the token
+// resource and as the base URL of its Graph requests. So there a listener
+// URL is a Graph audience too, unless it names the vaults or ARM (a token
+// for one service must not open another).
 func (p Profile) IsGraphAudience(aud string) bool {
 	if aud == GraphAppID {
 		return true
 	}
-	return strings.EqualFold(strings.TrimSuffix(aud, "/"), p.GraphResource())
+	if strings.EqualFold(strings.TrimSuffix(aud, "/"), p.GraphResource()) {
+		return true
+	}
+	if p.GraphHost != "" || p.IsVaultAudience(aud) || p.IsManagementAudience(aud) || p.IsManagementAudience(aud+"/") {
+		return false
+	}
+	u, err := url.Parse(aud)
+	if err != nil || u.Scheme != "https" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/") {
+		return false
+	}
+	host := u.Hostname()
+	class, _ := p.Classify(host)
+	return class == HostBare && p.ServesName(host) && !strings.EqualFold(host, msalDiscoveryHost)
 }

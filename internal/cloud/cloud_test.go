@@ -68,3 +68,40 @@ func TestLocalAcceptsPublicVaultAudience(t *testing.T) {
 		t.Error("AzureCloud accepts the local audience")
 	}
 }
+
+func TestIsGraphAudience(t *testing.T) {
+	for _, tc := range []struct {
+		p    Profile
+		aud  string
+		want bool
+	}{
+		{AzureCloud, "https://graph.microsoft.com", true},
+		{AzureCloud, "https://graph.microsoft.com/", true},
+		{AzureCloud, GraphAppID, true},
+		{AzureCloud, "https://localhost:8443/", false},
+		{AzureCloud, "https://graph.windows.net/", false},
+		{AzureCloud, "https://management.azure.com/", false},
+		// The local profile advertises its listener as the Graph resource.
+		{Local, "https://graph.microsoft.com/", true},
+		{Local, "https://localhost:8443/", true},
+		{Local, "https://localhost:8443", true},
+		{Local, "https://127.0.0.1:8443/", true},
+		{Local, "https://[::1]:8443/", true},
+		// …but not a name that belongs to another service, nor a foreign host.
+		{Local, "https://vault.localhost:8443", false},
+		{Local, "https://vault.azure.net", false},
+		{Local, "https://kv1.vault.localhost:8443/", false},
+		{Local, "https://management.localhost/", false},
+		{Local, "https://management.localhost", false},
+		{Local, "https://management.azure.com", false},
+		{Local, "https://login.microsoftonline.com/", false},
+		{Local, "https://example.com/", false},
+		{Local, "http://localhost:8443/", false},
+		{Local, "https://localhost:8443/v1.0", false},
+		{Local, "https://localhost:8443/?x=1", false},
+	} {
+		if got := tc.p.IsGraphAudience(tc.aud); got != tc.want {
+			t.Errorf("%s.IsGraphAudience(%q) = %v, want %v", tc.p.Name, tc.aud, got, tc.want)
+		}
+	}
+}

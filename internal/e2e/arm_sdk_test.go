@@ -700,15 +700,20 @@ func TestARMCloudMetadata(t *testing.T) {
 		t.Errorf("ARM with a token for the metadata's audience: %d %s", r.Status, r.Body)
 	}
 
-	// Older api-versions get a single object.
+	// 2019-05-01 is a list too; 2018-01-01 one object of the same shape.
 	r = rawDo(t, env, http.MethodGet, armMgmtURL+"/metadata/endpoints?api-version=2019-05-01", "", nil, nil)
+	var list []map[string]any
+	if err := json.Unmarshal(r.Body, &list); err != nil || len(list) != 1 || list[0]["resourceManager"] != "https://management.azure.com/" {
+		t.Errorf("metadata 2019-05-01 = %s (%v)", r.Body, err)
+	}
+	r = rawDo(t, env, http.MethodGet, armMgmtURL+"/metadata/endpoints?api-version=2018-01-01", "", nil, nil)
 	var one map[string]any
 	if err := json.Unmarshal(r.Body, &one); err != nil || one["resourceManager"] != "https://management.azure.com/" {
-		t.Errorf("metadata 2019-05-01 = %s (%v)", r.Body, err)
+		t.Errorf("metadata 2018-01-01 = %s (%v)", r.Body, err)
 	}
 }
 
-// listIdentities lists user-assigned identities of a group (or, with rg "",
+// listIdentities lists// listIdentities lists user-assigned identities of a group (or, with rg "",
 // of the subscription) through the SDK's pagers.
 func listIdentities(t *testing.T, k *armSDK, rg string) []string {
 	t.Helper()

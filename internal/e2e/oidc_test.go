@@ -148,14 +148,22 @@ func TestIssuedTokenVerifies(t *testing.T) {
 func TestInstanceDiscovery(t *testing.T) {
 	env := testenv.Start(t, testenv.Options{Cloud: cloud.AzureCloud})
 	tid := env.Instance.TenantID
-	for _, u := range []string{
+	// As Entra does, the tenant is filled in from the authorization
+	// endpoint (MSAL Python fetches tenant_discovery_endpoint as given).
+	for u, want := range map[string]string{
 		"https://login.microsoftonline.com/common/discovery/instance?api-version=1.1&authorization_endpoint=" +
-			url.QueryEscape("https://login.microsoftonline.com/"+tid+"/oauth2/v2.0/authorize"),
-		"https://login.microsoftonline.com/" + tid + "/discovery/instance?api-version=1.1",
+			url.QueryEscape("https://login.microsoftonline.com/"+tid+"/oauth2/v2.0/authorize"): "https://login.microsoftonline.com/" + tid + "/v2.0/.well-known/openid-configuration",
+		"https://login.microsoftonline.com/common/discovery/instance?api-version=1.1&authorization_endpoint=" +
+			url.QueryEscape("https://login.microsoftonline.com/organizations/oauth2/authorize"): "https://login.microsoftonline.com/organizations/.well-known/openid-configuration",
+		"https://login.microsoftonline.com/" + tid + "/discovery/instance?api-version=1.1": "https://login.microsoftonline.com/" + tid + "/v2.0/.well-known/openid-configuration",
 	} {
 		_, m := getIssuerJSON(t, env, u)
-		if m["tenant_discovery_endpoint"] != "https://login.microsoftonline.com/{tenant}/v2.0/.well-known/openid-configuration" {
-			t.Errorf("tenant_discovery_endpoint = %v", m["tenant_discovery_endpoint"])
+		if m["tenant_discovery_endpoint"] != want {
+			t.Errorf("%s: tenant_discovery_endpoint = %v, want %s", u, m["tenant_discovery_endpoint"], want)
+		}
+		// The endpoint works as given.
+		if _, doc := getIssuerJSON(t, env, want); doc["token_endpoint"] == nil {
+			t.Errorf("%s: no token_endpoint", want)
 		}
 		md, _ := m["metadata"].([]any)
 		if len(md) == 0 || !strings.Contains(string(mustMarshalJSON(t, md)), `"login.microsoftonline.com"`) {

@@ -126,21 +126,39 @@ func (h *Handler) jwks(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, h.Keys.JWKS())
 }
 
-// instanceDiscovery answers MSAL's authority validation. The discovered
-// tenant endpoint is on the host named by authorization_endpoint, so an
-// authority pinned to Coffer (or Coffer's own host) validates.
+// instanceDiscovery answers MSAL's authority validation. As Entra does,
+// the tenant discovery endpoint is built from the authorization_endpoint
+// MSAL sends: its host (so an authority pinned to Coffer, or Coffer's own
+// host, validates), its tenant segment filled in (MSAL Python fetches the
+// endpoint as given; a literal "{tenant}" fails with "Unable to get
+// authority configuration"), and the v2.0 document for a v2.0 endpoint,
+// the v1 one otherwise. Without authorization_endpoint the tenant comes
+// from the request path, and stays the "{tenant}" template for /common.
 func (h *Handler) instanceDiscovery(w http.ResponseWriter, r *http.Request) {
 	host := strings.TrimPrefix(origin(r), "https://")
+	tenant, v2 := "{tenant}", true
+	if t := r.PathValue("tenant"); t != "" && t != "common" {
+		tenant = t
+	}
 	if ae := r.URL.Query().Get("authorization_endpoint"); ae != "" {
 		u, err := url.Parse(ae)
-		if err != nil || u.Scheme != "https" || u.Host == "" {
+		var segs []string
+		if err == nil {
+			segs = strings.Split(strings.Trim(u.EscapedPath(), "/"), "/")
+		}
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || segs[0] == "" || strings.ContainsAny(segs[0], "{}%") {
 			h.oauthError(w, r, http.StatusBadRequest, "invalid_instance", 50049, "Unknown or invalid instance.")
 			return
 		}
-		host = strings.ToLower(u.Host)
+		host, tenant = strings.ToLower(u.Host), segs[0]
+		v2 = len(segs) > 2 && segs[1] == "oauth2" && segs[2] == "v2.0"
+	}
+	doc := "/v2.0/.well-known/openid-configuration"
+	if !v2 {
+		doc = "/.well-known/openid-configuration"
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{
-		"tenant_discovery_endpoint": "https://" + host + "/{tenant}/v2.0/.well-known/openid-configuration",
+		"tenant_discovery_endpoint": "https://" + host + "/" + tenant + doc,
 		"api-version":               "1.1",
 		"metadata": []map[string]any{{
 			"preferred_network": host,
