@@ -21,7 +21,7 @@ func TestPythonSDK(t *testing.T) {
 
 	t.Run("ClientSecretCredential lifecycle", func(t *testing.T) {
 		a.cli(t, "keyvault", "create", "-n", "pyvault", "-g", "py-rg", "-l", "eastus")
-		// The creator's policy lacks purge, as with az keyvault create.
+		// The lifecycle purges: make sure the creator may.
 		a.cli(t, "keyvault", "set-policy", "-n", "pyvault", "-g", "py-rg", "--spn", a.clientID, "--secret-permissions", "all")
 		env := cleanToolEnv("REQUESTS_CA_BUNDLE="+a.ca, "PY_TENANT_ID="+a.tenant, "PY_CLIENT_ID="+a.clientID,
 			"PY_CLIENT_SECRET="+a.secret, "PY_VAULT_URL=https://pyvault.vault.azure.net/", "PY_SECRET_NAME=py-secret")
