@@ -88,11 +88,18 @@ type azureNS struct {
 // vaults, with 169.254.169.254 on its loopback for a simulated VM.
 func newAzureNS(t *testing.T, vaults ...string) *azureNS {
 	t.Helper()
-	coffer, _ := binaries(t)
 	names := []string{"login.microsoftonline.com", "management.azure.com", "graph.microsoft.com"}
 	for _, v := range vaults {
 		names = append(names, v+".vault.azure.net")
 	}
+	return newCofferNS(t, "AzureCloud", names...)
+}
+
+// newCofferNS starts `coffer serve --cloud <profile>` on 127.0.0.1:443 in
+// a new namespace whose hosts file sends the given names to it.
+func newCofferNS(t *testing.T, profile string, names ...string) *azureNS {
+	t.Helper()
+	coffer, _ := binaries(t)
 	ns := newNetns(t, []string{"127.0.0.1 " + strings.Join(names, " ")}, "169.254.169.254/32")
 	// Every other name fails at once instead of waiting for a resolver
 	// the namespace cannot reach (az and MSAL look a few up on their own).
@@ -102,9 +109,9 @@ func newAzureNS(t *testing.T, vaults ...string) *azureNS {
 	dir := t.TempDir()
 	a := &azureNS{netns: ns, coffer: coffer, dir: dir, ca: filepath.Join(dir, "ca.pem")}
 	a.env = cleanToolEnv("COFFER_DATA_DIR="+dir, "SSL_CERT_FILE="+a.ca)
-	ns.start("coffer serve", a.env, coffer, "serve", "--cloud", "AzureCloud", "--addr", "127.0.0.1:443", "--log-level", "warn")
+	ns.start("coffer serve", a.env, coffer, "serve", "--cloud", profile, "--addr", "127.0.0.1:443", "--log-level", "warn")
 	waitFor(t, "coffer serve", 30*time.Second, func() error {
-		_, err := ns.try(a.env, "curl", "-sf", "--cacert", a.ca, "https://management.azure.com/healthz")
+		_, err := ns.try(a.env, "curl", "-sf", "--cacert", a.ca, "https://localhost/healthz")
 		return err
 	})
 	b, err := os.ReadFile(filepath.Join(dir, "admin.json"))

@@ -63,26 +63,26 @@ func TestPythonSDK(t *testing.T) {
 	})
 
 	t.Run("DefaultAzureCredential after coffer env", func(t *testing.T) {
-		// A newcomer's shell: eval "$(coffer env)" and run the program.
-		// Nothing else is set (cleanToolEnv drops REQUESTS_CA_BUNDLE and
-		// AZURE_*), so coffer env must export everything the SDK needs,
-		// including the CA for requests (REQUESTS_CA_BUNDLE).
-		script, err := filepath.Abs(filepath.Join("testdata", "python", "read_secret.py"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		env := cleanToolEnv("COFFER_DATA_DIR="+a.dir, "COFFER="+a.coffer, "SCRIPT="+script)
-		exports, err := a.try(env, a.coffer, "env")
-		if err != nil {
-			t.Fatalf("coffer env: %v\n%s", err, exports)
-		}
-		if !strings.Contains(exports, "export REQUESTS_CA_BUNDLE=") {
-			t.Errorf("coffer env does not export REQUESTS_CA_BUNDLE (requests ignores SSL_CERT_FILE):\n%s", exports)
-		}
-		got := a.pythonCmd(t, env, "sh", "-c",
-			`eval "$("$COFFER" env)" && exec `+systemPython+` -E -s "$SCRIPT" default py-newcomer "" "hello from python"`)
+		got := evalCofferEnvPython(t, a, "py-newcomer", "hello from python")
 		if str(got, "value") != "hello from python" ||
 			!regexp.MustCompile(`^https://default\.vault\.azure\.net/secrets/py-newcomer/[0-9a-f]{32}$`).MatchString(str(got, "id")) {
+			t.Errorf("DefaultAzureCredential read %v", got)
+		}
+	})
+
+	t.Run("DefaultAzureCredential after coffer env, local profile", func(t *testing.T) {
+		// The local profile's authority (https://localhost/) is not one
+		// MSAL knows, so MSAL Python first asks
+		// https://login.microsoftonline.com/common/discovery/instance
+		// about it and follows the tenant_discovery_endpoint it gets. That
+		// name is pinned to Coffer here, which answers as Entra does; with
+		// the real Microsoft (or none) the SDK fails, so Python programs
+		// need login.microsoftonline.com pinned even with this profile.
+		// Coffer listens on :443 because that is where MSAL asks.
+		l := newCofferNS(t, "local", "login.microsoftonline.com", "default.vault.localhost")
+		got := evalCofferEnvPython(t, l, "py-local", "hello from the local profile")
+		if str(got, "value") != "hello from the local profile" ||
+			!regexp.MustCompile(`^https://default\.vault\.localhost/secrets/py-local/[0-9a-f]{32}$`).MatchString(str(got, "id")) {
 			t.Errorf("DefaultAzureCredential read %v", got)
 		}
 	})
@@ -108,4 +108,27 @@ func TestPythonSDK(t *testing.T) {
 			t.Errorf("reading another vault as the VM: %s", res)
 		}
 	})
+}
+
+// evalCofferEnvPython is a newcomer's shell: eval "$(coffer env)", then a
+// program with DefaultAzureCredential stores and reads a secret in the
+// vault coffer env names. Nothing else is set (cleanToolEnv drops
+// REQUESTS_CA_BUNDLE and AZURE_*), so coffer env must export everything
+// the SDK needs, including the CA for requests (REQUESTS_CA_BUNDLE).
+func evalCofferEnvPython(t *testing.T, a *azureNS, name, value string) map[string]any {
+	t.Helper()
+	script, err := filepath.Abs(filepath.Join("testdata", "python", "read_secret.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := cleanToolEnv("COFFER_DATA_DIR="+a.dir, "COFFER="+a.coffer, "SCRIPT="+script, "NAME="+name, "VALUE="+value)
+	exports, err := a.try(env, a.coffer, "env")
+	if err != nil {
+		t.Fatalf("coffer env: %v\n%s", err, exports)
+	}
+	if !strings.Contains(exports, "export REQUESTS_CA_BUNDLE=") {
+		t.Errorf("coffer env does not export REQUESTS_CA_BUNDLE (requests ignores SSL_CERT_FILE):\n%s", exports)
+	}
+	return a.pythonCmd(t, env, "sh", "-c",
+		`eval "$("$COFFER" env)" && exec `+systemPython+` -E -s "$SCRIPT" default "$NAME" "" "$VALUE"`)
 }
