@@ -188,15 +188,40 @@ type azCLI struct {
 	env []string
 }
 
+// newAz is az as on a machine that trusts Coffer's CA and nothing more.
 func (a *azureNS) newAz(t *testing.T, az string) *azCLI {
-	return &azCLI{a: a, t: t, az: az, env: cleanToolEnv(
-		"AZURE_CONFIG_DIR="+t.TempDir(),
-		"REQUESTS_CA_BUNDLE="+a.ca,
+	return a.newAzWith(t, az, "REQUESTS_CA_BUNDLE="+a.ca)
+}
+
+// newAzAfterEnv is az in the operator's shell after eval "$(coffer env)":
+// whatever coffer env exports (it must include REQUESTS_CA_BUNDLE) and
+// nothing else.
+func (a *azureNS) newAzAfterEnv(t *testing.T, az string) *azCLI {
+	t.Helper()
+	out, err := a.try(a.env, a.coffer, "env")
+	if err != nil {
+		t.Fatalf("coffer env: %v\n%s", err, out)
+	}
+	line := regexp.MustCompile(`^export ([A-Z_]+)='(.*)'$`)
+	var vars []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		m := line.FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("coffer env printed %q", l)
+		}
+		vars = append(vars, m[1]+"="+strings.ReplaceAll(m[2], `'\''`, "'"))
+	}
+	return a.newAzWith(t, az, vars...)
+}
+
+func (a *azureNS) newAzWith(t *testing.T, az string, vars ...string) *azCLI {
+	return &azCLI{a: a, t: t, az: az, env: cleanToolEnv(append([]string{
+		"AZURE_CONFIG_DIR=" + t.TempDir(),
 		"AZURE_CORE_COLLECT_TELEMETRY=false",
 		"AZURE_CORE_NO_COLOR=true",
 		"AZURE_CORE_ONLY_SHOW_ERRORS=true",
 		"AZURE_CORE_SURVEY_MESSAGE=false",
-	)}
+	}, vars...)...)}
 }
 
 // in returns the same profile reporting to t (a subtest): failing the

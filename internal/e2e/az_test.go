@@ -30,7 +30,10 @@ import (
 func TestAzCLI(t *testing.T) {
 	az := requireAzCLI(t)
 	a := newAzureNS(t, "kvaz", "kvazdel", "kvazrbac", "kvazmi")
-	admin := a.newAz(t, az)
+	// The operator's shell: eval "$(coffer env)" (the CA for requests,
+	// REQUESTS_CA_BUNDLE, comes from there), then az login with the
+	// administrator's service principal it exports.
+	admin := a.newAzAfterEnv(t, az)
 
 	subs := admin.login(a.clientID, a.secret, a.tenant)
 	if len(subs) != 1 {
@@ -228,7 +231,7 @@ func TestAzCLI(t *testing.T) {
 	})
 
 	t.Run("az cloud register from metadata", func(t *testing.T) {
-		c := a.newAz(t, az)
+		c := a.newAzAfterEnv(t, az)
 		// Only the ARM endpoint: az reads the rest from
 		// {arm}/metadata/endpoints?api-version=2015-01-01.
 		c.run("cloud", "register", "-n", "CofferCloud", "--endpoint-resource-manager", "https://management.azure.com")
