@@ -110,6 +110,13 @@ func TestAzCLI(t *testing.T) {
 		if got := policySecrets(p, principal); got != "get list" {
 			t.Errorf("set-policy: the identity's secret permissions = %q in %v", got, p)
 		}
+		// --spn: az finds the object ID with Graph's
+		// servicePrincipalNames/any(c:c eq '<appId>'); the permissions
+		// given replace the principal's secret permissions.
+		p = c.obj("keyvault", "set-policy", "-n", "kvaz", "--spn", a.clientID, "--secret-permissions", "get", "list", "set", "delete")
+		if got := policySecrets(p, adminOID); got != "delete get list set" {
+			t.Errorf("set-policy --spn: the admin's secret permissions = %q in %v", got, p)
+		}
 		// The data plane through az rest (see the test's comment).
 		url := "https://kvaz.vault.azure.net/secrets/greeting?api-version=7.4"
 		put := c.obj("rest", "--method", "put", "--resource", "https://vault.azure.net", "--url", url, "--body", `{"value":"hello from az"}`)
