@@ -130,3 +130,24 @@ func (h *Handler) providers(c *call, sub string, rest []string) error {
 	}
 	return notFound(c)
 }
+
+// listLocations answers GET /subscriptions/{sub}/locations (az account
+// list-locations) with the regions the providers advertise.
+func (h *Handler) listLocations(c *call, sub string) error {
+	if c.r.Method != http.MethodGet {
+		return methodNotAllowed(c)
+	}
+	if err := h.requireSubscriptionVisible(c, sub); err != nil {
+		return err
+	}
+	out := wire.Page[map[string]any]{Value: []map[string]any{}}
+	for _, r := range regions {
+		name := normLocation(r)
+		out.Value = append(out.Value, map[string]any{
+			"id": "/subscriptions/" + sub + "/locations/" + name, "name": name, "displayName": r, "regionalDisplayName": r,
+			"type": "Region", "metadata": map[string]any{"regionType": "Physical", "regionCategory": "Recommended"},
+		})
+	}
+	httpx.WriteJSON(c.w, http.StatusOK, out)
+	return nil
+}

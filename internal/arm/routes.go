@@ -111,6 +111,8 @@ func (h *Handler) route(c *call) error {
 		return h.operationResult(c, s[3])
 	case eq(s[2], "resources") && len(s) == 3:
 		return h.listResources(c, sub, "")
+	case eq(s[2], "locations") && len(s) == 3:
+		return h.listLocations(c, sub)
 	case eq(s[2], "providers") && (len(s) <= 4 || (len(s) == 5 && eq(s[4], "register"))):
 		return h.providers(c, sub, s[3:])
 	case eq(s[2], "providers") && len(s) >= 5:

@@ -377,6 +377,10 @@ func TestARMProviders(t *testing.T) {
 		!strings.Contains(string(r.Body), `"registrationState":"Registered"`) {
 		t.Errorf("register: %d %s", r.Status, r.Body)
 	}
+	// az account list-locations.
+	if names, _ := listNames(t, env, admin, "/subscriptions/"+sub+"/locations?api-version=2022-12-01"); !slices.Contains(names, "eastus") || !slices.Contains(names, "westeurope") {
+		t.Errorf("locations = %v", names)
+	}
 	// Tenant level: no subscription, no registration state.
 	r = armRaw(t, env, http.MethodGet, "/providers/Microsoft.ManagedIdentity?api-version=2021-04-01", admin, nil)
 	var tp map[string]any
