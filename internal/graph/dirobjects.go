@@ -26,7 +26,12 @@ func (h *Handler) directoryObject(ctx context.Context, id string, want map[strin
 		if err != nil && errs.KindOf(err) != errs.NotExist {
 			return nil, err
 		}
-		if err == nil && p.Type != model.PrincipalApplication {
+		if err == nil && p.Type == model.PrincipalUser && ok("user") {
+			o := h.userJSON(p)
+			o["@odata.type"] = "#microsoft.graph.user"
+			return o, nil
+		}
+		if err == nil && p.Type != model.PrincipalApplication && p.Type != model.PrincipalUser {
 			o := h.spJSON(p)
 			o["@odata.type"] = "#microsoft.graph.servicePrincipal"
 			return o, nil

@@ -1,7 +1,9 @@
 // Package oidc serves Coffer's Entra-like issuer: OpenID discovery (v1 and
 // v2 documents), the JWKS, MSAL's instance discovery, and the client
 // credentials grant on the v2 (scope=…/.default) and v1 (resource=) token
-// endpoints. Error bodies are OAuth2's {"error","error_description"} with
+// endpoints, and for directory users the authorization code flow with
+// PKCE (a sign-in page at /authorize, code and refresh_token grants at the
+// v2 token endpoint; see authorize.go). Error bodies are OAuth2's {"error","error_description"} with
 // Entra's AADSTS codes, which MSAL surfaces to users.
 package oidc
 
@@ -37,9 +39,14 @@ type Handler struct {
 	Minter     *identity.Minter
 	Keys       *identity.KeySet
 	Principals Principals
-	TenantID   string
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Users signs in directory users (authorization code flow); nil
+	// turns interactive sign-in off.
+	Users    Users
+	TenantID string
+	Logger   *slog.Logger
+	Now      func() time.Time
+
+	userFlows userFlows
 }
 
 // Mount registers the routes on mux.
@@ -51,6 +58,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /common/discovery/instance", h.instanceDiscovery)
 	mux.HandleFunc("GET /{tenant}/discovery/instance", h.instanceDiscovery)
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", h.tokenV2)
+	mux.HandleFunc("GET /{tenant}/oauth2/v2.0/authorize", h.authorize)
+	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/authorize", h.authorize)
 	mux.HandleFunc("POST /{tenant}/oauth2/token", h.tokenV1)
 }
 
@@ -90,7 +99,8 @@ func (h *Handler) discoveryV2(w http.ResponseWriter, r *http.Request) {
 		"end_session_endpoint":                  o + "/" + tid + "/oauth2/v2.0/logout",
 		"tenant_region_scope":                   "NA",
 		"cloud_instance_name":                   strings.TrimPrefix(o, "https://"),
-		"grant_types_supported":                 []string{"client_credentials"},
+		"grant_types_supported":                 []string{"client_credentials", "authorization_code", "refresh_token"},
+		"code_challenge_methods_supported":      []string{"S256", "plain"},
 	})
 }
 
@@ -191,6 +201,17 @@ func parseTokenRequest(r *http.Request) (*tokenRequest, error) {
 }
 
 func (h *Handler) tokenV2(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		h.oauthError(w, r, http.StatusBadRequest, "invalid_request", 900144, "The request body must be application/x-www-form-urlencoded and at most 64 KiB.")
+		return
+	}
+	if h.Users != nil {
+		if gt := r.PostForm.Get("grant_type"); gt == "authorization_code" || gt == "refresh_token" {
+			h.userGrant(w, r)
+			return
+		}
+	}
 	_, tok, ok := h.grant(w, r, func(tr *tokenRequest) (string, bool) {
 		scope := strings.TrimSpace(r.PostForm.Get("scope"))
 		if strings.Contains(scope, " ") {
