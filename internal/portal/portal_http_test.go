@@ -1,0 +1,148 @@
+package portal_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/coffer-dev/coffer/internal/cloud"
+	"github.com/coffer-dev/coffer/internal/testenv"
+)
+
+// browserish is an HTTP client with cookies that follows redirects, as a
+// browser without scripts does.
+type browserish struct {
+	t    *testing.T
+	env  *testenv.Env
+	c    *http.Client
+	base string
+	last string // body of the last page
+}
+
+func newBrowserish(t *testing.T) *browserish {
+	env := testenv.Start(t, testenv.Options{Cloud: cloud.Local})
+	jar, _ := cookiejar.New(nil)
+	c := env.Client()
+	c.Jar = jar
+	return &browserish{t: t, env: env, c: c, base: "https://localhost:" + env.Port()}
+}
+
+func (b *browserish) get(path string) *http.Response {
+	b.t.Helper()
+	resp, err := b.c.Get(b.base + path)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	b.last = string(body)
+	return resp
+}
+
+func (b *browserish) post(path string, form url.Values) *http.Response {
+	b.t.Helper()
+	resp, err := b.c.PostForm(b.base+path, form)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	b.last = string(body)
+	return resp
+}
+
+var (
+	reHidden = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
+	reCSRF   = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+)
+
+func unescape(s string) string {
+	return strings.NewReplacer("&amp;", "&", "&#43;", "+", "&#34;", `"`, "&#39;", "'", "&lt;", "<", "&gt;", ">").Replace(s)
+}
+
+// signIn opens the portal and signs in on the issuer's page.
+func (b *browserish) signIn(login, pw string) *http.Response {
+	b.t.Helper()
+	resp := b.get("/portal/")
+	if !strings.Contains(b.last, "Sign in") {
+		b.t.Fatalf("no sign-in page: %d %s", resp.StatusCode, b.last)
+	}
+	form := url.Values{"login": {login}, "passwd": {pw}}
+	for _, m := range reHidden.FindAllStringSubmatch(b.last, -1) {
+		form.Set(m[1], unescape(m[2]))
+	}
+	return b.post(resp.Request.URL.RequestURI(), form)
+}
+
+func (b *browserish) csrf() string {
+	m := reCSRF.FindStringSubmatch(b.last)
+	if m == nil {
+		b.t.Fatalf("no csrf token in %s", b.last)
+	}
+	return m[1]
+}
+
+// TestPortalSession: signing in through the authorization code flow opens
+// a session whose cookie is Secure, HttpOnly and SameSite=Lax; pages carry
+// a strict CSP; a form without the session's CSRF token is refused; sign
+// out ends the session.
+func TestPortalSession(t *testing.T) {
+	b := newBrowserish(t)
+	var setCookie []string
+	b.c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		setCookie = append(setCookie, req.Response.Header.Values("Set-Cookie")...)
+		return nil
+	}
+	resp := b.signIn(b.env.Admin.UserPrincipalName, b.env.Admin.Password)
+	if resp.StatusCode != 200 || !strings.Contains(b.last, "Azure services") || resp.Request.URL.Path != "/portal/" {
+		t.Fatalf("after sign-in: %d %s %s", resp.StatusCode, resp.Request.URL, b.last)
+	}
+	var sess string
+	for _, c := range setCookie {
+		if strings.HasPrefix(c, "coffer_portal=") && !strings.Contains(c, "Max-Age=0") {
+			sess = c
+		}
+	}
+	for _, attr := range []string{"Secure", "HttpOnly", "SameSite=Lax", "Path=/portal"} {
+		if !strings.Contains(sess, attr) {
+			t.Errorf("session cookie %q lacks %s", sess, attr)
+		}
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") {
+		t.Errorf("CSP %q", csp)
+	}
+	for _, p := range []string{"/portal/create?q=key", "/portal/create/keyvault", "/portal/create/keyvault/form", "/portal/resourcegroups",
+		"/portal/rg/coffer", "/portal/keyvaults", "/portal/virtualmachines", "/portal/kv/coffer/default/overview", "/portal/kv/coffer/default/secrets",
+		"/portal/kv/coffer/default/access-policies", "/portal/kv/coffer/default/access-policies/add", "/portal/kv/coffer/default/secrets/new",
+		"/portal/rg/coffer/delete"} {
+		if resp := b.get(p); resp.StatusCode != 200 {
+			t.Errorf("%s: %d %s", p, resp.StatusCode, b.last)
+		}
+	}
+	csrf := b.csrf()
+	// A cross-site form (no token, or another value) changes nothing.
+	for _, tok := range []string{"", "forged"} {
+		if resp := b.post("/portal/rg/coffer/delete", url.Values{"csrf": {tok}, "confirm": {"coffer"}}); resp.StatusCode != 403 {
+			t.Errorf("csrf %q: %d", tok, resp.StatusCode)
+		}
+	}
+	if resp := b.get("/portal/rg/coffer"); resp.StatusCode != 200 {
+		t.Errorf("the group is gone after refused posts: %d", resp.StatusCode)
+	}
+	// The wrong name typed does not delete.
+	if resp := b.post("/portal/rg/coffer/delete", url.Values{"csrf": {csrf}, "confirm": {"cofe"}}); resp.StatusCode != 400 {
+		t.Errorf("wrong confirmation: %d", resp.StatusCode)
+	}
+	resp = b.post("/portal/signout", url.Values{"csrf": {csrf}})
+	if !strings.Contains(b.last, "You signed out") {
+		t.Errorf("sign out: %d %s", resp.StatusCode, b.last)
+	}
+	b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if resp := b.get("/portal/resourcegroups"); resp.StatusCode != 302 || !strings.Contains(resp.Header.Get("Location"), "/oauth2/v2.0/authorize") {
+		t.Errorf("after sign-out: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
