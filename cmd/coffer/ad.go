@@ -15,7 +15,7 @@ import (
 )
 
 func newADCmd() *cobra.Command {
-	ad := &cobra.Command{Use: "ad", Short: "Manage directory objects (service principals)"}
+	ad := &cobra.Command{Use: "ad", Short: "Manage directory objects (service principals, users)"}
 	sp := &cobra.Command{Use: "sp", Short: "Manage service principals"}
 	var name, role, id, displayName string
 	var scopes []string
@@ -132,7 +132,7 @@ func newADCmd() *cobra.Command {
 	_ = reset.MarkFlagRequired("id")
 	cred.AddCommand(reset)
 	sp.AddCommand(createForRBAC, list, show, del, cred)
-	ad.AddCommand(sp)
+	ad.AddCommand(sp, newADUserCmd())
 	return ad
 }
 
