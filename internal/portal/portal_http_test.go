@@ -1,6 +1,7 @@
 package portal_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -144,5 +145,70 @@ func TestPortalSession(t *testing.T) {
 	b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	if resp := b.get("/portal/resourcegroups"); resp.StatusCode != 302 || !strings.Contains(resp.Header.Get("Location"), "/oauth2/v2.0/authorize") {
 		t.Errorf("after sign-out: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// adminGraph creates a user through Graph as the bootstrap service
+// principal.
+func createUser(t *testing.T, env *testenv.Env, upn, pw string, enabled bool) {
+	t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {env.Admin.ClientID}, "client_secret": {env.Admin.ClientSecret},
+		"scope": {"https://graph.microsoft.com/.default"}}
+	resp, err := env.Client().PostForm(env.AuthorityHost()+env.Instance.TenantID+"/oauth2/v2.0/token", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&tr)
+	resp.Body.Close()
+	body, _ := json.Marshal(map[string]any{"accountEnabled": enabled, "displayName": "Bob", "mailNickname": "bob", "userPrincipalName": upn,
+		"passwordProfile": map[string]any{"password": pw}})
+	req, _ := http.NewRequest("POST", env.AuthorityHost()+"v1.0/users", strings.NewReader(string(body)))
+	req.Header.Set("Authorization", "Bearer "+tr.AccessToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = env.Client().Do(req)
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("create user: %v %v", resp.Status, err)
+	}
+	resp.Body.Close()
+}
+
+// TestPortalForbidden: the portal has no back door. A user without roles
+// signs in, sees nothing to manage, and is told why when refused: the
+// 403 carries ARM's own explanation; nothing changes.
+func TestPortalForbidden(t *testing.T) {
+	b := newBrowserish(t)
+	createUser(t, b.env, "bob@coffer.local", "Str0ng-Passw0rd", true)
+	if resp := b.signIn("bob@coffer.local", "Str0ng-Passw0rd"); resp.StatusCode != 200 || !strings.Contains(b.last, "Signed in as Bob") {
+		t.Fatalf("sign-in: %d %s", resp.StatusCode, b.last)
+	}
+	resp := b.get("/portal/kv/coffer/default/overview")
+	if resp.StatusCode != 403 || !strings.Contains(b.last, "You do not have permission to do this.") ||
+		!strings.Contains(b.last, "does not have authorization to perform action &#39;Microsoft.KeyVault/vaults/read&#39;") {
+		t.Errorf("vault as bob: %d %s", resp.StatusCode, b.last)
+	}
+	b.get("/portal/rg/coffer/delete")
+	if resp := b.get("/portal/resourcegroups"); resp.StatusCode != 403 || strings.Contains(b.last, `href="/portal/rg/coffer"`) ||
+		!strings.Contains(b.last, "You do not have permission to do this.") {
+		t.Errorf("bob lists groups he cannot read: %d %s", resp.StatusCode, b.last)
+	}
+	b.get("/portal/")
+	resp = b.post("/portal/rg/coffer/delete", url.Values{"csrf": {b.csrf()}, "confirm": {"coffer"}})
+	if resp.StatusCode != 403 || !strings.Contains(b.last, "Microsoft.Resources/subscriptions/resourceGroups/delete") {
+		t.Errorf("delete as bob: %d %s", resp.StatusCode, b.last)
+	}
+	if _, err := b.env.Resources.Group(t.Context(), b.env.Instance.SubscriptionID, "coffer"); err != nil {
+		t.Errorf("the group is gone: %v", err)
+	}
+}
+
+// TestPortalDisabledUser: a disabled user cannot sign in (AADSTS50057).
+func TestPortalDisabledUser(t *testing.T) {
+	b := newBrowserish(t)
+	createUser(t, b.env, "carol@coffer.local", "Str0ng-Passw0rd", false)
+	if b.signIn("carol@coffer.local", "Str0ng-Passw0rd"); !strings.Contains(b.last, "AADSTS50057: The user account is disabled.") {
+		t.Errorf("disabled user: %s", b.last)
 	}
 }

@@ -61,9 +61,20 @@ func (h *Handler) vaultForm(w http.ResponseWriter, r *http.Request, s *session, 
 			d.Regions = append(d.Regions, option{l.Name, l.DisplayName})
 		}
 	}
-	if len(d.Regions) == 0 && d.In.Region != "" {
-		d.Regions = []option{{d.In.Region, d.In.Region}}
+	// The resource groups' regions are offered too (first), so a vault can
+	// go where its group is even in a region ARM does not list (local).
+	seen := map[string]bool{}
+	for _, r := range d.Regions {
+		seen[r.Value] = true
 	}
+	var extra []option
+	for _, g := range groups.Value {
+		if !seen[g.Location] {
+			seen[g.Location] = true
+			extra = append(extra, option{g.Location, g.Location})
+		}
+	}
+	d.Regions = append(extra, d.Regions...)
 	h.render(w, r, s, http.StatusOK, "kvcreate", d)
 }
 
