@@ -166,11 +166,22 @@ func TestAuthCodePKCE(t *testing.T) {
 	if tr := f.token(t, redeem(code, redirect, verifier)); tr.status != 400 || tr.Error != "invalid_grant" || tr.Codes[0] != 54005 {
 		t.Errorf("reused code: %+v", tr)
 	}
-	// The refresh token gets a token for another resource.
-	tr = f.token(t, url.Values{"grant_type": {"refresh_token"}, "client_id": {oidc.AzureCLIClientID}, "refresh_token": {tr.Refresh},
-		"scope": {"https://vault.localhost/.default"}})
-	if tr.status != 200 || claims(t, tr.AccessToken)["aud"] != "https://vault.localhost" {
+	// The refresh token gets a token for another resource, and a new
+	// refresh token: the used one is spent.
+	first := tr.Refresh
+	refresh := func(rt string) tokenResp {
+		return f.token(t, url.Values{"grant_type": {"refresh_token"}, "client_id": {oidc.AzureCLIClientID}, "refresh_token": {rt},
+			"scope": {"https://vault.localhost/.default"}})
+	}
+	tr = refresh(first)
+	if tr.status != 200 || claims(t, tr.AccessToken)["aud"] != "https://vault.localhost" || tr.Refresh == "" || tr.Refresh == first {
 		t.Fatalf("refresh: %+v", tr)
+	}
+	if again := refresh(first); again.status != 400 || again.Error != "invalid_grant" {
+		t.Errorf("spent refresh token: %+v", again)
+	}
+	if next := refresh(tr.Refresh); next.status != 200 {
+		t.Errorf("rotated refresh token: %+v", next)
 	}
 	if tr := f.token(t, url.Values{"grant_type": {"refresh_token"}, "client_id": {oidc.AzureCLIClientID}, "refresh_token": {"nope"},
 		"scope": {"https://vault.localhost/.default"}}); tr.status != 400 || tr.Error != "invalid_grant" {

@@ -7,10 +7,14 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/httpx"
 	"github.com/coffer-dev/coffer/internal/model"
 )
+
+// maxRefreshTokens bounds the in-memory refresh tokens.
+const maxRefreshTokens = 100_000
 
 // userTokenResponse is the v2.0 token endpoint's answer to a user grant.
 type userTokenResponse struct {
@@ -127,7 +131,11 @@ func (h *Handler) userGrant(w http.ResponseWriter, r *http.Request) {
 			g = nil
 		}
 		if g != nil {
+			// Refresh tokens rotate (RFC 9700 §4.14.2 for public
+			// clients): the answer carries the next one, so each sign-in
+			// holds one at a time and a stolen, already-used one is dead.
 			oid = g.oid
+			delete(fl.refresh, digest(rt))
 		}
 		fl.mu.Unlock()
 		if g == nil {
@@ -158,7 +166,15 @@ func (h *Handler) userGrant(w http.ResponseWriter, r *http.Request) {
 	}
 	refresh := randomToken()
 	fl.mu.Lock()
-	fl.refresh[digest(refresh)] = &refreshGrant{oid: p.ObjectID, clientID: clientID, expires: now.Add(RefreshTokenLifetime)}
+	if len(fl.refresh) >= maxRefreshTokens {
+		fl.sweepAt = time.Time{}
+		fl.sweep(now)
+	}
+	if len(fl.refresh) < maxRefreshTokens {
+		fl.refresh[digest(refresh)] = &refreshGrant{oid: p.ObjectID, clientID: clientID, expires: now.Add(RefreshTokenLifetime)}
+	} else {
+		refresh = "" // full: the client signs in again when its token expires
+	}
 	fl.mu.Unlock()
 	secs := int64(tok.Expires.Sub(tok.NotBefore).Seconds())
 	resp := userTokenResponse{TokenType: "Bearer", Scope: aud + "/" + strings.ReplaceAll(scp, " ", " "+aud+"/"), ExpiresIn: secs, ExtExpiresIn: secs,

@@ -88,6 +88,9 @@ type cachedToken struct {
 }
 
 type session struct {
+	// tokMu serializes token refreshes: refresh tokens rotate, so two
+	// pages refreshing at once with one token would sign one of them out.
+	tokMu    sync.Mutex
 	mu       sync.Mutex
 	csrf     string
 	oid      string
@@ -327,6 +330,8 @@ func parseClaims(raw string) tokenClaims {
 // token returns the session's access token for audience, redeeming the
 // refresh token when it has none that is still valid.
 func (h *Handler) token(r *http.Request, s *session, audience string) (string, error) {
+	s.tokMu.Lock()
+	defer s.tokMu.Unlock()
 	s.mu.Lock()
 	t, ok := s.tokens[audience]
 	rt := s.refresh
