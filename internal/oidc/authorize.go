@@ -103,6 +103,7 @@ type userFlows struct {
 	mu       sync.Mutex
 	codes    map[[32]byte]*authCode
 	refresh  map[[32]byte]*refreshGrant
+	devices  map[[32]byte]*deviceGrant
 	perUser  *failureLimiter
 	perAddr  *failureLimiter
 	sweepAt  time.Time
@@ -114,6 +115,7 @@ func (h *Handler) flows() *userFlows {
 	f.once.Do(func() {
 		f.codes = map[[32]byte]*authCode{}
 		f.refresh = map[[32]byte]*refreshGrant{}
+		f.devices = map[[32]byte]*deviceGrant{}
 		f.perUser = newFailureLimiter(userFailLimit, failWindow)
 		f.perAddr = newFailureLimiter(addrFailLimit, failWindow)
 		f.sweepGap = time.Minute
@@ -135,6 +137,11 @@ func (f *userFlows) sweep(now time.Time) {
 	for k, g := range f.refresh {
 		if now.After(g.expires) {
 			delete(f.refresh, k)
+		}
+	}
+	for k, g := range f.devices {
+		if now.After(g.expires.Add(time.Minute)) {
+			delete(f.devices, k)
 		}
 	}
 }

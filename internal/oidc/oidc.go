@@ -60,6 +60,9 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", h.tokenV2)
 	mux.HandleFunc("GET /{tenant}/oauth2/v2.0/authorize", h.authorize)
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/authorize", h.authorize)
+	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/devicecode", h.deviceCode)
+	mux.HandleFunc("GET "+DeviceLoginPath, h.deviceLogin)
+	mux.HandleFunc("POST "+DeviceLoginPath, h.deviceLogin)
 	mux.HandleFunc("POST /{tenant}/oauth2/token", h.tokenV1)
 }
 
@@ -99,7 +102,7 @@ func (h *Handler) discoveryV2(w http.ResponseWriter, r *http.Request) {
 		"end_session_endpoint":                  o + "/" + tid + "/oauth2/v2.0/logout",
 		"tenant_region_scope":                   "NA",
 		"cloud_instance_name":                   strings.TrimPrefix(o, "https://"),
-		"grant_types_supported":                 []string{"client_credentials", "authorization_code", "refresh_token"},
+		"grant_types_supported":                 []string{"client_credentials", "authorization_code", "refresh_token", deviceCodeGrant},
 		"code_challenge_methods_supported":      []string{"S256", "plain"},
 	})
 }
@@ -207,7 +210,7 @@ func (h *Handler) tokenV2(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.Users != nil {
-		if gt := r.PostForm.Get("grant_type"); gt == "authorization_code" || gt == "refresh_token" {
+		if gt := r.PostForm.Get("grant_type"); gt == "authorization_code" || gt == "refresh_token" || gt == deviceCodeGrant || gt == "device_code" {
 			h.userGrant(w, r)
 			return
 		}

@@ -59,7 +59,11 @@ func resourceOf(scope string) (aud, scp string, ok bool) {
 	return aud, scp, true
 }
 
-// userGrant serves grant_type=authorization_code and refresh_token.
+// deviceCodeGrant is RFC 8628's grant type (Entra also takes "device_code").
+const deviceCodeGrant = "urn:ietf:params:oauth:grant-type:device_code"
+
+// userGrant serves grant_type=authorization_code, refresh_token and the
+// device code grant.
 func (h *Handler) userGrant(w http.ResponseWriter, r *http.Request) {
 	if !h.knownTenant(r.PathValue("tenant"), true) {
 		h.oauthError(w, r, http.StatusBadRequest, "invalid_request", 90002, fmt.Sprintf("Tenant '%s' not found.", r.PathValue("tenant")))
@@ -121,6 +125,11 @@ func (h *Handler) userGrant(w http.ResponseWriter, r *http.Request) {
 		}
 		if s := f.Get("scope"); s != "" {
 			scope = s
+		}
+	case deviceCodeGrant, "device_code":
+		var ok bool
+		if oid, scope, ok = h.pollDevice(w, r, clientID); !ok {
+			return
 		}
 	case "refresh_token":
 		rt := f.Get("refresh_token")
