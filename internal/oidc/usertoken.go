@@ -186,13 +186,29 @@ func (h *Handler) userGrant(w http.ResponseWriter, r *http.Request) {
 	}
 	fl.mu.Unlock()
 	secs := int64(tok.Expires.Sub(tok.NotBefore).Seconds())
-	resp := userTokenResponse{TokenType: "Bearer", Scope: aud + "/" + strings.ReplaceAll(scp, " ", " "+aud+"/"), ExpiresIn: secs, ExtExpiresIn: secs,
+	resp := userTokenResponse{TokenType: "Bearer", Scope: grantedScope(aud, scp, scope), ExpiresIn: secs, ExtExpiresIn: secs,
 		AccessToken: tok.Raw, RefreshToken: refresh}
 	if f.Get("client_info") == "1" {
 		resp.ClientInfo = clientInfo(p.ObjectID, h.TenantID)
 	}
 	noStore(w)
 	httpx.WriteJSON(w, http.StatusOK, resp)
+}
+
+// grantedScope is the response's scope: the scp claim's scopes qualified
+// by the resource and, as Entra lists it too, a requested "/.default"
+// (MSAL treats a requested scope missing from it as declined).
+func grantedScope(aud, scp, requested string) string {
+	var out []string
+	for _, s := range strings.Fields(scp) {
+		out = append(out, aud+"/"+s)
+	}
+	for _, s := range strings.Fields(requested) {
+		if strings.HasSuffix(s, "/.default") {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // pkceOK checks an RFC 7636 code verifier against its challenge.
