@@ -242,6 +242,10 @@ func TestBrowserWalkthrough(t *testing.T) {
 		see(`//table//td[normalize-space(.)="myVM"]`),
 	)
 	screenshot("access-policies")
+	// The same page reads on a narrow window (the menu goes on top).
+	do("narrow window", chromedp.EmulateViewport(390, 844), see(`//table//td[normalize-space(.)="myVM"]`))
+	screenshot("access-policies-narrow")
+	do("wide window", chromedp.EmulateViewport(1280, 800))
 
 	// The VM's identity reads the secret, as the tutorial's PowerShell does:
 	// a managed identity token for https://vault.azure.net, then the secret.
