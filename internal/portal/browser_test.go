@@ -191,7 +191,11 @@ func TestBrowserWalkthrough(t *testing.T) {
 	do("create a key vault",
 		click(navLink("Create a resource")),
 		fill("Search the Marketplace", "Key Vault"+kb.Enter),
+		// Each click that loads a page is followed by a wait for something
+		// only the next page has, so no click lands on the page going away.
+		see(`//h2[normalize-space(.)="Results for “Key Vault”"]`),
 		click(control("Key Vault")),
+		see(`//h1[normalize-space(.)="Key Vault"]`),
 		click(control("Create")),
 		see(`//h1[normalize-space(.)="Create a key vault"]`),
 		choose("Subscription", env.Instance.SubscriptionID),
@@ -210,6 +214,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 	}
 	do("create a secret",
 		click(`//nav//a[normalize-space(.)="Secrets"]`),
+		see(`//caption[normalize-space(.)="Secrets"]`),
 		click(control("Generate/Import")),
 		see(`//h2[normalize-space(.)="Create a secret"]`),
 	)
@@ -227,6 +232,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 	}
 	do("grant access",
 		click(`//nav//a[normalize-space(.)="Access policies"]`),
+		see(`//caption[normalize-space(.)="Current access policies"]`),
 		click(control("Add Access Policy")),
 		choose("Configure from template (optional)", "Secret Management"),
 		fill("Select principal", "myVM"),
@@ -269,6 +275,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 
 	do("VM identity",
 		click(navLink("Virtual machines")),
+		see(`//h1[normalize-space(.)="Virtual machines"]`),
 		click(`//main//a[normalize-space(.)="myVM"]`),
 	)
 	status := text("VM identity", `//dt[normalize-space(.)="Status"]/following-sibling::dd[1]`)
@@ -277,8 +284,31 @@ func TestBrowserWalkthrough(t *testing.T) {
 		t.Errorf("Identity: status %q, principal %q, want On and %s", status, principalID, vm.SystemAssigned)
 	}
 
+	// Beyond the tutorial: the value only on a deliberate click; delete,
+	// then recover from "Manage deleted secrets".
+	do("show, delete and recover the secret",
+		click(navLink("Key vaults")),
+		see(`//h1[normalize-space(.)="Key vaults"]`),
+		click(`//main//a[normalize-space(.)="`+vault+`"]`),
+		click(`//nav//a[normalize-space(.)="Secrets"]`),
+		click(`//main//table//a[normalize-space(.)="`+secret+`"]`),
+		see(`//caption[normalize-space(.)="Versions"]`),
+		chromedp.WaitNotPresent(field("Secret value")),
+		click(control("Show Secret Value")),
+		see(field("Secret value")+`[@value="`+value+`"]`),
+		click(control("Delete")),
+		see(`//caption[normalize-space(.)="Secrets"]`),
+		see(shows("There are no secrets available.")),
+		click(control("Manage deleted secrets")),
+		click(`//button[@aria-label="Recover `+secret+`"]`),
+		see(shows("Recovered "+secret+".")),
+		click(`//main//a[normalize-space(.)="Back to Secrets"]`),
+		see(fmt.Sprintf(`//table//a[normalize-space(.)=%q]`, secret)),
+	)
+
 	do("delete the resource group",
 		click(navLink("Resource groups")),
+		see(`//h1[normalize-space(.)="Resource groups"]`),
 		click(`//main//a[normalize-space(.)="mi-test"]`),
 		click(control("Delete resource group")),
 		fill("Enter resource group name to confirm deletion", "mi-test"),

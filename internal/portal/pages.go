@@ -145,6 +145,10 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, s *session, p st
 		h.secrets(w, r, s, rg, name)
 	case kind == "kv" && sub == "/secrets/new" && (get || post):
 		h.secretNew(w, r, s, rg, name)
+	case kind == "kv" && sub == "/secret" && (get || post):
+		h.secretPage(w, r, s, rg, name)
+	case kind == "kv" && sub == "/deleted-secrets" && (get || post):
+		h.deletedSecrets(w, r, s, rg, name)
 	case kind == "kv" && sub == "/access-policies" && get:
 		h.policies(w, r, s, rg, name, "")
 	case kind == "kv" && sub == "/access-policies" && post:
