@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/coffer-dev/coffer/internal/cloud"
+	"github.com/coffer-dev/coffer/internal/policy"
 	"github.com/coffer-dev/coffer/internal/testenv"
 	"github.com/coffer-dev/coffer/internal/testreq"
 )
@@ -118,75 +119,11 @@ func TestBrowserWalkthrough(t *testing.T) {
 		t.Fatalf("VM: %+v %v", vm, err)
 	}
 
-	profile, err := os.MkdirTemp("", "coffer-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(profile) })
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium), chromedp.UserDataDir(profile), chromedp.WindowSize(1280, 800),
-		chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.Flag("no-default-browser-check", true),
-		// The server's certificate comes from the test's own CA.
-		chromedp.Flag("ignore-certificate-errors", true),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	defer cancelCtx()
-	// Start the browser on a context without a deadline (its lifetime is
-	// the browser's); the walkthrough then runs with one.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-
+	br := startBrowser(t, chromium)
+	do, text, screenshot := br.do, br.text, br.screenshot
 	portal := "https://localhost:" + env.Port() + "/portal/"
-	do := func(name string, actions ...step) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			loc, _ := chromedp.Run(ctx, chromedp.Location())
-			body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
-			t.Fatalf("%s: %v\nat %s:\n%s", name, err, loc, body)
-		}
-	}
-	text := func(name, sel string) string {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(sctx, chromedp.TextContent(sel))
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		return strings.TrimSpace(v)
-	}
-	screenshot := func(name string) {
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Errorf("screenshot: %v", err)
-			return
-		}
-		dir := os.Getenv("COFFER_SCREENSHOT_DIR")
-		if dir == "" {
-			dir = os.TempDir()
-		}
-		p := filepath.Join(dir, "portal-"+name+".png")
-		if err := os.WriteFile(p, png, 0o644); err != nil {
-			t.Errorf("screenshot: %v", err)
-		}
-		t.Logf("screenshot: %s", p)
-	}
 
-	do("sign in",
-		chromedp.Navigate(portal),
-		see(`//h1[normalize-space(.)="Sign in"]`),
-		fill("Email address", env.Admin.UserPrincipalName),
-		fill("Password", env.Admin.Password),
-		click(`//button[normalize-space(.)="Sign in"]`),
-		see(`//h1[normalize-space(.)="Azure services"]`),
-	)
+	br.signIn(portal, env.Admin.UserPrincipalName, env.Admin.Password)
 	const vault, secret, value = "mi-lab-vault", "mi-test", "My Secret"
 	do("create a key vault",
 		click(navLink("Create a resource")),
@@ -319,4 +256,159 @@ func TestBrowserWalkthrough(t *testing.T) {
 	if _, err := env.Resources.Group(context.Background(), env.Instance.SubscriptionID, "mi-test"); err == nil {
 		t.Errorf("the resource group still exists")
 	}
+}
+
+// browser is one headless Chromium with a fresh profile, and the step
+// helpers the tests use.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func startBrowser(t *testing.T, chromium string) *browser {
+	t.Helper()
+	profile, err := os.MkdirTemp("", "coffer-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(profile) })
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium), chromedp.UserDataDir(profile), chromedp.WindowSize(1280, 800),
+		chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.Flag("no-default-browser-check", true),
+		// The server's certificate comes from the test's own CA.
+		chromedp.Flag("ignore-certificate-errors", true),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	t.Cleanup(cancelCtx)
+	// Start the browser on a context without a deadline (its lifetime is
+	// the browser's); the walkthrough then runs with one.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return &browser{t: t, ctx: ctx}
+}
+
+func (b *browser) do(name string, actions ...step) {
+	b.t.Helper()
+	sctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		loc, _ := chromedp.Run(b.ctx, chromedp.Location())
+		body, _ := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("body")))
+		b.t.Fatalf("%s: %v\nat %s:\n%s", name, err, loc, body)
+	}
+}
+
+func (b *browser) text(name, sel string) string {
+	b.t.Helper()
+	sctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(sctx, chromedp.TextContent(sel))
+	if err != nil {
+		b.t.Fatalf("%s: %v", name, err)
+	}
+	return strings.TrimSpace(v)
+}
+
+// screenshot writes the page to COFFER_SCREENSHOT_DIR (CI keeps them as
+// artifacts), else the temp directory.
+func (b *browser) screenshot(name string) {
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Errorf("screenshot: %v", err)
+		return
+	}
+	dir := os.Getenv("COFFER_SCREENSHOT_DIR")
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	p := filepath.Join(dir, "portal-"+name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		b.t.Errorf("screenshot: %v", err)
+	}
+	b.t.Logf("screenshot: %s", p)
+}
+
+// signIn opens the portal and signs in on the issuer's page.
+func (b *browser) signIn(portal, upn, pw string) {
+	b.t.Helper()
+	b.do("sign in as "+upn,
+		chromedp.Navigate(portal),
+		see(`//h1[normalize-space(.)="Sign in"]`),
+		fill("Email address", upn),
+		fill("Password", pw),
+		click(`//button[normalize-space(.)="Sign in"]`),
+		see(`//h1[normalize-space(.)="Azure services"]`),
+	)
+}
+
+// TestBrowserRBAC: a vault with the Azure RBAC permission model. Its
+// creator (Owner of the subscription, a control-plane role) is refused
+// its secrets, with Key Vault's explanation; Access control (IAM) grants
+// another user Reader on the resource group and Key Vault Secrets Officer
+// on the vault, and that user then adds a secret in the portal.
+func TestBrowserRBAC(t *testing.T) {
+	chromium := testreq.Need(t, "chromium")[0]
+	env := testenv.Start(t, testenv.Options{Cloud: cloud.Local})
+	createUser(t, env, "bob@coffer.local", "Str0ng-Passw0rd", true)
+	br := startBrowser(t, chromium)
+	portal := "https://localhost:" + env.Port() + "/portal/"
+	br.signIn(portal, env.Admin.UserPrincipalName, env.Admin.Password)
+	const vault = "rbac-vault"
+	br.do("create an RBAC vault",
+		chromedp.Navigate(portal+"create/keyvault/form"),
+		choose("Resource group", "coffer"),
+		fill("Name", vault),
+		click(option("Azure role-based access control")),
+		click(control("Review + create")),
+		see(shows("Validation passed")),
+		see(shows("Azure role-based access control")),
+		click(control("Create")),
+		click(control("Go to resource")),
+		see(essential("Permission model")+`[normalize-space(.)="Azure role-based access control"]`),
+		click(`//nav//a[normalize-space(.)="Secrets"]`),
+		see(shows("You do not have permission to do this.")),
+		see(shows("Microsoft.KeyVault/vaults/secrets/readMetadata/action")),
+	)
+	assign := func(page, role string) {
+		br.do("assign "+role,
+			chromedp.Navigate(page),
+			see(`//h2[normalize-space(.)="Access control (IAM)"]`),
+			chromedp.SetValue(field("Role"), roleID(t, role)),
+			fill("Select members", "Bob"),
+			click(control("Search")),
+			click(option("Bob (bob@coffer.local)")),
+			click(control("Review + assign")),
+			see(shows("Added role assignment: "+role+".")),
+			see(fmt.Sprintf(`//table//tr[td[normalize-space(.)="Bob (bob@coffer.local)"] and td[normalize-space(.)=%q]]`, role)),
+		)
+	}
+	assign(portal+"rg/coffer/iam", "Reader")
+	assign(portal+"kv/coffer/"+vault+"/iam", "Key Vault Secrets Officer")
+	br.screenshot("rbac-iam")
+	br.do("sign out", click(`//header//button[normalize-space(.)="Sign out"]`), see(`//h1[normalize-space(.)="You signed out of your account"]`))
+
+	br.signIn(portal, "bob@coffer.local", "Str0ng-Passw0rd")
+	br.do("bob adds a secret",
+		chromedp.Navigate(portal+"kv/coffer/"+vault+"/secrets"),
+		click(control("Generate/Import")),
+		fill("Name", "bobs-secret"),
+		fill("Secret value", "s3cret"),
+		click(control("Create")),
+		see(shows("has been successfully created")),
+		see(`//table//a[normalize-space(.)="bobs-secret"]`),
+	)
+}
+
+// roleID is a built-in role's GUID by name (the Role list's values).
+func roleID(t *testing.T, name string) string {
+	r, ok := policy.LookupRole(name)
+	if !ok {
+		t.Fatalf("no role %s", name)
+	}
+	return r.ID
 }

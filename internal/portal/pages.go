@@ -127,6 +127,8 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, s *session, p st
 			h.groupDelete(w, r, s, rg)
 		case sub == "/deleting" && get:
 			h.groupDeleting(w, r, s, rg)
+		case sub == "/iam" && (get || post):
+			h.groupIAM(w, r, s, rg)
 		default:
 			h.render(w, r, s, http.StatusNotFound, "message", msgPage("Not found", "The portal has no page at "+p+"."))
 		}
@@ -145,6 +147,8 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, s *session, p st
 		h.secrets(w, r, s, rg, name)
 	case kind == "kv" && sub == "/secrets/new" && (get || post):
 		h.secretNew(w, r, s, rg, name)
+	case kind == "kv" && sub == "/iam" && (get || post):
+		h.vaultIAM(w, r, s, rg, name)
 	case kind == "kv" && sub == "/secret" && (get || post):
 		h.secretPage(w, r, s, rg, name)
 	case kind == "kv" && sub == "/deleted-secrets" && (get || post):
