@@ -35,3 +35,14 @@ func TestCLIUsers(t *testing.T) {
 	c.ok("ad", "user", "delete", "--id", id)
 	c.fails("does not exist", "ad", "user", "show", "--id", id)
 }
+
+// TestCLIRoleAssignUser: az role assignment create --assignee takes a
+// user's principal name.
+func TestCLIRoleAssignUser(t *testing.T) {
+	c := startAzCLIEnv(t)
+	u := c.ok("ad", "user", "create", "--display-name", "Ann", "--password", "Str0ng-Passw0rd", "--user-principal-name", "ann@coffer.local")
+	a := c.ok("role", "assignment", "create", "--assignee", "ann@coffer.local", "--role", "Reader", "--scope", "/subscriptions/"+field(c.ok("account", "show"), "id"))
+	if got := field(a, "properties", "principalId"); got != field(u, "id") || field(a, "properties", "principalType") != "User" {
+		t.Errorf("assignment %v, want principal %s (User)", a, field(u, "id"))
+	}
+}

@@ -2,14 +2,15 @@
 // the SDKs and CI pipelines use to manage credentials: applications (app
 // registrations) with password credentials (addPassword/removePassword),
 // service principals (including managed identities, as Entra lists them),
-// directoryObjects/getByIds, and the OData query options Graph serves on
-// them ($filter through package odata, $search, $select, $top with
-// @odata.nextLink paging, $count, $orderby). The directory has no users:
-// /users lists are empty and /me answers as Graph does for app-only
-// tokens. Client secrets are returned
-// once and stored hashed. Any principal may read; only the bootstrap admin
-// may write, because Azure RBAC roles (even Owner of the subscription) are
-// not directory roles.
+// directoryObjects/getByIds, users (who sign in to the portal and to
+// interactive clients with a password; /users/{id or userPrincipalName}),
+// and the OData query options Graph serves on them ($filter through
+// package odata, $search, $select, $top with @odata.nextLink paging,
+// $count, $orderby). Client secrets are returned once and stored hashed,
+// passwords only as argon2id hashes. /me answers as Graph does for
+// app-only tokens. Any principal may read; only the bootstrap admins (the
+// service principal and the admin user) may write, because Azure RBAC
+// roles (even Owner of the subscription) are not directory roles.
 package graph
 
 import (
