@@ -275,7 +275,7 @@ func (h *Handler) grant(w http.ResponseWriter, r *http.Request, resource func(*t
 		return nil, nil, false
 	}
 	if tr.grantType != "client_credentials" {
-		h.oauthError(w, r, http.StatusBadRequest, "unsupported_grant_type", 70003, "The app requested an unsupported grant type '"+tr.grantType+"'. Coffer supports client_credentials.")
+		h.oauthError(w, r, http.StatusBadRequest, "unsupported_grant_type", 70003, "The app requested an unsupported grant type '"+tr.grantType+"'. Coffer supports client_credentials here, and for directory users authorization_code, refresh_token and the device code grant at the v2.0 token endpoint.")
 		return nil, nil, false
 	}
 	if tr.clientID == "" {
