@@ -215,6 +215,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 		see(`//h1[normalize-space(.)="Virtual machines"]`),
 		click(`//main//a[normalize-space(.)="myVM"]`),
 	)
+	do("VM connect", click(control("Connect")), see(shows("coffer agent")))
 	status := text("VM identity", `//dt[normalize-space(.)="Status"]/following-sibling::dd[1]`)
 	principalID := text("VM identity", `//dt[normalize-space(.)="Object (principal) ID"]/following-sibling::dd[1]`)
 	if status != "On" || principalID != vm.SystemAssigned {
