@@ -114,6 +114,12 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, s *session, p st
 	case p == "/keyvaults" && get:
 		h.vaultList(w, r, s)
 		return
+	case p == "/managedidentities" && (get || post):
+		h.identities(w, r, s)
+		return
+	case p == "/create/virtualmachine/form" && (get || post):
+		h.vmCreate(w, r, s)
+		return
 	case p == "/virtualmachines" && get:
 		h.vmList(w, r, s)
 		return
@@ -178,8 +184,8 @@ type product struct{ Slug, Name, Publisher, Description, Create string }
 
 var products = []product{
 	{"keyvault", "Key Vault", "Microsoft", "Safeguard cryptographic keys and other secrets used by cloud apps and services.", Prefix + "/create/keyvault/form"},
-	{"virtualmachine", "Virtual machine", "Microsoft", "Create a virtual machine with a managed identity: run `coffer agent` on the machine it stands for.", Prefix + "/virtualmachines"},
-	{"managedidentity", "Managed Identity", "Microsoft", "Create an identity that Azure resources can use (user-assigned managed identity).", ""},
+	{"virtualmachine", "Virtual machine", "Microsoft", "Create a virtual machine with a managed identity: run `coffer agent` on the machine it stands for.", Prefix + "/create/virtualmachine/form"},
+	{"managedidentity", "Managed Identity", "Microsoft", "Create an identity that Azure resources can use (user-assigned managed identity).", Prefix + "/managedidentities"},
 	{"resourcegroup", "Resource group", "Microsoft", "A container that holds related resources for an Azure solution.", Prefix + "/create/resourcegroup/form"},
 }
 

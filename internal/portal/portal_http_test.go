@@ -119,7 +119,8 @@ func TestPortalSession(t *testing.T) {
 	for _, p := range []string{"/portal/create?q=key", "/portal/create/keyvault", "/portal/create/keyvault/form", "/portal/resourcegroups",
 		"/portal/rg/coffer", "/portal/keyvaults", "/portal/virtualmachines", "/portal/kv/coffer/default/overview", "/portal/kv/coffer/default/secrets",
 		"/portal/kv/coffer/default/access-policies", "/portal/kv/coffer/default/access-policies/add", "/portal/kv/coffer/default/secrets/new",
-		"/portal/rg/coffer/delete"} {
+		"/portal/rg/coffer/delete", "/portal/managedidentities", "/portal/create/virtualmachine/form", "/portal/rg/coffer/iam",
+		"/portal/kv/coffer/default/iam", "/portal/kv/coffer/default/deleted-secrets"} {
 		if resp := b.get(p); resp.StatusCode != 200 {
 			t.Errorf("%s: %d %s", p, resp.StatusCode, b.last)
 		}
@@ -210,5 +211,30 @@ func TestPortalDisabledUser(t *testing.T) {
 	createUser(t, b.env, "carol@coffer.local", "Str0ng-Passw0rd", false)
 	if b.signIn("carol@coffer.local", "Str0ng-Passw0rd"); !strings.Contains(b.last, "AADSTS50057: The user account is disabled.") {
 		t.Errorf("disabled user: %s", b.last)
+	}
+}
+
+// TestPortalVMAndIdentities: Create a virtual machine with a system
+// assigned identity (its Identity shows Status On), and create and delete
+// a user assigned managed identity.
+func TestPortalVMAndIdentities(t *testing.T) {
+	b := newBrowserish(t)
+	b.signIn(b.env.Admin.UserPrincipalName, b.env.Admin.Password)
+	b.get("/portal/create/virtualmachine/form")
+	resp := b.post("/portal/create/virtualmachine/form", url.Values{"csrf": {b.csrf()}, "resourceGroup": {"coffer"}, "name": {"vm1"}, "systemAssigned": {"on"}})
+	vm, err := b.env.Resources.VM(t.Context(), b.env.Instance.SubscriptionID, "coffer", "vm1")
+	if resp.StatusCode != 200 || err != nil || vm.SystemAssigned == "" ||
+		!strings.Contains(b.last, "<dt>Status</dt><dd>On</dd>") || !strings.Contains(b.last, vm.SystemAssigned) {
+		t.Fatalf("VM: %d %v %s", resp.StatusCode, err, b.last)
+	}
+	b.get("/portal/managedidentities")
+	b.post("/portal/managedidentities", url.Values{"csrf": {b.csrf()}, "op": {"create"}, "resourceGroup": {"coffer"}, "name": {"id1"}})
+	u, err := b.env.Resources.UAMI(t.Context(), b.env.Instance.SubscriptionID, "coffer", "id1")
+	if err != nil || !strings.Contains(b.last, "Created managed identity id1.") || !strings.Contains(b.last, u.PrincipalID) {
+		t.Fatalf("identity: %v %s", err, b.last)
+	}
+	b.post("/portal/managedidentities", url.Values{"csrf": {b.csrf()}, "op": {"delete"}, "resourceGroup": {"coffer"}, "name": {"id1"}})
+	if _, err := b.env.Resources.UAMI(t.Context(), b.env.Instance.SubscriptionID, "coffer", "id1"); err == nil || !strings.Contains(b.last, "Deleted managed identity id1.") {
+		t.Errorf("after delete: %v %s", err, b.last)
 	}
 }
