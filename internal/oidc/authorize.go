@@ -191,14 +191,14 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		if s := q.Get("state"); s != "" {
 			v.Set("state", s)
 		}
-		redirectTo(w, r, ru, v)
+		h.respond(w, r, ru, q.Get("response_mode"), v)
 	}
 	if rt := q.Get("response_type"); rt != "code" {
 		fail("unsupported_response_type", 700054, fmt.Sprintf("response_type '%s' is not enabled for the application.", rt))
 		return
 	}
-	if rm := q.Get("response_mode"); rm != "" && rm != "query" {
-		fail("invalid_request", 900144, "Coffer supports response_mode=query only.")
+	if rm := q.Get("response_mode"); rm != "" && rm != "query" && rm != "form_post" {
+		fail("invalid_request", 900144, "Coffer supports response_mode query and form_post.")
 		return
 	}
 	ch, method := q.Get("code_challenge"), q.Get("code_challenge_method")
@@ -263,7 +263,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		v.Set("client_info", clientInfo(p.ObjectID, h.TenantID))
 	}
 	v.Set("session_state", identity.NewObjectID())
-	redirectTo(w, r, ru, v)
+	h.respond(w, r, ru, q.Get("response_mode"), v)
 }
 
 // checkPassword verifies a sign-in. On failure it returns the message for
@@ -311,6 +311,28 @@ var dummyHash = sync.OnceValue(func() string { return identity.HashPassword(rand
 
 func clientInfo(oid, tid string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(`{"uid":"` + oid + `","utid":"` + tid + `"}`))
+}
+
+// respond sends the authorization response: in the redirect's query, or
+// for response_mode=form_post (MSAL's interactive flows) as a form the
+// page posts to the reply URL, so the code is never in a URL.
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, u *url.URL, mode string, v url.Values) {
+	if mode != "form_post" {
+		redirectTo(w, r, u, v)
+		return
+	}
+	nonce := randomToken()
+	var fields []hidden
+	for k := range v {
+		fields = append(fields, hidden{k, v.Get(k)})
+	}
+	cspHeaders(w, nonce)
+	// The one script Coffer serves: it submits the form (with a button
+	// for browsers without scripts), allowed by its nonce only.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; script-src 'nonce-"+nonce+"'; frame-ancestors 'none'; base-uri 'none'")
+	if err := pages.ExecuteTemplate(w, "formpost.html", map[string]any{"Nonce": nonce, "Action": u.String(), "Fields": fields}); err != nil {
+		h.Logger.Error("form_post page", "err", err)
+	}
 }
 
 func redirectTo(w http.ResponseWriter, r *http.Request, u *url.URL, v url.Values) {
