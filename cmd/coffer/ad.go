@@ -15,7 +15,7 @@ import (
 )
 
 func newADCmd() *cobra.Command {
-	ad := &cobra.Command{Use: "ad", Short: "Manage directory objects (service principals)"}
+	ad := &cobra.Command{Use: "ad", Short: "Manage directory objects (service principals, users)"}
 	sp := &cobra.Command{Use: "sp", Short: "Manage service principals"}
 	var name, role, id, displayName string
 	var scopes []string
@@ -132,7 +132,7 @@ func newADCmd() *cobra.Command {
 	_ = reset.MarkFlagRequired("id")
 	cred.AddCommand(reset)
 	sp.AddCommand(createForRBAC, list, show, del, cred)
-	ad.AddCommand(sp)
+	ad.AddCommand(sp, newADUserCmd())
 	return ad
 }
 
@@ -209,8 +209,8 @@ func objectIDBySPN(ctx context.Context, s *session, spn string) (string, error) 
 
 // resolveAssignee is az's _resolve_object_id for role assignment
 // --assignee: a servicePrincipalNames match (an appId, say), else an
-// object id the directory knows (getByIds). (az tries a userPrincipalName
-// first for a name with "@"; Coffer's directory has no users.) When the
+// object id the directory knows (getByIds); a name with "@" is a user's
+// userPrincipalName, tried first as az does. When the
 // directory cannot be read, list and delete (fallback) take a GUID as an
 // object id, as az does; create does not.
 func resolveAssignee(ctx context.Context, s *session, assignee string, fallback bool) (string, error) {
@@ -227,6 +227,14 @@ func resolveAssignee(ctx context.Context, s *session, assignee string, fallback 
 }
 
 func lookupAssignee(ctx context.Context, s *session, assignee string) (string, error) {
+	if strings.Contains(assignee, "@") {
+		var u struct {
+			ID string `json:"id"`
+		}
+		if _, err := s.c.Graph(ctx, "GET", "/v1.0/users/"+url.PathEscape(assignee), nil, &u); err == nil && u.ID != "" {
+			return u.ID, nil
+		}
+	}
 	found, err := principalsBySPN(ctx, s, assignee)
 	if err != nil {
 		return "", err

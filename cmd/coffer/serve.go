@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -59,9 +60,11 @@ func newServeCmd() *cobra.Command {
 				where = cfg.DataDir
 			}
 			cfg.Logger.Info("coffer is serving", "addr", s.Addr, "cloud", p.Name, "data_dir", where,
-				"tenant_id", info.TenantID, "default_vault_url", info.VaultURL, "authority_host", info.AuthorityHost)
+				"tenant_id", info.TenantID, "default_vault_url", info.VaultURL, "authority_host", info.AuthorityHost,
+				"portal_url", strings.TrimSuffix(info.AuthorityHost, "/")+"/portal/")
 			if cfg.InMemory && s.Admin != nil {
 				fmt.Fprintf(os.Stderr, "admin client id: %s (in-memory mode: the secret is printed once)\nadmin client secret: %s\n", s.Admin.ClientID, s.Admin.ClientSecret)
+				fmt.Fprintf(os.Stderr, "portal sign-in: %s with password %s\n", s.Admin.UserPrincipalName, s.Admin.Password)
 				os.Stderr.Write(s.CA.CertPEM())
 			}
 			<-ctx.Done()

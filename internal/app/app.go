@@ -318,14 +318,18 @@ func (s *Server) routes(keys *identity.KeySet) http.Handler {
 		Logger: s.logger, Now: s.cfg.Now}
 	mux.HandleFunc("GET /metadata/endpoints", arm.CloudMetadata(s.Profile))
 	graphh := &graph.Handler{Store: s.Store, Verify: verifier, Profile: s.Profile, TenantID: s.Instance.TenantID,
-		AdminObjectID: s.Instance.AdminObjectID, Logger: s.logger, Now: s.cfg.Now}
+		AdminObjectID: s.Instance.AdminObjectID, AdminUserObjectID: s.Instance.AdminUserObjectID, Domain: TenantDomain,
+		Logger: s.logger, Now: s.cfg.Now}
 	(&msi.Handler{Resources: s.Resources, TenantID: s.Instance.TenantID, Profile: s.Profile, Logger: s.logger,
 		KnownResource: s.knownResource}).Mount(mux)
-	(&oidc.Handler{Minter: s.Minter, Keys: keys, Principals: s.Store, TenantID: s.Instance.TenantID, Logger: s.logger, Now: s.cfg.Now,
+	(&oidc.Handler{Minter: s.Minter, Keys: keys, Principals: s.Store, Users: s.Store, TenantID: s.Instance.TenantID, Logger: s.logger, Now: s.cfg.Now,
 		KnownResource: s.knownResource}).Mount(mux)
-	return httpx.Middleware(s.logger, s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	portalh := s.portal()
+	handler := httpx.Middleware(s.logger, s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		class, _ := s.Profile.Classify(r.Host)
 		switch {
+		case class != cloud.HostVault && isPortalPath(r.URL.Path):
+			portalh.ServeHTTP(w, r)
 		case class == cloud.HostVault && r.URL.Path != "/healthz" && r.URL.Path != "/readyz":
 			kvh.ServeHTTP(w, r)
 		case class == cloud.HostBare && isKeyVaultPath(r.URL.Path):
@@ -338,6 +342,8 @@ func (s *Server) routes(keys *identity.KeySet) http.Handler {
 			mux.ServeHTTP(&jsonMuxErrors{ResponseWriter: w, r: r}, r)
 		}
 	})))
+	portalh.API = handler
+	return handler
 }
 
 // isARMPath: ARM's paths start with /subscriptions, or are the

@@ -27,6 +27,9 @@ type Instance struct {
 	DefaultVault   string    `json:"defaultVault"`
 	DefaultGroup   string    `json:"defaultResourceGroup"`
 	Created        time.Time `json:"created"`
+	// AdminUserObjectID is the bootstrap admin user (admin@TenantDomain),
+	// Owner of the subscription, who signs in to the portal.
+	AdminUserObjectID string `json:"adminUserObjectId,omitempty"`
 }
 
 // AdminCredential is the bootstrap admin's client secret, written once to
@@ -36,6 +39,10 @@ type AdminCredential struct {
 	TenantID     string `json:"tenantId"`
 	ClientID     string `json:"clientId"`
 	ClientSecret string `json:"clientSecret"`
+	// UserPrincipalName and Password sign the admin user in (portal,
+	// interactive flows).
+	UserPrincipalName string `json:"userPrincipalName,omitempty"`
+	Password          string `json:"password,omitempty"`
 }
 
 // Default names created on first start.
@@ -69,12 +76,15 @@ func bootstrap(ctx context.Context, st *store.Store, now time.Time, adminCredPat
 			AdminAppID: identity.NewObjectID(), AdminObjectID: identity.NewObjectID(),
 			DefaultVault: DefaultVaultName, DefaultGroup: DefaultGroupName, Created: now,
 		}
+		user, password := newAdminUser(now)
+		inst.AdminUserObjectID = user.ObjectID
 		secret, c := identity.NewClientSecret(now)
 		admin := &model.Principal{
 			ObjectID: inst.AdminObjectID, AppID: inst.AdminAppID, ApplicationObjectID: identity.NewObjectID(), DisplayName: "coffer-admin",
 			Type: model.PrincipalServicePrincipal, Credentials: []model.Credential{c}, Created: now,
 		}
-		cred = &AdminCredential{TenantID: inst.TenantID, ClientID: inst.AdminAppID, ClientSecret: secret}
+		cred = &AdminCredential{TenantID: inst.TenantID, ClientID: inst.AdminAppID, ClientSecret: secret,
+			UserPrincipalName: user.UserPrincipalName, Password: password}
 		// The credential file is written before the instance record: if we
 		// crash in between, the next start creates a new instance and
 		// overwrites it, rather than leaving an admin nobody can log in as.
@@ -101,6 +111,10 @@ func bootstrap(ctx context.Context, st *store.Store, now time.Time, adminCredPat
 				_ = os.Remove(adminCredPath)
 			}
 			return bootstrap(ctx, st, now, adminCredPath)
+		}
+		// Only the winner makes the admin user: its UPN is unique.
+		if err := createAdminUser(ctx, st, &inst, user, now); err != nil {
+			return nil, nil, nil, err
 		}
 		g := &model.ResourceGroup{Name: DefaultGroupName, SubscriptionID: inst.SubscriptionID, Location: DefaultLocation, Created: now}
 		if err := st.CreateResourceGroup(ctx, g); err != nil && errs.KindOf(err) != errs.Exist {
@@ -164,6 +178,11 @@ func bootstrap(ctx context.Context, st *store.Store, now time.Time, adminCredPat
 		return k, err
 	}); err != nil {
 		return nil, nil, nil, err
+	}
+	if inst.AdminUserObjectID == "" {
+		if inst.AdminUserObjectID, err = upgradeAdminUser(ctx, st, &inst, &cred, now, adminCredPath); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	return &inst, sec, cred, nil
 }

@@ -13,7 +13,7 @@ import (
 // maxGetByIDs is Graph's limit on ids per getByIds request.
 const maxGetByIDs = 1000
 
-// directoryObject finds id among service principals and applications and
+// directoryObject finds id among users, service principals and applications and
 // renders it with its @odata.type; nil if it is neither (or not of a type
 // in want, when want is not empty).
 func (h *Handler) directoryObject(ctx context.Context, id string, want map[string]bool) (map[string]any, error) {
@@ -21,12 +21,17 @@ func (h *Handler) directoryObject(ctx context.Context, id string, want map[strin
 		return nil, nil
 	}
 	ok := func(t string) bool { return len(want) == 0 || want[strings.ToLower(t)] }
-	if ok("servicePrincipal") {
+	if ok("servicePrincipal") || ok("user") {
 		p, err := h.Store.GetPrincipal(ctx, id)
 		if err != nil && errs.KindOf(err) != errs.NotExist {
 			return nil, err
 		}
-		if err == nil && p.Type != model.PrincipalApplication {
+		if err == nil && p.Type == model.PrincipalUser && ok("user") {
+			o := h.userJSON(p)
+			o["@odata.type"] = "#microsoft.graph.user"
+			return o, nil
+		}
+		if err == nil && p.Type != model.PrincipalApplication && p.Type != model.PrincipalUser && ok("servicePrincipal") {
 			o := h.spJSON(p)
 			o["@odata.type"] = "#microsoft.graph.servicePrincipal"
 			return o, nil

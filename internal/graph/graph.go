@@ -2,14 +2,15 @@
 // the SDKs and CI pipelines use to manage credentials: applications (app
 // registrations) with password credentials (addPassword/removePassword),
 // service principals (including managed identities, as Entra lists them),
-// directoryObjects/getByIds, and the OData query options Graph serves on
-// them ($filter through package odata, $search, $select, $top with
-// @odata.nextLink paging, $count, $orderby). The directory has no users:
-// /users lists are empty and /me answers as Graph does for app-only
-// tokens. Client secrets are returned
-// once and stored hashed. Any principal may read; only the bootstrap admin
-// may write, because Azure RBAC roles (even Owner of the subscription) are
-// not directory roles.
+// directoryObjects/getByIds, users (who sign in to the portal and to
+// interactive clients with a password; /users/{id or userPrincipalName}),
+// and the OData query options Graph serves on them ($filter through
+// package odata, $search, $select, $top with @odata.nextLink paging,
+// $count, $orderby). Client secrets are returned once and stored hashed,
+// passwords only as argon2id hashes. /me answers as Graph does for
+// app-only tokens. Any principal may read; only the bootstrap admins (the
+// service principal and the admin user) may write, because Azure RBAC
+// roles (even Owner of the subscription) are not directory roles.
 package graph
 
 import (
@@ -45,8 +46,12 @@ type Handler struct {
 	Profile       cloud.Profile
 	TenantID      string
 	AdminObjectID string
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// AdminUserObjectID is the bootstrap admin user, who may write too.
+	AdminUserObjectID string
+	// Domain is the tenant's domain, the only one users' UPNs may use.
+	Domain string
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // DefaultSecretLifetime of a password credential when none is asked for.
@@ -191,7 +196,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	// getByIds is a POST that only reads.
 	read := r.Method == http.MethodGet || strings.EqualFold(coll, "directoryObjects") && len(rest) == 1 && strings.EqualFold(rest[0], "getByIds")
-	if !read && !strings.EqualFold(claims.ObjectID, h.AdminObjectID) {
+	if !read && !h.isAdmin(claims.ObjectID) {
 		return &gerr{http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."}
 	}
 	ctx := r.Context()
@@ -249,17 +254,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 			return h.getDirectoryObject(ctx, w, id.id)
 		}
 	case strings.EqualFold(coll, "users"):
-		// Coffer's directory has no users yet: lists are empty, as in a
-		// tenant without them, so az's --upn lookups report "not found".
-		switch {
-		case id == nil && len(rest) == 0 && m == http.MethodGet:
-			return h.list(w, r, userSchema, "users", noObjects)
-		case id == nil && len(rest) == 1 && rest[0] == "$count" && m == http.MethodGet:
-			return h.count(w, r, userSchema, noObjects)
-		case id != nil && len(rest) == 0 && m == http.MethodGet:
-			return notFound(id.String())
-		case m == http.MethodPost && id == nil && len(rest) == 0:
-			return badRequest("Coffer's directory has no users: it serves applications, service principals and managed identities.")
+		if ok, err := h.serveUsers(w, r, id, rest); ok {
+			return err
 		}
 	case strings.EqualFold(coll, "me"):
 		// Every Coffer token is app-only; Graph answers /me for those so.
@@ -316,7 +312,7 @@ func (h *Handler) servicePrincipal(ctx context.Context, id ref) (*model.Principa
 		}
 		p, err = h.Store.GetPrincipal(ctx, id.id)
 	}
-	if err != nil || p.Type == model.PrincipalApplication {
+	if err != nil || p.Type == model.PrincipalApplication || p.Type == model.PrincipalUser {
 		if err == nil || errs.KindOf(err) == errs.NotExist {
 			return nil, notFound(id.String())
 		}

@@ -14,8 +14,6 @@ import (
 // renderAll returns every object of one collection, rendered.
 type renderAll func(ctx context.Context) ([]map[string]any, error)
 
-func noObjects(context.Context) ([]map[string]any, error) { return []map[string]any{}, nil }
-
 func (h *Handler) applications(ctx context.Context) ([]map[string]any, error) {
 	all, err := h.Store.ListPrincipals(ctx)
 	if err != nil {
@@ -39,7 +37,7 @@ func (h *Handler) servicePrincipals(ctx context.Context) ([]map[string]any, erro
 	}
 	out := []map[string]any{}
 	for i := range all {
-		if all[i].Type != model.PrincipalApplication {
+		if all[i].Type != model.PrincipalApplication && all[i].Type != model.PrincipalUser {
 			out = append(out, h.spJSON(&all[i]))
 		}
 	}

@@ -101,8 +101,8 @@ var appSchema = &odata.Schema{Resource: "Application", Type: "microsoft.graph.ap
 	{Name: "web", Type: odata.Complex},
 }}
 
-// userSchema is the part of Graph's user resource that az filters on;
-// Coffer serves no users, so it only shapes errors for those filters.
+// userSchema is the part of Graph's user resource that Coffer's users
+// have and az filters on.
 var userSchema = &odata.Schema{Resource: "User", Type: "microsoft.graph.user", Props: []odata.Prop{
 	{Name: "id", Type: odata.String, Ops: opsKey},
 	{Name: "accountEnabled", Type: odata.Bool, Ops: opsEnum},

@@ -53,6 +53,12 @@ type Claims struct {
 	MIResID   string   `json:"xms_mirid,omitempty"`
 	Groups    []string `json:"groups,omitempty"`
 	Roles     []string `json:"roles,omitempty"`
+	// Delegated (user) tokens only: Entra's v1 user claims.
+	UPN        string   `json:"upn,omitempty"`
+	UniqueName string   `json:"unique_name,omitempty"`
+	Name       string   `json:"name,omitempty"`
+	Scope      string   `json:"scp,omitempty"`
+	AMR        []string `json:"amr,omitempty"`
 }
 
 // IssuerURL is the v1 issuer for a tenant.

@@ -16,6 +16,9 @@ const (
 	// PrincipalApplication is an app registration without a service
 	// principal yet: it cannot obtain tokens.
 	PrincipalApplication = "Application"
+	// PrincipalUser is a directory user: it signs in with a password
+	// (authorization code flow) and gets delegated tokens.
+	PrincipalUser = "User"
 )
 
 // Principal is anything that can hold a token: a service principal with
@@ -38,6 +41,11 @@ type Principal struct {
 	// Credentials are hashed client secrets; the plain text is shown once.
 	Credentials []Credential `json:"credentials,omitempty"`
 	Created     time.Time    `json:"created"`
+	// UserPrincipalName, PasswordHash (a PHC-style argon2id string, never
+	// the password) and Disabled are set on users only.
+	UserPrincipalName string `json:"userPrincipalName,omitempty"`
+	PasswordHash      string `json:"passwordHash,omitempty"`
+	Disabled          bool   `json:"disabled,omitempty"`
 }
 
 // Credential is a stored client secret: only its SHA-256 is kept. Client

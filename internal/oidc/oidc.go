@@ -1,7 +1,9 @@
 // Package oidc serves Coffer's Entra-like issuer: OpenID discovery (v1 and
 // v2 documents), the JWKS, MSAL's instance discovery, and the client
 // credentials grant on the v2 (scope=…/.default) and v1 (resource=) token
-// endpoints. Error bodies are OAuth2's {"error","error_description"} with
+// endpoints, and for directory users the authorization code flow with
+// PKCE (a sign-in page at /authorize, code and refresh_token grants at the
+// v2 token endpoint; see authorize.go). Error bodies are OAuth2's {"error","error_description"} with
 // Entra's AADSTS codes, which MSAL surfaces to users.
 package oidc
 
@@ -37,13 +39,18 @@ type Handler struct {
 	Minter     *identity.Minter
 	Keys       *identity.KeySet
 	Principals Principals
-	TenantID   string
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Users signs in directory users (authorization code flow); nil
+	// turns interactive sign-in off.
+	Users    Users
+	TenantID string
+	Logger   *slog.Logger
+	Now      func() time.Time
 	// KnownResource reports whether the tenant knows a token resource
 	// (one of Coffer's APIs or a registered application); others get
 	// AADSTS500011. Nil accepts every resource.
 	KnownResource func(ctx context.Context, resource string) (bool, error)
+
+	userFlows userFlows
 }
 
 // Mount registers the routes on mux.
@@ -55,6 +62,11 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /common/discovery/instance", h.instanceDiscovery)
 	mux.HandleFunc("GET /{tenant}/discovery/instance", h.instanceDiscovery)
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", h.tokenV2)
+	mux.HandleFunc("GET /{tenant}/oauth2/v2.0/authorize", h.authorize)
+	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/authorize", h.authorize)
+	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/devicecode", h.deviceCode)
+	mux.HandleFunc("GET "+DeviceLoginPath, h.deviceLogin)
+	mux.HandleFunc("POST "+DeviceLoginPath, h.deviceLogin)
 	mux.HandleFunc("POST /{tenant}/oauth2/token", h.tokenV1)
 }
 
@@ -94,7 +106,8 @@ func (h *Handler) discoveryV2(w http.ResponseWriter, r *http.Request) {
 		"end_session_endpoint":                  o + "/" + tid + "/oauth2/v2.0/logout",
 		"tenant_region_scope":                   "NA",
 		"cloud_instance_name":                   strings.TrimPrefix(o, "https://"),
-		"grant_types_supported":                 []string{"client_credentials"},
+		"grant_types_supported":                 []string{"client_credentials", "authorization_code", "refresh_token", deviceCodeGrant},
+		"code_challenge_methods_supported":      []string{"S256", "plain"},
 	})
 }
 
@@ -195,6 +208,17 @@ func parseTokenRequest(r *http.Request) (*tokenRequest, error) {
 }
 
 func (h *Handler) tokenV2(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		h.oauthError(w, r, http.StatusBadRequest, "invalid_request", 900144, "The request body must be application/x-www-form-urlencoded and at most 64 KiB.")
+		return
+	}
+	if h.Users != nil {
+		if gt := r.PostForm.Get("grant_type"); gt == "authorization_code" || gt == "refresh_token" || gt == deviceCodeGrant || gt == "device_code" {
+			h.userGrant(w, r)
+			return
+		}
+	}
 	_, tok, ok := h.grant(w, r, func(tr *tokenRequest) (string, bool) {
 		scope := strings.TrimSpace(r.PostForm.Get("scope"))
 		if strings.Contains(scope, " ") {
@@ -255,7 +279,7 @@ func (h *Handler) grant(w http.ResponseWriter, r *http.Request, resource func(*t
 		return nil, nil, false
 	}
 	if tr.grantType != "client_credentials" {
-		h.oauthError(w, r, http.StatusBadRequest, "unsupported_grant_type", 70003, "The app requested an unsupported grant type '"+tr.grantType+"'. Coffer supports client_credentials.")
+		h.oauthError(w, r, http.StatusBadRequest, "unsupported_grant_type", 70003, "The app requested an unsupported grant type '"+tr.grantType+"'. Coffer supports client_credentials here, and for directory users authorization_code, refresh_token and the device code grant at the v2.0 token endpoint.")
 		return nil, nil, false
 	}
 	if tr.clientID == "" {

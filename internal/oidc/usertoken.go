@@ -1,0 +1,225 @@
+package oidc
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/httpx"
+	"github.com/coffer-dev/coffer/internal/model"
+)
+
+// maxRefreshTokens bounds the in-memory refresh tokens.
+const maxRefreshTokens = 100_000
+
+// userTokenResponse is the v2.0 token endpoint's answer to a user grant.
+type userTokenResponse struct {
+	TokenType    string `json:"token_type"`
+	Scope        string `json:"scope"`
+	ExpiresIn    int64  `json:"expires_in"`
+	ExtExpiresIn int64  `json:"ext_expires_in"`
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	ClientInfo   string `json:"client_info,omitempty"`
+}
+
+// oidcScopes are the OpenID scopes that name no resource.
+var oidcScopes = map[string]bool{"openid": true, "profile": true, "email": true, "offline_access": true}
+
+// resourceOf picks the resource (the token's audience) and the scp claim
+// from a v2 scope string: "https://management.core.windows.net//.default
+// offline_access" names ARM. No resource means Graph, as in Entra.
+func resourceOf(scope string) (aud, scp string, ok bool) {
+	for _, s := range strings.Fields(scope) {
+		if oidcScopes[strings.ToLower(s)] {
+			continue
+		}
+		if aud != "" {
+			return "", "", false // one resource per token, as Entra
+		}
+		i := strings.LastIndex(s, "/")
+		if i <= 0 || !strings.Contains(s, "://") {
+			return "", "", false
+		}
+		aud, scp = s[:i], s[i+1:]
+		if scp == ".default" {
+			scp = "user_impersonation"
+		}
+	}
+	if aud == "" {
+		aud, scp = "https://graph.microsoft.com", "User.Read"
+	}
+	if strings.Contains(strings.ToLower(aud), "graph.") {
+		scp = "Directory.AccessAsUser.All User.Read"
+	}
+	return aud, scp, true
+}
+
+// deviceCodeGrant is RFC 8628's grant type (Entra also takes "device_code").
+const deviceCodeGrant = "urn:ietf:params:oauth:grant-type:device_code"
+
+// userGrant serves grant_type=authorization_code, refresh_token and the
+// device code grant.
+func (h *Handler) userGrant(w http.ResponseWriter, r *http.Request) {
+	if !h.knownTenant(r.PathValue("tenant"), true) {
+		h.oauthError(w, r, http.StatusBadRequest, "invalid_request", 90002, fmt.Sprintf("Tenant '%s' not found.", r.PathValue("tenant")))
+		return
+	}
+	f := r.PostForm
+	clientID := strings.ToLower(f.Get("client_id"))
+	if clientID == "" {
+		h.oauthError(w, r, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
+		return
+	}
+	if _, ok := publicClients[clientID]; !ok {
+		h.oauthError(w, r, http.StatusBadRequest, "unauthorized_client", 700016,
+			fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", f.Get("client_id"), h.TenantID))
+		return
+	}
+	now := h.Now()
+	fl := h.flows()
+	var oid, scope string
+	switch f.Get("grant_type") {
+	case "authorization_code":
+		code, verifier := f.Get("code"), f.Get("code_verifier")
+		if code == "" {
+			h.oauthError(w, r, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'code'.")
+			return
+		}
+		fl.mu.Lock()
+		fl.sweep(now)
+		c := fl.codes[digest(code)]
+		var errCode string
+		var aadsts int
+		var desc string
+		switch {
+		case c == nil || now.After(c.expires):
+			errCode, aadsts, desc = "invalid_grant", 70008, "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource."
+		case c.redeemed:
+			errCode, aadsts, desc = "invalid_grant", 54005, "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token."
+		case c.clientID != clientID:
+			errCode, aadsts, desc = "invalid_grant", 70000, "The provided value for the 'code' parameter is not valid: it was issued to another client."
+		case f.Get("redirect_uri") != c.redirectURI:
+			errCode, aadsts, desc = "invalid_grant", 500117, "The reply uri specified in the request isn't expected."
+		case verifier == "":
+			errCode, aadsts, desc = "invalid_request", 900144, "The request body must contain the following parameter: 'code_verifier'."
+		case !pkceOK(c.method, c.challenge, verifier):
+			errCode, aadsts, desc = "invalid_grant", 501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request."
+		}
+		if c != nil && errCode != "invalid_request" {
+			// A code is good for one attempt: a failed redemption (a
+			// guessed verifier) burns it too.
+			c.redeemed = true
+		}
+		if errCode == "" {
+			oid, scope = c.oid, c.scope
+		}
+		fl.mu.Unlock()
+		if errCode != "" {
+			h.oauthError(w, r, http.StatusBadRequest, errCode, aadsts, desc)
+			return
+		}
+		if s := f.Get("scope"); s != "" {
+			scope = s
+		}
+	case deviceCodeGrant, "device_code":
+		var ok bool
+		if oid, scope, ok = h.pollDevice(w, r, clientID); !ok {
+			return
+		}
+	case "refresh_token":
+		rt := f.Get("refresh_token")
+		fl.mu.Lock()
+		fl.sweep(now)
+		g := fl.refresh[digest(rt)]
+		if g != nil && (now.After(g.expires) || g.clientID != clientID) {
+			g = nil
+		}
+		if g != nil {
+			// Refresh tokens rotate (RFC 9700 §4.14.2 for public
+			// clients): the answer carries the next one, so each sign-in
+			// holds one at a time and a stolen, already-used one is dead.
+			oid = g.oid
+			delete(fl.refresh, digest(rt))
+		}
+		fl.mu.Unlock()
+		if g == nil {
+			h.oauthError(w, r, http.StatusBadRequest, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid: the refresh token is unknown, expired or issued to another client.")
+			return
+		}
+		scope = f.Get("scope")
+	}
+	aud, scp, ok := resourceOf(scope)
+	if !ok {
+		h.oauthError(w, r, http.StatusBadRequest, "invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid: it must name one resource.")
+		return
+	}
+	p, err := h.Users.GetPrincipal(r.Context(), oid)
+	if err != nil || p.Type != model.PrincipalUser {
+		h.oauthError(w, r, http.StatusBadRequest, "invalid_grant", 50034, "The user account does not exist in the directory.")
+		return
+	}
+	if p.Disabled {
+		h.oauthError(w, r, http.StatusBadRequest, "invalid_grant", 50057, "The user account is disabled.")
+		return
+	}
+	tok, err := h.Minter.MintUser(p, aud, clientID, scp, UserTokenLifetime)
+	if err != nil {
+		h.Logger.ErrorContext(r.Context(), "minting failed", "err", err)
+		h.oauthError(w, r, http.StatusInternalServerError, "server_error", 0, "The token could not be issued.")
+		return
+	}
+	refresh := randomToken()
+	fl.mu.Lock()
+	if len(fl.refresh) >= maxRefreshTokens {
+		fl.sweepAt = time.Time{}
+		fl.sweep(now)
+	}
+	if len(fl.refresh) < maxRefreshTokens {
+		fl.refresh[digest(refresh)] = &refreshGrant{oid: p.ObjectID, clientID: clientID, expires: now.Add(RefreshTokenLifetime)}
+	} else {
+		refresh = "" // full: the client signs in again when its token expires
+	}
+	fl.mu.Unlock()
+	secs := int64(tok.Expires.Sub(tok.NotBefore).Seconds())
+	resp := userTokenResponse{TokenType: "Bearer", Scope: grantedScope(aud, scp, scope), ExpiresIn: secs, ExtExpiresIn: secs,
+		AccessToken: tok.Raw, RefreshToken: refresh}
+	if f.Get("client_info") == "1" {
+		resp.ClientInfo = clientInfo(p.ObjectID, h.TenantID)
+	}
+	noStore(w)
+	httpx.WriteJSON(w, http.StatusOK, resp)
+}
+
+// grantedScope is the response's scope: the scp claim's scopes qualified
+// by the resource and, as Entra lists it too, a requested "/.default"
+// (MSAL treats a requested scope missing from it as declined).
+func grantedScope(aud, scp, requested string) string {
+	var out []string
+	for _, s := range strings.Fields(scp) {
+		out = append(out, aud+"/"+s)
+	}
+	for _, s := range strings.Fields(requested) {
+		if strings.HasSuffix(s, "/.default") {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// pkceOK checks an RFC 7636 code verifier against its challenge.
+func pkceOK(method, challenge, verifier string) bool {
+	if len(verifier) < 43 || len(verifier) > 128 {
+		return false
+	}
+	want := verifier
+	if method == "S256" {
+		sum := sha256.Sum256([]byte(verifier))
+		want = base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	return subtle.ConstantTimeCompare([]byte(want), []byte(challenge)) == 1
+}
