@@ -137,15 +137,15 @@ var mutants = []mutant{
 	{
 		Name: "identity/expiry not checked",
 		File: "internal/identity/tokens.go",
-		Orig: `if c.Expiry == 0 || now.After(time.Unix(c.Expiry, 0).Add(ClockSkew)) {`,
-		Repl: `if c.Expiry == 0 {`,
+		Orig: `expired = c.Expiry == 0 || now.After(time.Unix(c.Expiry, 0).Add(ClockSkew))`,
+		Repl: `expired = c.Expiry == 0`,
 		Pkgs: []string{"./internal/identity"}, Run: "TestVerify",
 	},
 	{
 		Name: "identity/not-before not checked",
 		File: "internal/identity/tokens.go",
-		Orig: `if c.NotBefore != 0 && now.Add(ClockSkew).Before(time.Unix(c.NotBefore, 0)) {`,
-		Repl: `if c.NotBefore < 0 {`,
+		Orig: `early = c.NotBefore != 0 && now.Add(ClockSkew).Before(time.Unix(c.NotBefore, 0))`,
+		Repl: `early = c.NotBefore < 0`,
 		Pkgs: []string{"./internal/identity"}, Run: "TestVerify",
 	},
 	{
@@ -180,8 +180,8 @@ var mutants = []mutant{
 	{
 		Name: "keyvault/audience not checked",
 		File: "internal/keyvault/auth.go",
-		Orig: `ok := h.Profile.IsVaultAudience(aud)`,
-		Repl: `ok := aud != ""`,
+		Orig: `if !h.Profile.IsVaultAudience(aud) {`,
+		Repl: `if aud == "" {`,
 		Pkgs: []string{"./internal/e2e"}, Run: "TestJWTRejection$|TestVaultAudienceStrictness",
 	},
 	{
@@ -321,7 +321,7 @@ var mutants = []mutant{
 	{
 		Name: "graph/anyone may write",
 		File: "internal/graph/graph.go",
-		Orig: `if !read && !strings.EqualFold(claims.ObjectID, h.AdminObjectID) {`,
+		Orig: `if !read && !h.isAdmin(claims.ObjectID) {`,
 		Repl: `if !read && claims.ObjectID == "" {`,
 		Pkgs: []string{"./internal/graph"}, Run: "TestGraphRequests",
 	},
