@@ -253,6 +253,9 @@ func (h *Handler) subscription() map[string]any {
 		"displayName": "Coffer", "state": "Enabled",
 		"subscriptionPolicies": map[string]string{"locationPlacementId": "Public_2014-09-01", "quotaId": "Coffer", "spendingLimit": "Off"},
 		"authorizationSource":  "RoleBased",
+		// ARM always sends the list, empty when no other tenant manages
+		// the subscription; clients print null for a missing one.
+		"managedByTenants": []any{},
 	}
 }
 

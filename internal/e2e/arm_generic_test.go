@@ -633,3 +633,31 @@ func TestARMRoleAssignmentPrincipalType(t *testing.T) {
 		}
 	}
 }
+
+// TestARMSubscriptionShape: the subscription carries what ARM always sends,
+// managedByTenants included (an empty list, never absent: clients print
+// a missing one as null).
+func TestARMSubscriptionShape(t *testing.T) {
+	env := testenv.Start(t, testenv.Options{Cloud: cloud.AzureCloud})
+	sub := env.Instance.SubscriptionID
+	admin := armTokenFor(t, env, env.Admin.ClientID, env.Admin.ClientSecret)
+	for _, path := range []string{"/subscriptions/" + sub, "/subscriptions"} {
+		r := armRaw(t, env, http.MethodGet, path+"?api-version=2022-12-01", admin, nil)
+		var one map[string]any
+		var list struct{ Value []map[string]any }
+		if path == "/subscriptions" {
+			if err := json.Unmarshal(r.Body, &list); err != nil || len(list.Value) != 1 {
+				t.Fatalf("GET %s = %d %s", path, r.Status, r.Body)
+			}
+			one = list.Value[0]
+		} else if err := json.Unmarshal(r.Body, &one); err != nil {
+			t.Fatalf("GET %s = %d %s", path, r.Status, r.Body)
+		}
+		if m, ok := one["managedByTenants"].([]any); !ok || len(m) != 0 {
+			t.Errorf("GET %s: managedByTenants = %#v, want []", path, one["managedByTenants"])
+		}
+		if one["subscriptionId"] != sub || one["state"] != "Enabled" {
+			t.Errorf("GET %s = %s", path, r.Body)
+		}
+	}
+}
