@@ -231,6 +231,10 @@ func (s *Store) do(ctx context.Context, f func(ctx context.Context, attempt int)
 		}
 		actx, cancel := context.WithTimeout(clientv3.WithRequireLeader(ctx), min(s.opTimeout, remaining))
 		err := f(actx, attempt)
+		// The attempt's own deadline firing makes any error transient:
+		// gRPC sometimes reports it as code Unknown ("context deadline
+		// exceeded"), which would otherwise pass for an answer (a 500).
+		attemptTimedOut := actx.Err() != nil
 		cancel()
 		if err == nil {
 			return nil
@@ -238,7 +242,7 @@ func (s *Store) do(ctx context.Context, f func(ctx context.Context, attempt int)
 		if cerr := ctx.Err(); cerr != nil {
 			return errors.Join(cerr, err)
 		}
-		if !transient(err) {
+		if !attemptTimedOut && !transient(err) {
 			return err
 		}
 		last = err

@@ -13,6 +13,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/coffer-dev/coffer/internal/errs"
 	"github.com/coffer-dev/coffer/internal/kv"
@@ -248,5 +250,31 @@ func TestAuthentication(t *testing.T) {
 		t.Fatal("Open with a wrong password succeeded")
 	} else if errors.Is(err, errs.E(errs.Unavailable)) {
 		t.Errorf("a wrong password is reported as unavailable: %v", err)
+	}
+}
+
+// TestAttemptDeadlineIsTransient: when an attempt's own deadline fires,
+// the error is retried and ends as Unavailable whatever gRPC called it —
+// seen under load as code Unknown "context deadline exceeded", which once
+// reached a client as a 500 during a quorum loss.
+func TestAttemptDeadlineIsTransient(t *testing.T) {
+	s := &Store{opTimeout: 20 * time.Millisecond, budget: 200 * time.Millisecond, attempts: 3}
+	calls := 0
+	err := s.do(context.Background(), func(ctx context.Context, _ int) error {
+		calls++
+		<-ctx.Done()
+		return status.Error(codes.Unknown, "context deadline exceeded")
+	})
+	if errs.KindOf(err) != errs.Unavailable || calls < 2 {
+		t.Fatalf("do = %v after %d calls, want Unavailable after retries", err, calls)
+	}
+	// An answer within the deadline is not retried.
+	calls = 0
+	err = s.do(context.Background(), func(context.Context, int) error {
+		calls++
+		return status.Error(codes.Unknown, "something the member said")
+	})
+	if errs.KindOf(err) == errs.Unavailable || calls != 1 {
+		t.Fatalf("do = %v after %d calls, want the answer itself after one call", err, calls)
 	}
 }
