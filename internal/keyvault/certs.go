@@ -3,7 +3,6 @@ package keyvault
 import (
 	"encoding/base64"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -484,21 +483,8 @@ func (h *Handler) listCertificateVersions(w http.ResponseWriter, req *request) e
 	if err != nil {
 		return err
 	}
-	// Paging keys as for secret versions: stable while versions are added.
-	type indexed struct {
-		key string
-		ver model.CertificateVersion
-	}
-	order := make(map[string]int, len(c.Versions))
-	for i := range c.Versions {
-		order[strings.ToLower(c.Versions[i].Version)] = i
-	}
-	all := make([]indexed, len(vers))
-	for i := range vers {
-		all[i] = indexed{versionKey(vers[i].Created, order[strings.ToLower(vers[i].Version)]), vers[i]}
-	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].key < all[j].key })
-	return writePage(w, req, p, all, func(x indexed) string { return x.key }, "/certificates/"+c.Name+"/versions", func(it *indexed) wire.CertificateItem {
+	all := byPagingKey(c.Versions, vers, func(v *model.CertificateVersion) (string, int64) { return v.Version, v.Created })
+	return writePage(w, req, p, all, pagingKey[model.CertificateVersion], "/certificates/"+c.Name+"/versions", func(it *pagedVersion[model.CertificateVersion]) wire.CertificateItem {
 		return wire.CertificateItem{ID: req.certID(c.Name, it.ver.Version), X5t: certs.Thumbprint(it.ver.Cer), Attributes: req.certAttributes(v, &it.ver), Tags: it.ver.Tags}
 	})
 }

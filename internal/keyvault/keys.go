@@ -3,7 +3,6 @@ package keyvault
 import (
 	"encoding/base64"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -558,21 +557,8 @@ func (h *Handler) listKeyVersions(w http.ResponseWriter, req *request) error {
 	if err != nil {
 		return err
 	}
-	// Paging keys as for secret versions: stable while versions are added.
-	type indexed struct {
-		key string
-		ver model.KeyVersion
-	}
-	order := make(map[string]int, len(k.Versions))
-	for i := range k.Versions {
-		order[strings.ToLower(k.Versions[i].Version)] = i
-	}
-	all := make([]indexed, len(vers))
-	for i := range vers {
-		all[i] = indexed{versionKey(vers[i].Created, order[strings.ToLower(vers[i].Version)]), vers[i]}
-	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].key < all[j].key })
-	return writePage(w, req, p, all, func(x indexed) string { return x.key }, "/keys/"+k.Name+"/versions", func(it *indexed) wire.KeyItem {
+	all := byPagingKey(k.Versions, vers, func(v *model.KeyVersion) (string, int64) { return v.Version, v.Created })
+	return writePage(w, req, p, all, pagingKey[model.KeyVersion], "/keys/"+k.Name+"/versions", func(it *pagedVersion[model.KeyVersion]) wire.KeyItem {
 		return wire.KeyItem{Kid: req.keyID(k.Name, it.ver.Version), Attributes: req.keyAttributes(v, &it.ver), Tags: it.ver.Tags, Managed: it.ver.Managed}
 	})
 }

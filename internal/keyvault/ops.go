@@ -372,31 +372,44 @@ func (h *Handler) listVersions(w http.ResponseWriter, req *request) error {
 	if err != nil {
 		return err
 	}
-	// Versions are listed newest first. The paging key must not move when
-	// versions are added between two page requests, so it is not the list
-	// position but (created, insertion order), both inverted so that keys
-	// ascend in list order: a new version sorts before every page already
-	// served, and no existing version is listed twice or skipped.
-	type indexed struct {
-		key string
-		ver model.SecretVersion
-	}
-	order := make(map[string]int, len(sec.Versions))
-	for i := range sec.Versions {
-		order[strings.ToLower(sec.Versions[i].Version)] = i
-	}
-	all := make([]indexed, len(vers))
-	for i := range vers {
-		all[i] = indexed{versionKey(vers[i].Created, order[strings.ToLower(vers[i].Version)]), vers[i]}
-	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].key < all[j].key })
-	return writePage(w, req, p, all, func(x indexed) string { return x.key }, "/secrets/"+sec.Name+"/versions", func(it *indexed) wire.SecretItem {
+	all := byPagingKey(sec.Versions, vers, func(v *model.SecretVersion) (string, int64) { return v.Version, v.Created })
+	return writePage(w, req, p, all, pagingKey[model.SecretVersion], "/secrets/"+sec.Name+"/versions", func(it *pagedVersion[model.SecretVersion]) wire.SecretItem {
 		return wire.SecretItem{ID: req.secretID(sec.Name, it.ver.Version), Attributes: req.attributes(v, &it.ver), Tags: it.ver.Tags, ContentType: it.ver.ContentType, Managed: it.ver.Managed}
 	})
 }
 
 // versionKey is the paging key of a version: newer (created later, or
 // added later within the same second) sorts first.
+// pagedVersion is one listed version with its paging key.
+type pagedVersion[V any] struct {
+	key string
+	ver V
+}
+
+func pagingKey[V any](x pagedVersion[V]) string { return x.key }
+
+// byPagingKey orders the listed versions (newest first) by their paging
+// keys. The key must not move when versions are added between two page
+// requests, so it is not the list position but (created, insertion order
+// in stored, the record's versions), both inverted so that keys ascend in
+// list order: a new version sorts before every page already served, and
+// no existing version is listed twice or skipped. Secrets, keys and
+// certificates all page their versions this way.
+func byPagingKey[V any](stored, listed []V, id func(*V) (version string, created int64)) []pagedVersion[V] {
+	order := make(map[string]int, len(stored))
+	for i := range stored {
+		name, _ := id(&stored[i])
+		order[strings.ToLower(name)] = i
+	}
+	all := make([]pagedVersion[V], len(listed))
+	for i := range listed {
+		name, created := id(&listed[i])
+		all[i] = pagedVersion[V]{versionKey(created, order[strings.ToLower(name)]), listed[i]}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].key < all[j].key })
+	return all
+}
+
 func versionKey(created int64, insertion int) string {
 	// Flipping the sign bit maps int64 order onto uint64 order; the
 	// complement then makes later times sort first.
