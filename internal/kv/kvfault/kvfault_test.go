@@ -72,9 +72,11 @@ func TestRules(t *testing.T) {
 	}
 	s.Clear()
 	s.Inject(kvfault.Rule{Prefix: "b/", Hang: true})
+	// start before the deadline's clock does, so a prompt answer at the
+	// deadline can never measure shorter than it.
+	start := time.Now()
 	tctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
-	start := time.Now()
 	if _, err := s.Get(tctx, "b/1"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Hang rule: %v, want DeadlineExceeded", err)
 	}
