@@ -41,7 +41,17 @@ func (h *Handler) roleWire(c *call, a *model.RoleAssignment) wire.RoleAssignment
 			out.Properties.PrincipalType = principalType(p)
 		}
 	}
+	// Assignments are never updated in place, so updated = created.
 	out.Properties.CreatedOn = rfc3339(a.Created)
+	out.Properties.UpdatedOn = out.Properties.CreatedOn
+	if a.CreatedBy != "" {
+		by := a.CreatedBy
+		out.Properties.CreatedBy, out.Properties.UpdatedBy = &by, &by
+	}
+	if a.Description != "" {
+		d := a.Description
+		out.Properties.Description = &d
+	}
 	return out
 }
 
@@ -164,6 +174,9 @@ func (h *Handler) roleAssignment(c *call, scope, name string) error {
 				RoleDefinitionID string `json:"roleDefinitionId"`
 				PrincipalID      string `json:"principalId"`
 				PrincipalType    string `json:"principalType"`
+				Description      string `json:"description"`
+				Condition        string `json:"condition"`
+				ConditionVersion string `json:"conditionVersion"`
 			} `json:"properties"`
 		}
 		if err := decode(c, &body); err != nil {
@@ -173,6 +186,11 @@ func (h *Handler) roleAssignment(c *call, scope, name string) error {
 			return armErr(errs.Invalid, "InvalidRequestContent", "The property 'properties' is required.")
 		}
 		props := body.Properties
+		if props.Condition != "" || props.ConditionVersion != "" {
+			// An assignment whose condition is stored but not evaluated would
+			// grant more than its author meant: refuse it instead.
+			return armErr(errs.Invalid, "InvalidRoleAssignmentRequest", "Conditions on role assignments are not supported by this server; create the assignment without 'condition' and 'conditionVersion'.")
+		}
 		role, ok := policy.LookupRole(props.RoleDefinitionID)
 		if !ok {
 			return armErr(errs.Invalid, "RoleDefinitionDoesNotExist", "The specified role definition with ID '"+props.RoleDefinitionID+"' does not exist.")
@@ -199,7 +217,10 @@ func (h *Handler) roleAssignment(c *call, scope, name string) error {
 		}
 		a := &model.RoleAssignment{ID: scope + "/providers/Microsoft.Authorization/roleAssignments/" + strings.ToLower(name),
 			Name: strings.ToLower(name), Scope: scope, RoleDefinitionID: role.ID, PrincipalID: props.PrincipalID,
-			PrincipalType: props.PrincipalType, Created: h.Now()}
+			PrincipalType: props.PrincipalType, Description: props.Description, Created: h.Now()}
+		if c.caller != nil {
+			a.CreatedBy = c.caller.ObjectID
+		}
 		if err := h.Store.CreateRoleAssignment(c.ctx(), a); err != nil {
 			if errs.KindOf(err) == errs.Exist {
 				return armErr(errs.Conflict, "RoleAssignmentExists", "The role assignment already exists.")

@@ -165,7 +165,11 @@ type RoleAssignment struct {
 	RoleDefinitionID string    `json:"roleDefinitionId"` // GUID only
 	PrincipalID      string    `json:"principalId"`
 	PrincipalType    string    `json:"principalType,omitempty"`
+	Description      string    `json:"description,omitempty"`
 	Created          time.Time `json:"created"`
+	// CreatedBy is the object id of the caller that made the assignment
+	// (empty for ones made by Coffer itself, as ARM shows null).
+	CreatedBy string `json:"createdBy,omitempty"`
 }
 
 // Secret is one secret name in one vault with all of its versions.

@@ -171,7 +171,16 @@ type RoleAssignment struct {
 		PrincipalID      string `json:"principalId"`
 		PrincipalType    string `json:"principalType,omitempty"`
 		Scope            string `json:"scope"`
-		CreatedOn        string `json:"createdOn,omitempty"`
+		// ARM sends every property, null where unset; Coffer makes no
+		// conditional (ABAC) or delegated assignments.
+		Condition                          *string `json:"condition"`
+		ConditionVersion                   *string `json:"conditionVersion"`
+		CreatedOn                          string  `json:"createdOn,omitempty"`
+		UpdatedOn                          string  `json:"updatedOn,omitempty"`
+		CreatedBy                          *string `json:"createdBy"`
+		UpdatedBy                          *string `json:"updatedBy"`
+		DelegatedManagedIdentityResourceID *string `json:"delegatedManagedIdentityResourceId"`
+		Description                        *string `json:"description"`
 	} `json:"properties"`
 }
 
