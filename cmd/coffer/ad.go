@@ -42,7 +42,8 @@ func newADCmd() *cobra.Command {
 		}
 		path := "/v1.0/servicePrincipals"
 		if displayName != "" {
-			path += "?$filter=" + url.QueryEscape("displayName eq '"+strings.ReplaceAll(displayName, "'", "''")+"'")
+			// az filters with startswith, so a name's prefix finds it.
+			path += "?$filter=" + url.QueryEscape("startswith(displayName,'"+strings.ReplaceAll(displayName, "'", "''")+"')")
 		}
 		var out struct {
 			Value []map[string]any `json:"value"`
@@ -52,7 +53,7 @@ func newADCmd() *cobra.Command {
 		}
 		return printResult(cmd.OutOrStdout(), out.Value)
 	}}
-	list.Flags().StringVar(&displayName, "display-name", "", "filter by display name")
+	list.Flags().StringVar(&displayName, "display-name", "", "list the service principals whose display name starts with this")
 	list.Flags().Bool("all", false, "list all (the default)")
 
 	show := &cobra.Command{Use: "show", Short: "Show a service principal (--id: appId, identifier URI or object id)", RunE: func(cmd *cobra.Command, _ []string) error {

@@ -564,6 +564,10 @@ func TestCLICreateForRBACDisplayName(t *testing.T) {
 	if l := asList(c.ok("ad", "sp", "list", "--display-name", "alias-bot")); len(l) != 1 {
 		t.Errorf("ad sp list --display-name alias-bot = %v", l)
 	}
+	// az lists by prefix (startswith), not by the whole name.
+	if l := asList(c.ok("ad", "sp", "list", "--display-name", "alias-")); len(l) != 1 || field(l[0], "displayName") != "alias-bot" {
+		t.Errorf("ad sp list --display-name alias- = %v, want alias-bot", l)
+	}
 	c.fails("argument --display-name: expected one argument", "ad", "sp", "create-for-rbac", "--display-name")
 }
 
