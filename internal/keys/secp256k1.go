@@ -21,14 +21,20 @@ import (
 	"github.com/coffer-dev/coffer/internal/errs"
 )
 
-// K256PrivateKey is a P-256K private key.
-type K256PrivateKey struct{ k *secp256k1.PrivateKey }
+// K256PrivateKey is a P-256K private key with its public point (computed
+// once: deriving it is a scalar multiplication).
+type K256PrivateKey struct {
+	k   *secp256k1.PrivateKey
+	pub *secp256k1.PublicKey
+}
+
+func newK256(k *secp256k1.PrivateKey) *K256PrivateKey { return &K256PrivateKey{k, k.PubKey()} }
 
 // K256PublicKey is a P-256K public key.
 type K256PublicKey struct{ k *secp256k1.PublicKey }
 
 // Public returns the public half (a *K256PublicKey).
-func (p *K256PrivateKey) Public() crypto.PublicKey { return &K256PublicKey{p.k.PubKey()} }
+func (p *K256PrivateKey) Public() crypto.PublicKey { return &K256PublicKey{p.pub} }
 
 // Sign signs a SHA-256 digest and returns the ASN.1 DER signature, as
 // crypto.Signer implementations of ECDSA do. (The vault's sign operation
@@ -47,7 +53,7 @@ func generateK256() (*K256PrivateKey, error) {
 	if err != nil {
 		return nil, errs.E(errs.Internal, err)
 	}
-	return &K256PrivateKey{k}, nil
+	return newK256(k), nil
 }
 
 // k256FromJWK builds the private key of an imported P-256K JWK, checking
@@ -61,12 +67,12 @@ func k256FromJWK(d, x, y []byte) (*K256PrivateKey, error) {
 	if overflow := s.SetByteSlice(d); overflow || s.IsZero() {
 		return nil, invalid
 	}
-	k := secp256k1.NewPrivateKey(&s)
-	pub := k.PubKey()
+	k := newK256(secp256k1.NewPrivateKey(&s))
+	pub := k.pub
 	if string(fixed(pub.X().Bytes(), 32)) != string(fixed(x, 32)) || string(fixed(pub.Y().Bytes(), 32)) != string(fixed(y, 32)) {
 		return nil, badParameter("The JSON Web Key is not a valid EC private key: the public point does not match.")
 	}
-	return &K256PrivateKey{k}, nil
+	return k, nil
 }
 
 // signK256 returns the JWS ES256K signature r||s (32 bytes each) of a
@@ -114,7 +120,7 @@ func marshalK256(k *K256PrivateKey) ([]byte, error) {
 	if err != nil {
 		return nil, errs.E(errs.Internal, err)
 	}
-	pub := k.k.PubKey().SerializeUncompressed()
+	pub := k.pub.SerializeUncompressed()
 	inner, err := asn1.Marshal(ecPrivateKey{Version: 1, PrivateKey: k.k.Serialize(),
 		PublicKey: asn1.BitString{Bytes: pub, BitLength: 8 * len(pub)}})
 	if err != nil {
@@ -147,5 +153,5 @@ func parseK256(der []byte) (*K256PrivateKey, error) {
 	if overflow := s.SetByteSlice(inner.PrivateKey); overflow || s.IsZero() {
 		return nil, errNotK256
 	}
-	return &K256PrivateKey{secp256k1.NewPrivateKey(&s)}, nil
+	return newK256(secp256k1.NewPrivateKey(&s)), nil
 }
