@@ -6,6 +6,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
@@ -143,7 +145,7 @@ func newKeyCmd() *cobra.Command {
 	})}
 	create.Flags().StringVar(&kty, "kty", "", "key type: RSA, RSA-HSM, EC, EC-HSM (default RSA)")
 	create.Flags().IntVar(&size, "size", 0, "RSA key size in bits: 2048, 3072 or 4096")
-	create.Flags().StringVar(&curve, "curve", "", "elliptic curve: P-256, P-384, P-521")
+	create.Flags().StringVar(&curve, "curve", "", "elliptic curve: P-256, P-384, P-521, P-256K")
 	importCmd := &cobra.Command{Use: "import", Short: "Import a private key from a PEM file", RunE: run(false, func(cmd *cobra.Command, s *session) (any, error) {
 		if pemPassword != "" {
 			return nil, fmt.Errorf("--pem-password: encrypted PEM files are not supported; decrypt the key first (openssl pkey)")
@@ -196,13 +198,21 @@ func newKeyCmd() *cobra.Command {
 		if _, err := s.c.KeyVault(cmd.Context(), vault, "GET", keyPath(), nil, &kb); err != nil {
 			return nil, err
 		}
-		pub, err := publicFromJWK(kb.Key)
-		if err != nil {
-			return nil, err
-		}
-		der, err := x509.MarshalPKIXPublicKey(pub)
-		if err != nil {
-			return nil, err
+		var der []byte
+		if crv, _ := kb.Key["crv"].(string); crv == "P-256K" {
+			// x509 knows no secp256k1; the SubjectPublicKeyInfo is built here.
+			var err error
+			if der, err = k256PublicKeyInfo(kb.Key); err != nil {
+				return nil, err
+			}
+		} else {
+			pub, err := publicFromJWK(kb.Key)
+			if err != nil {
+				return nil, err
+			}
+			if der, err = x509.MarshalPKIXPublicKey(pub); err != nil {
+				return nil, err
+			}
 		}
 		out := der
 		switch strings.ToUpper(encoding) {
@@ -402,3 +412,29 @@ func publicFromJWK(j map[string]any) (crypto.PublicKey, error) {
 }
 
 var curves = map[string]elliptic.Curve{"P-256": elliptic.P256(), "P-384": elliptic.P384(), "P-521": elliptic.P521()}
+
+// k256PublicKeyInfo is the DER SubjectPublicKeyInfo (RFC 5480) of a
+// P-256K JWK: id-ecPublicKey, the secp256k1 named curve (SEC 2), and the
+// uncompressed point. The point is not checked against the curve: it is
+// the vault's own served key, written out as served.
+func k256PublicKeyInfo(j map[string]any) ([]byte, error) {
+	point := []byte{4}
+	for _, f := range []string{"x", "y"} {
+		s, _ := j[f].(string)
+		b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+		if err != nil || len(b) == 0 || len(b) > 32 {
+			return nil, fmt.Errorf("the key's %q is missing or malformed", f)
+		}
+		point = append(point, make([]byte, 32-len(b))...)
+		point = append(point, b...)
+	}
+	curve, err := asn1.Marshal(asn1.ObjectIdentifier{1, 3, 132, 0, 10})
+	if err != nil {
+		return nil, err
+	}
+	return asn1.Marshal(struct {
+		Algo pkix.AlgorithmIdentifier
+		Key  asn1.BitString
+	}{pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}, Parameters: asn1.RawValue{FullBytes: curve}},
+		asn1.BitString{Bytes: point, BitLength: 8 * len(point)}})
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/coffer-dev/coffer/internal/app"
 	"github.com/coffer-dev/coffer/internal/model"
+	"github.com/coffer-dev/coffer/internal/policy"
 )
 
 func vaultPath(s *session, rg, name string) string {
@@ -254,10 +255,21 @@ func newSetPolicyCmd() *cobra.Command {
 				given[k.key] = append([]string{}, *k.perms...)
 			}
 		}
-		if strings.EqualFold(template, "Secret Management") || strings.EqualFold(template, "secret-management") {
-			given["secrets"] = append(given["secrets"], model.SecretManagementTemplate...)
-		} else if template != "" {
-			return fmt.Errorf("unknown --template %q (known: \"Secret Management\")", template)
+		if template != "" {
+			// The template's kinds join the permissions given by flag, as
+			// ticking a template and then more boxes does in the portal.
+			t, ok := policy.LookupTemplate(template)
+			if !ok {
+				return fmt.Errorf("unknown --template %q (known: %q)", template, policy.TemplateNames())
+			}
+			for kind, perms := range map[string][]string{"keys": t.Keys, "secrets": t.Secrets, "certificates": t.Certificates} {
+				if len(perms) > 0 {
+					given[kind] = append(given[kind], perms...)
+				}
+			}
+		}
+		for kind, perms := range given {
+			given[kind] = dedupeFold(perms)
 		}
 		if len(given) == 0 {
 			return fmt.Errorf("specify at least one: --key-permissions, --secret-permissions, --certificate-permissions --storage-permissions")
@@ -312,7 +324,7 @@ func newSetPolicyCmd() *cobra.Command {
 	listVar(cmd.Flags(), &secretPerms, "secret-permissions", zeroOrMore, "space-separated list of secret permissions to assign: all get list set delete backup restore recover purge")
 	listVar(cmd.Flags(), &certPerms, "certificate-permissions", zeroOrMore, "space-separated list of certificate permissions to assign")
 	listVar(cmd.Flags(), &storagePerms, "storage-permissions", zeroOrMore, "space-separated list of storage permissions to assign")
-	cmd.Flags().StringVar(&template, "template", "", "permission template, e.g. \"Secret Management\"")
+	cmd.Flags().StringVar(&template, "template", "", "portal permission template, e.g. \"Secret Management\" or \"Key, Secret, & Certificate Management\"")
 	cmd.Flags().StringVar(&spn, "spn", "", "name of a service principal (its appId or an identifier URI) to grant permissions (instead of --object-id)")
 	_ = cmd.MarkFlagRequired("name")
 	return cmd
@@ -725,4 +737,18 @@ func policyTarget(ctx context.Context, s *session, vault, rg string, objectID *s
 	}
 	g, _, err := findVault(ctx, s, vault, rg)
 	return g, err
+}
+
+// dedupeFold drops repeated permission names (compared case-insensitively),
+// keeping the first spelling and the order.
+func dedupeFold(perms []string) []string {
+	seen := map[string]bool{}
+	out := []string{}
+	for _, p := range perms {
+		if k := strings.ToLower(p); !seen[k] {
+			seen[k] = true
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -368,7 +368,9 @@ func isKeyVaultPath(p string) bool {
 func (s *Server) purgeLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.PurgeInterval)
 	defer t.Stop()
+	lifecycle := s.newLifecycleJob()
 	for {
+		lifecycle.run(ctx)
 		if n, err := s.Vaults.PurgeExpired(ctx); err != nil {
 			s.logger.Error("purging expired deleted secrets", "err", err)
 		} else if n > 0 {

@@ -117,6 +117,7 @@ func TestAzCLI(t *testing.T) {
 		if got := policySecrets(p, adminOID); got != "delete get list set" {
 			t.Errorf("set-policy --spn: the admin's secret permissions = %q in %v", got, p)
 		}
+		azKeyCertPermissions(t, c, "kvaz", a.clientID, adminOID)
 		// The data plane through az rest (see the test's comment).
 		url := "https://kvaz.vault.azure.net/secrets/greeting?api-version=7.4"
 		put := c.obj("rest", "--method", "put", "--resource", "https://vault.azure.net", "--url", url, "--body", `{"value":"hello from az"}`)

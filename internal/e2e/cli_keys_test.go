@@ -83,5 +83,10 @@ func TestCLIKeys(t *testing.T) {
 		t.Fatalf("restore = %v", r)
 	}
 	c.fails("invalid choice", "keyvault", "key", "create", "--vault-name", "kvkeys", "-n", "x", "--protection", "cloud")
-	c.fails("BadParameter", "keyvault", "key", "create", "--vault-name", "kvkeys", "-n", "x", "--kty", "EC", "--curve", "P-256K")
+	k256 := c.ok("keyvault", "key", "create", "--vault-name", "kvkeys", "-n", "k256", "--kty", "EC", "--curve", "P-256K")
+	if field(k256, "key", "crv") != "P-256K" {
+		t.Errorf("key create --curve P-256K = %v", k256)
+	}
+	checkK256Download(t, c, dir, k256)
+	c.fails("BadParameter", "keyvault", "key", "create", "--vault-name", "kvkeys", "-n", "x", "--kty", "EC", "--curve", "P-192")
 }

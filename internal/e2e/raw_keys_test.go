@@ -110,7 +110,7 @@ func TestRawKeyErrors(t *testing.T) {
 		{"oct kty", "POST", "/keys/new2/create", "", map[string]any{"kty": "oct"}, 400, "BadParameter", "", ""},
 		{"missing kty", "POST", "/keys/new2/create", "", map[string]any{}, 400, "BadParameter", "", ""},
 		{"RSA 1024", "POST", "/keys/new2/create", "", map[string]any{"kty": "RSA", "key_size": 1024}, 400, "BadParameter", "", ""},
-		{"P-256K", "POST", "/keys/new2/create", "", map[string]any{"kty": "EC", "crv": "P-256K"}, 400, "BadParameter", "", ""},
+		{"P-256K with a key size", "POST", "/keys/new2/create", "", map[string]any{"kty": "EC", "crv": "P-256K", "key_size": 256}, 400, "BadParameter", "", ""},
 		{"unknown curve", "POST", "/keys/new2/create", "", map[string]any{"kty": "EC-HSM", "crv": "P-192"}, 400, "BadParameter", "", ""},
 		{"bad key_ops", "POST", "/keys/new2/create", "", map[string]any{"kty": "RSA", "key_ops": []string{"fly"}}, 400, "BadParameter", "", ""},
 		{"too many tags", "POST", "/keys/new2/create", "", map[string]any{"kty": "EC", "tags": manyTags(16, 1)}, 400, "BadParameter", "", ""},

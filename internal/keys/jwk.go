@@ -25,6 +25,9 @@ func Public(priv crypto.Signer, kty string) wire.JSONWebKey {
 		j.Crv = curveName(k.Curve)
 		j.X = b64(fixed(k.X.Bytes(), n))
 		j.Y = b64(fixed(k.Y.Bytes(), n))
+	case *K256PrivateKey:
+		pub := k.Public().(*K256PublicKey)
+		j.Crv, j.X, j.Y = P256K, b64(pub.X()), b64(pub.Y())
 	}
 	return j
 }
@@ -91,9 +94,12 @@ func FromJWK(j *wire.JSONWebKey) (crypto.Signer, error) {
 		k.Precompute()
 		return k, nil
 	case EC:
-		c, err := curveOf(j.Crv)
-		if err != nil {
-			return nil, err
+		var c elliptic.Curve
+		if j.Crv != P256K {
+			var err error
+			if c, err = curveOf(j.Crv); err != nil {
+				return nil, err
+			}
 		}
 		if j.D == "" {
 			return nil, badParameter("The JSON Web Key to import must include the private key.")
@@ -109,6 +115,9 @@ func FromJWK(j *wire.JSONWebKey) (crypto.Signer, error) {
 		y, err := field("y", j.Y)
 		if err != nil {
 			return nil, err
+		}
+		if c == nil {
+			return k256FromJWK(d, x, y)
 		}
 		n := (c.Params().BitSize + 7) / 8
 		if len(d) > n || len(x) > n || len(y) > n {

@@ -177,6 +177,13 @@ func checkSign(pub crypto.PublicKey, alg string, digest []byte) (crypto.Hash, st
 		if curveName(k.Curve) != crv {
 			return 0, "", algNotForKey(alg, "curve '"+curveName(k.Curve)+"'")
 		}
+	case *K256PublicKey:
+		if family != "ES" {
+			return 0, "", algNotForKey(alg, "key type 'EC'")
+		}
+		if crv != P256K {
+			return 0, "", algNotForKey(alg, "curve '"+P256K+"'")
+		}
 	default:
 		return 0, "", algNotForKey(alg, "this key")
 	}
@@ -207,6 +214,8 @@ func Sign(priv crypto.Signer, alg string, digest []byte) ([]byte, error) {
 		}
 		n := (k.Curve.Params().BitSize + 7) / 8
 		return append(fixed(r.Bytes(), n), fixed(s.Bytes(), n)...), nil
+	case *K256PrivateKey:
+		return signK256(k, digest), nil
 	}
 	return nil, algNotForKey(alg, "this key")
 }
@@ -232,6 +241,8 @@ func Verify(pub crypto.PublicKey, alg string, digest, sig []byte) (bool, error) 
 		r := new(big.Int).SetBytes(sig[:n])
 		s := new(big.Int).SetBytes(sig[n:])
 		return ecdsa.Verify(k, digest, r, s), nil
+	case *K256PublicKey:
+		return verifyK256(k, digest, sig), nil
 	}
 	return false, nil
 }

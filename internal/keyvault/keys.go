@@ -80,6 +80,8 @@ func pickKeyRoute(method string, segs []string, pick func(methods, ...string) (o
 			return pick(routesRotateKey)
 		case s == "rotationpolicy":
 			return pick(routesRotationPol)
+		case s == "release":
+			return pick(routesReleaseKey)
 		default:
 			// An SDK asked for the latest version sends /keys/{name}//sign,
 			// which collapses to this; versions are hex, never op names.
@@ -91,6 +93,9 @@ func pickKeyRoute(method string, segs []string, pick func(methods, ...string) (o
 	case 4:
 		if _, ok := keyOpRoutes[strings.ToLower(segs[3])]; ok {
 			return pick(routesKeyOperation)
+		}
+		if strings.EqualFold(segs[3], "release") {
+			return pick(routesReleaseKey)
 		}
 	}
 	return nil, nil, false

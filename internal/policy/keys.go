@@ -26,6 +26,7 @@ var (
 	SignKey           = Action{"sign", "Microsoft.KeyVault/vaults/keys/sign/action"}
 	VerifyKey         = Action{"verify", "Microsoft.KeyVault/vaults/keys/verify/action"}
 	RotateKey         = Action{"rotate", "Microsoft.KeyVault/vaults/keys/rotate/action"}
+	ReleaseKey        = Action{"release", "Microsoft.KeyVault/vaults/keys/release/action"}
 	GetRotationPolicy = Action{"getrotationpolicy", "Microsoft.KeyVault/vaults/keyrotationpolicies/read"}
 	SetRotationPolicy = Action{"setrotationpolicy", "Microsoft.KeyVault/vaults/keyrotationpolicies/write"}
 )

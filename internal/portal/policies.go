@@ -6,38 +6,13 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/coffer-dev/coffer/internal/policy"
 	"github.com/coffer-dev/coffer/internal/wire"
 )
 
-// policyTemplate is one of the Azure portal's "Configure from template"
-// entries, with the permissions it ticks.
-type policyTemplate struct {
-	Name                        string
-	Keys, Secrets, Certificates []string
-}
-
-var (
-	keyMgmt    = []string{"get", "list", "update", "create", "import", "delete", "recover", "backup", "restore"}
-	secretMgmt = []string{"get", "list", "set", "delete", "recover", "backup", "restore"}
-	certMgmt   = []string{"get", "list", "update", "create", "import", "delete", "recover", "backup", "restore",
-		"managecontacts", "manageissuers", "getissuers", "listissuers", "setissuers", "deleteissuers"}
-)
-
-// templates, in the Azure portal's order.
-var templates = []policyTemplate{
-	{"Key, Secret, & Certificate Management", keyMgmt, secretMgmt, certMgmt},
-	{"Key & Secret Management", keyMgmt, secretMgmt, nil},
-	{"Secret & Certificate Management", nil, secretMgmt, certMgmt},
-	{"Key Management", keyMgmt, nil, nil},
-	{"Secret Management", nil, secretMgmt, nil},
-	{"Certificate Management", nil, nil, certMgmt},
-	{"SQL Server Connector", []string{"get", "list", "wrapkey", "unwrapkey"}, nil, nil},
-	{"Azure Data Lake Storage or Azure Storage", []string{"get", "wrapkey", "unwrapkey"}, nil, nil},
-	{"Azure Backup", []string{"get", "list", "backup"}, []string{"get", "list", "backup"}, nil},
-	{"Exchange Online Customer Key", []string{"get", "wrapkey", "unwrapkey"}, nil, nil},
-	{"SharePoint Online Customer Key", []string{"get", "wrapkey", "unwrapkey"}, nil, nil},
-	{"Azure Information BYOK", []string{"get", "decrypt", "sign"}, nil, nil},
-}
+// templates are the portal's "Configure from template" entries; the
+// permission sets live in package policy, shared with the CLI.
+var templates = policy.Templates()
 
 // permGroup is one column of checkboxes.
 type permGroup struct {
@@ -184,7 +159,7 @@ func (h *Handler) policiesSave(w http.ResponseWriter, r *http.Request, s *sessio
 
 type policyForm struct {
 	V                           *vaultData
-	Templates                   []policyTemplate
+	Templates                   []policy.Template
 	Groups                      []permGroup
 	Template, Applied, Query    string
 	Keys, Secrets, Certificates []string
