@@ -255,7 +255,7 @@ func (h *Handler) getKey(w http.ResponseWriter, req *request) error {
 	if err != nil {
 		return err
 	}
-	k, ver, err := h.Vaults.GetKey(req.r.Context(), v, req.name(), req.keyVersion())
+	k, ver, err := h.Vaults.GetKeyVersion(req.r.Context(), v, req.name(), req.keyVersion())
 	if err != nil {
 		return err
 	}

@@ -86,14 +86,14 @@ func (s *Store) UpdateCertificateContacts(ctx context.Context, vault string, fn 
 // of a vault, for a vault that is purged.
 func (s *Store) SweepCertificates(ctx context.Context, vault string) error {
 	const op errs.Op = "store.SweepCertificates"
-	if err := s.deleteKeyPrefix(ctx, op, certsPrefix(vault)); err != nil {
+	if err := s.deletePrefix(ctx, op, certsPrefix(vault)); err != nil {
 		return err
 	}
-	if err := s.deleteKeyPrefix(ctx, op, issuersPrefix(vault)); err != nil {
+	if err := s.deletePrefix(ctx, op, issuersPrefix(vault)); err != nil {
 		return err
 	}
 	if err := s.KV().Delete(ctx, contactsKey(vault)); err != nil && !errors.Is(err, kv.ErrNotFound) {
-		return keyErr(op, err)
+		return mapErr(op, err)
 	}
 	return nil
 }

@@ -110,7 +110,7 @@ func (s *Service) checkCertName(ctx context.Context, op errs.Op, v *model.Vault,
 		return errs.E(op, err)
 	}
 	exists := err == nil
-	k, err := s.Store.GetKey(ctx, v.Name, name)
+	k, err := s.Store.GetKeyHead(ctx, v.Name, name)
 	switch {
 	case err == nil && k.Deleted != nil:
 		return keyDeletedButRecoverable(op, k.Name)
@@ -946,7 +946,7 @@ func (s *Service) RestoreCertificate(ctx context.Context, v *model.Vault, blob [
 		return nil, err
 	}
 	undoKey := func() {
-		_ = s.Store.UpdateKey(ctx, v.Name, name, func(*model.Key, bool) (bool, error) { return false, nil })
+		_ = s.Store.UpdateKeyHead(ctx, v.Name, name, func(*model.Key, bool) (bool, error) { return false, nil })
 		_ = s.Store.DeleteKeyMaterials(ctx, v.Name, name)
 	}
 	if _, err := s.RestoreSecret(ctx, v, p.Secret); err != nil {
@@ -1153,7 +1153,7 @@ func managedByKeyVault(op errs.Op, operation, inner string) error {
 // refuseManagedKey refuses a new key version through the keys API for a
 // name whose key belongs to a certificate.
 func (s *Service) refuseManagedKey(ctx context.Context, op errs.Op, v *model.Vault, name, operation string) error {
-	k, err := s.Store.GetKey(ctx, v.Name, name)
+	k, err := s.Store.GetKeyHead(ctx, v.Name, name)
 	switch {
 	case errs.KindOf(err) == errs.NotExist:
 		return nil

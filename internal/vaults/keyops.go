@@ -181,7 +181,7 @@ func (s *Service) SetKeyRotationPolicy(ctx context.Context, v *model.Vault, name
 	}
 	now := s.Now().Unix()
 	var out model.Key
-	err := s.Store.UpdateKey(ctx, v.Name, name, func(k *model.Key, exists bool) (bool, error) {
+	err := s.Store.UpdateKeyHead(ctx, v.Name, name, func(k *model.Key, exists bool) (bool, error) {
 		if !exists || k.Deleted != nil {
 			return exists, keyNotFound(op, name, "")
 		}
@@ -250,7 +250,7 @@ func keyBackupHeader() []byte {
 // private material included; only this Coffer instance can open it.
 func (s *Service) BackupKey(ctx context.Context, v *model.Vault, name string) ([]byte, error) {
 	const op errs.Op = "vaults.BackupKey"
-	k, _, err := s.lookupKey(ctx, op, v, name, "")
+	k, err := s.lookupKeyAll(ctx, op, v, name)
 	if err != nil {
 		return nil, err
 	}
@@ -303,7 +303,7 @@ func (s *Service) RestoreKey(ctx context.Context, v *model.Vault, blob []byte) (
 		}
 		return errs.E(op, errs.Conflict, errs.Code("Conflict"), errs.Msg(fmt.Sprintf("Key %s already exists in this vault.", k.Name)))
 	}
-	if cur, err := s.Store.GetKey(ctx, v.Name, name); err == nil {
+	if cur, err := s.Store.GetKeyHead(ctx, v.Name, name); err == nil {
 		return nil, taken(cur)
 	} else if errs.KindOf(err) != errs.NotExist {
 		return nil, errs.E(op, err)
@@ -317,23 +317,19 @@ func (s *Service) RestoreKey(ctx context.Context, v *model.Vault, blob []byte) (
 			return nil, malformed
 		}
 	}
+	material := make(map[string][]byte, len(p.Material))
 	for i, der := range p.Material {
-		if err := s.Store.PutKeyMaterial(ctx, v.Name, name, p.Key.Versions[i].Version, der); err != nil {
-			return nil, errs.E(op, err)
-		}
+		material[p.Key.Versions[i].Version] = der
 	}
 	rec := p.Key
 	rec.Deleted = nil
-	err = s.Store.UpdateKey(ctx, v.Name, name, func(k *model.Key, exists bool) (bool, error) {
-		if exists {
-			// Lost a race with a create of the same name; the material
-			// written above stays unreferenced until the name is purged.
-			return true, taken(k)
+	if err := s.Store.CreateKey(ctx, v.Name, &rec, material); errs.KindOf(err) == errs.Exist {
+		// Lost a race with a create of the same name.
+		if cur, err := s.Store.GetKeyHead(ctx, v.Name, name); err == nil {
+			return nil, taken(cur)
 		}
-		*k = rec
-		return true, nil
-	})
-	if err != nil {
+		return nil, errs.E(op, errs.Conflict, errs.Code("Conflict"), errs.Msg(fmt.Sprintf("Key %s already exists in this vault.", name)))
+	} else if err != nil {
 		return nil, errs.E(op, err)
 	}
 	return &rec, nil

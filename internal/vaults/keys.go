@@ -128,38 +128,28 @@ func (s *Service) newKeyVersion(op errs.Op, kty string, priv crypto.Signer, p Ke
 	return ver, nil
 }
 
-// addKeyVersion stores the material, then appends the version to the
-// record (creating it); the material is removed again if that fails, so a
-// failed request stores nothing.
+// addKeyVersion stores the version and its material in one transaction
+// (creating the key), so a failed request stores nothing. The key it
+// returns holds the new version only.
 func (s *Service) addKeyVersion(ctx context.Context, op errs.Op, v *model.Vault, name string, ver model.KeyVersion, priv crypto.Signer, mustExist bool) (*model.Key, *model.KeyVersion, error) {
 	der, err := keys.Marshal(priv)
 	if err != nil {
 		return nil, nil, errs.E(op, err)
 	}
-	if err := s.Store.PutKeyMaterial(ctx, v.Name, name, ver.Version, der); err != nil {
-		return nil, nil, errs.E(op, err)
-	}
-	var out model.Key
-	err = s.Store.UpdateKey(ctx, v.Name, name, func(k *model.Key, exists bool) (bool, error) {
+	out, err := s.Store.AddKeyVersion(ctx, v.Name, name, ver, der, func(k *model.Key, exists bool) error {
 		if exists && k.Deleted != nil {
-			return false, keyDeletedButRecoverable(op, k.Name)
+			return keyDeletedButRecoverable(op, k.Name)
 		}
-		if !exists {
-			if mustExist {
-				return false, keyNotFound(op, name, "")
-			}
-			k.Name = name
+		if !exists && mustExist {
+			return keyNotFound(op, name, "")
 		}
-		k.Versions = append(k.Versions, ver)
-		out = *k
-		return true, nil
+		return nil
 	})
 	if err != nil {
-		_ = s.Store.DeleteKeyMaterial(ctx, v.Name, name, ver.Version)
 		return nil, nil, errs.E(op, err)
 	}
 	s.keyCache().put(v.Name, name, ver.Version, priv)
-	return &out, out.Latest(), nil
+	return out, out.Latest(), nil
 }
 
 // CreateKey generates a key pair as a new version (creating the key).
@@ -223,30 +213,59 @@ func (s *Service) ImportKey(ctx context.Context, v *model.Vault, name string, jw
 	return s.addKeyVersion(ctx, op, v, name, ver, priv, false)
 }
 
+// lookupKey returns a live key, holding its latest version only, and one
+// version (latest when version is empty): the head and at most one
+// version record are read.
 func (s *Service) lookupKey(ctx context.Context, op errs.Op, v *model.Vault, name, version string) (*model.Key, *model.KeyVersion, error) {
 	if !ValidSecretName(name) {
 		return nil, nil, invalidName(op, name)
 	}
-	k, err := s.Store.GetKey(ctx, v.Name, name)
+	k, ver, err := s.Store.GetKeyVersion(ctx, v.Name, name, version)
 	if errs.KindOf(err) == errs.NotExist || (err == nil && k.Deleted != nil) {
 		return nil, nil, keyNotFound(op, name, version)
 	}
 	if err != nil {
 		return nil, nil, errs.E(op, err)
 	}
-	if version == "" {
-		return k, k.Latest(), nil
+	return k, ver, nil
+}
+
+// lookupKeyAll returns a live key with every version, oldest first.
+func (s *Service) lookupKeyAll(ctx context.Context, op errs.Op, v *model.Vault, name string) (*model.Key, error) {
+	if !ValidSecretName(name) {
+		return nil, invalidName(op, name)
 	}
-	ver := k.Version(version)
-	if ver == nil {
-		return nil, nil, keyNotFound(op, name, version)
+	k, err := s.Store.GetKey(ctx, v.Name, name)
+	if errs.KindOf(err) == errs.NotExist || (err == nil && (k.Deleted != nil || len(k.Versions) == 0)) {
+		return nil, keyNotFound(op, name, "")
+	}
+	if err != nil {
+		return nil, errs.E(op, err)
+	}
+	return k, nil
+}
+
+// GetKey returns a live key with every version and one of them (latest
+// when version is empty). Disabled versions are readable: only their use
+// is refused. It reads every version; GetKeyVersion does not.
+func (s *Service) GetKey(ctx context.Context, v *model.Vault, name, version string) (*model.Key, *model.KeyVersion, error) {
+	const op errs.Op = "vaults.GetKey"
+	k, err := s.lookupKeyAll(ctx, op, v, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	ver := k.Latest()
+	if version != "" {
+		if ver = k.Version(version); ver == nil {
+			return nil, nil, keyNotFound(op, name, version)
+		}
 	}
 	return k, ver, nil
 }
 
-// GetKey returns a live key and one version (latest when version is
-// empty). Disabled versions are readable: only their use is refused.
-func (s *Service) GetKey(ctx context.Context, v *model.Vault, name, version string) (*model.Key, *model.KeyVersion, error) {
+// GetKeyVersion is GetKey reading only the head and the one version: the
+// key it returns holds its latest version only.
+func (s *Service) GetKeyVersion(ctx context.Context, v *model.Vault, name, version string) (*model.Key, *model.KeyVersion, error) {
 	return s.lookupKey(ctx, "vaults.GetKey", v, name, version)
 }
 
@@ -278,25 +297,10 @@ func (s *Service) UpdateKey(ctx context.Context, v *model.Vault, name, version s
 	if len(p.ReleasePolicy) > MaxReleasePolicyBytes {
 		return nil, nil, badParameter(op, "The release policy is too large.")
 	}
-	var out model.Key
-	var idx int
-	err := s.Store.UpdateKey(ctx, v.Name, name, func(k *model.Key, exists bool) (bool, error) {
-		if !exists || k.Deleted != nil {
-			return exists, keyNotFound(op, name, version)
+	k, ver, err := s.Store.UpdateKeyVersion(ctx, v.Name, name, version, func(k *model.Key, ver *model.KeyVersion, exists bool) error {
+		if !exists || k.Deleted != nil || ver == nil {
+			return keyNotFound(op, name, version)
 		}
-		idx = len(k.Versions) - 1
-		if version != "" {
-			idx = -1
-			for i := range k.Versions {
-				if strings.EqualFold(k.Versions[i].Version, version) {
-					idx = i
-				}
-			}
-			if idx < 0 {
-				return true, keyNotFound(op, name, version)
-			}
-		}
-		ver := &k.Versions[idx]
 		if p.KeyOps != nil {
 			ver.KeyOps = ops
 		}
@@ -316,13 +320,12 @@ func (s *Service) UpdateKey(ctx context.Context, v *model.Vault, name, version s
 			ver.ReleasePolicy = p.ReleasePolicy
 		}
 		ver.Updated = s.Now().Unix()
-		out = *k
-		return true, nil
+		return nil
 	})
 	if err != nil {
 		return nil, nil, errs.E(op, err)
 	}
-	return &out, &out.Versions[idx], nil
+	return k, ver, nil
 }
 
 // DeleteKey deletes every version: soft delete when the vault has it.
@@ -339,7 +342,7 @@ func (s *Service) deleteKey(ctx context.Context, v *model.Vault, name string, ma
 	}
 	now := s.Now()
 	var out model.Key
-	err := s.Store.UpdateKey(ctx, v.Name, name, func(k *model.Key, exists bool) (bool, error) {
+	err := s.Store.UpdateKeyHead(ctx, v.Name, name, func(k *model.Key, exists bool) (bool, error) {
 		if !exists || k.Deleted != nil {
 			return exists, keyNotFound(op, name, "")
 		}
@@ -385,7 +388,7 @@ func (s *Service) ListKeys(ctx context.Context, v *model.Vault, deleted bool) ([
 
 // ListKeyVersions returns a live key's versions, newest first.
 func (s *Service) ListKeyVersions(ctx context.Context, v *model.Vault, name string) (*model.Key, []model.KeyVersion, error) {
-	k, _, err := s.lookupKey(ctx, "vaults.ListKeyVersions", v, name, "")
+	k, err := s.lookupKeyAll(ctx, "vaults.ListKeyVersions", v, name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -403,7 +406,7 @@ func (s *Service) GetDeletedKey(ctx context.Context, v *model.Vault, name string
 	if !ValidSecretName(name) {
 		return nil, invalidName(op, name)
 	}
-	k, err := s.Store.GetKey(ctx, v.Name, name)
+	k, err := s.Store.GetKeyHead(ctx, v.Name, name)
 	if errs.KindOf(err) == errs.NotExist || (err == nil && k.Deleted == nil) {
 		return nil, deletedKeyNotFound(op, name)
 	}
@@ -419,7 +422,7 @@ func (s *Service) PurgeDeletedKey(ctx context.Context, v *model.Vault, name stri
 	if !ValidSecretName(name) {
 		return invalidName(op, name)
 	}
-	err := s.Store.UpdateKey(ctx, v.Name, name, func(k *model.Key, exists bool) (bool, error) {
+	err := s.Store.UpdateKeyHead(ctx, v.Name, name, func(k *model.Key, exists bool) (bool, error) {
 		if !exists || k.Deleted == nil {
 			return exists, deletedKeyNotFound(op, name)
 		}
@@ -445,7 +448,7 @@ func (s *Service) RecoverDeletedKey(ctx context.Context, v *model.Vault, name st
 		return nil, invalidName(op, name)
 	}
 	var out model.Key
-	err := s.Store.UpdateKey(ctx, v.Name, name, func(k *model.Key, exists bool) (bool, error) {
+	err := s.Store.UpdateKeyHead(ctx, v.Name, name, func(k *model.Key, exists bool) (bool, error) {
 		if !exists || k.Deleted == nil {
 			return exists, deletedKeyNotFound(op, name)
 		}
@@ -547,7 +550,7 @@ func (s *Service) PurgeExpiredKeys(ctx context.Context) (int, error) {
 				continue
 			}
 			purged := false
-			err := s.Store.UpdateKey(ctx, vs[i].Name, k.Name, func(cur *model.Key, exists bool) (bool, error) {
+			err := s.Store.UpdateKeyHead(ctx, vs[i].Name, k.Name, func(cur *model.Key, exists bool) (bool, error) {
 				purged = exists && cur.Deleted != nil && cur.Deleted.ScheduledPurgeDate <= now
 				return !purged && exists, nil
 			})
