@@ -237,7 +237,7 @@ func (h *Handler) getCertificate(w http.ResponseWriter, req *request) error {
 	if err != nil {
 		return err
 	}
-	c, ver, err := h.Vaults.GetCertificate(req.r.Context(), v, req.name(), req.version())
+	c, ver, err := h.Vaults.GetCertificateVersion(req.r.Context(), v, req.name(), req.version())
 	if err != nil {
 		return err
 	}

@@ -210,3 +210,60 @@ func TestEncodeVersion(t *testing.T) {
 		t.Fatalf("decoded %+v, %v", r, err)
 	}
 }
+
+// TestCertificateLegacyLayout: certificate records of the previous layout
+// (every version inline, policy and pending operation beside them) read as
+// stored, keep their policy and operation through the conversion of their
+// first write, and a pending-only record converts too.
+func TestCertificateLegacyLayout(t *testing.T) {
+	ctx := context.Background()
+	raw := memkv.New()
+	s := New(raw)
+	pol := json.RawMessage(`{"issuer":{"name":"Self"}}`)
+	old := model.Certificate{Name: "Web", Policy: pol, Pending: &model.CertificateOperation{RequestID: "r1", Issuer: "Self", Status: "completed"}}
+	for i := range 2 {
+		old.Versions = append(old.Versions, model.CertificateVersion{Version: versionID(i), Cer: []byte{byte(i)}, Enabled: true, Created: int64(i)})
+	}
+	pending := model.Certificate{Name: "Later", Policy: pol, Pending: &model.CertificateOperation{RequestID: "r2", Issuer: "Unknown", Status: "inProgress", Version: versionID(9)}}
+	for _, c := range []model.Certificate{old, pending} {
+		b, _ := json.Marshal(c)
+		if err := raw.Put(ctx, "certs/kv/"+strings.ToUpper(c.Name), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	c, ver, err := s.GetCertificateVersion(ctx, "kv", "web", versionID(0))
+	if err != nil || ver.Cer[0] != 0 || c.Latest().Version != versionID(1) || string(c.Policy) != string(pol) || c.Pending.RequestID != "r1" {
+		t.Fatalf("GetCertificateVersion on legacy = %+v, %+v, %v", c, ver, err)
+	}
+	if c, err := s.GetCertificateHead(ctx, "kv", "later"); err != nil || len(c.Versions) != 0 || c.Pending.Status != "inProgress" {
+		t.Fatalf("GetCertificateHead on a pending legacy record = %+v, %v", c, err)
+	}
+
+	// The first new version converts the record and keeps what the head holds.
+	if _, err := s.AddCertificateVersion(ctx, "kv", "web", model.CertificateVersion{Version: versionID(2), Enabled: true},
+		func(*model.Certificate, bool) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if recs, _ := raw.List(ctx, "certversions/kv/WEB/"); len(recs) != 3 {
+		t.Fatalf("%d version records after the conversion, want 3", len(recs))
+	}
+	all, err := s.GetCertificate(ctx, "kv", "web")
+	if err != nil || len(all.Versions) != 3 || string(all.Policy) != string(pol) || all.Pending.RequestID != "r1" {
+		t.Fatalf("GetCertificate after the conversion = %+v, %v", all, err)
+	}
+	if n, err := s.MigrateLegacyCertificates(ctx); err != nil || n != 1 {
+		t.Fatalf("MigrateLegacyCertificates = %d, %v; want 1 (the pending one)", n, err)
+	}
+	if c, err := s.GetCertificateHead(ctx, "kv", "later"); err != nil || len(c.Versions) != 0 || c.Pending.Version != versionID(9) {
+		t.Fatalf("pending record after migration = %+v, %v", c, err)
+	}
+	if err := s.SweepCertificates(ctx, "kv"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"certs/", "certversions/"} {
+		if pairs, _ := raw.List(ctx, p); len(pairs) != 0 {
+			t.Errorf("%s: %d entries left after the sweep", p, len(pairs))
+		}
+	}
+}

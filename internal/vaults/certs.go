@@ -102,7 +102,7 @@ func DecodePolicy(raw json.RawMessage) *wire.CertificatePolicy {
 // checkCertName refuses a name whose certificate, key or secret is
 // soft-deleted, or whose key or secret exists but is not a certificate's.
 func (s *Service) checkCertName(ctx context.Context, op errs.Op, v *model.Vault, name string) error {
-	c, err := s.Store.GetCertificate(ctx, v.Name, name)
+	c, err := s.Store.GetCertificateHead(ctx, v.Name, name)
 	switch {
 	case err == nil && c.Deleted != nil:
 		return certDeletedButRecoverable(op, c.Name)
@@ -147,7 +147,7 @@ func (s *Service) CreateCertificate(ctx context.Context, v *model.Vault, name st
 	// A new version of an existing certificate may omit the policy or give
 	// only part of it: the current one applies, with what is given merged
 	// over it (as a policy update does).
-	if cur, err := s.Store.GetCertificate(ctx, v.Name, name); err == nil && cur.Deleted == nil && len(cur.Versions) > 0 {
+	if cur, err := s.Store.GetCertificateHead(ctx, v.Name, name); err == nil && cur.Deleted == nil && len(cur.Versions) > 0 {
 		if pol == nil || reflect.ValueOf(*pol).IsZero() {
 			pol = DecodePolicy(cur.Policy)
 		} else {
@@ -219,7 +219,7 @@ func (s *Service) startPending(ctx context.Context, op errs.Op, v *model.Vault, 
 		return nil, errs.E(op, errs.Internal, err)
 	}
 	var out model.Certificate
-	err = s.Store.UpdateCertificate(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
+	err = s.Store.UpdateCertificateHead(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
 		if exists && c.Deleted != nil {
 			return true, certDeletedButRecoverable(op, c.Name)
 		}
@@ -261,7 +261,7 @@ func (s *Service) MergeCertificate(ctx context.Context, v *model.Vault, name str
 	if err := validateTags(op, p.Tags); err != nil {
 		return nil, err
 	}
-	c, err := s.Store.GetCertificate(ctx, v.Name, name)
+	c, err := s.Store.GetCertificateHead(ctx, v.Name, name)
 	if errs.KindOf(err) == errs.NotExist || (err == nil && (c.Deleted != nil || c.Pending == nil || c.Pending.Status != "inProgress")) {
 		return nil, pendingNotFound(op, name)
 	}
@@ -317,7 +317,7 @@ func (s *Service) CancelCertificateOperation(ctx context.Context, v *model.Vault
 		return nil, invalidName(op, name)
 	}
 	var out model.Certificate
-	err := s.Store.UpdateCertificate(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
+	err := s.Store.UpdateCertificateHead(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
 		if !exists || c.Deleted != nil || c.Pending == nil {
 			return exists, pendingNotFound(op, name)
 		}
@@ -434,21 +434,15 @@ func (s *Service) addCertVersion(ctx context.Context, op errs.Op, v *model.Vault
 
 	cver := model.CertificateVersion{Version: version, Cer: leaf.Raw, Tags: p.Tags, Enabled: enabled,
 		NotBefore: &nbf, Expires: &exp, Created: now, Updated: now}
-	var out model.Certificate
-	err = s.Store.UpdateCertificate(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
+	out, err := s.Store.AddCertificateVersion(ctx, v.Name, name, cver, func(c *model.Certificate, exists bool) error {
 		if exists && c.Deleted != nil {
-			return true, certDeletedButRecoverable(op, c.Name)
+			return certDeletedButRecoverable(op, c.Name)
 		}
-		if !exists {
-			c.Name = name
-		}
-		c.Versions = append(c.Versions, cver)
 		c.Policy = rawPolicy
 		if pending != nil {
 			c.Pending = pending
 		}
-		out = *c
-		return true, nil
+		return nil
 	})
 	if err != nil {
 		undoKey()
@@ -480,7 +474,7 @@ func (s *Service) addCertVersion(ctx context.Context, op errs.Op, v *model.Vault
 		})
 		return nil, errs.E(op, err)
 	}
-	return &out, nil
+	return out, nil
 }
 
 func dropKeyVersion(vers []model.KeyVersion, version string) []model.KeyVersion {
@@ -493,30 +487,59 @@ func dropKeyVersion(vers []model.KeyVersion, version string) []model.KeyVersion 
 	return out
 }
 
+// lookupCert returns a live certificate, holding its latest version only,
+// and one version (latest when version is empty): the head and at most
+// one version record are read.
 func (s *Service) lookupCert(ctx context.Context, op errs.Op, v *model.Vault, name, version string) (*model.Certificate, *model.CertificateVersion, error) {
 	if !ValidSecretName(name) {
 		return nil, nil, invalidName(op, name)
 	}
-	c, err := s.Store.GetCertificate(ctx, v.Name, name)
-	if errs.KindOf(err) == errs.NotExist || (err == nil && (c.Deleted != nil || len(c.Versions) == 0)) {
+	c, ver, err := s.Store.GetCertificateVersion(ctx, v.Name, name, version)
+	if errs.KindOf(err) == errs.NotExist || (err == nil && c.Deleted != nil) {
 		return nil, nil, certNotFound(op, name, version)
 	}
 	if err != nil {
 		return nil, nil, errs.E(op, err)
 	}
-	if version == "" {
-		return c, c.Latest(), nil
+	return c, ver, nil
+}
+
+// lookupCertAll returns a live certificate with every version, oldest first.
+func (s *Service) lookupCertAll(ctx context.Context, op errs.Op, v *model.Vault, name string) (*model.Certificate, error) {
+	if !ValidSecretName(name) {
+		return nil, invalidName(op, name)
 	}
-	ver := c.Version(version)
-	if ver == nil {
-		return nil, nil, certNotFound(op, name, version)
+	c, err := s.Store.GetCertificate(ctx, v.Name, name)
+	if errs.KindOf(err) == errs.NotExist || (err == nil && (c.Deleted != nil || len(c.Versions) == 0)) {
+		return nil, certNotFound(op, name, "")
+	}
+	if err != nil {
+		return nil, errs.E(op, err)
+	}
+	return c, nil
+}
+
+// GetCertificate returns a live certificate with every version and one of
+// them (latest when version is empty). It reads every version;
+// GetCertificateVersion does not.
+func (s *Service) GetCertificate(ctx context.Context, v *model.Vault, name, version string) (*model.Certificate, *model.CertificateVersion, error) {
+	const op errs.Op = "vaults.GetCertificate"
+	c, err := s.lookupCertAll(ctx, op, v, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	ver := c.Latest()
+	if version != "" {
+		if ver = c.Version(version); ver == nil {
+			return nil, nil, certNotFound(op, name, version)
+		}
 	}
 	return c, ver, nil
 }
 
-// GetCertificate returns a live certificate and one version (latest when
-// version is empty).
-func (s *Service) GetCertificate(ctx context.Context, v *model.Vault, name, version string) (*model.Certificate, *model.CertificateVersion, error) {
+// GetCertificateVersion is GetCertificate reading only the head and the
+// one version: the certificate it returns holds its latest version only.
+func (s *Service) GetCertificateVersion(ctx context.Context, v *model.Vault, name, version string) (*model.Certificate, *model.CertificateVersion, error) {
 	return s.lookupCert(ctx, "vaults.GetCertificate", v, name, version)
 }
 
@@ -538,7 +561,7 @@ func (s *Service) ListCertificates(ctx context.Context, v *model.Vault, deleted 
 
 // ListCertificateVersions returns a live certificate's versions, newest first.
 func (s *Service) ListCertificateVersions(ctx context.Context, v *model.Vault, name string) (*model.Certificate, []model.CertificateVersion, error) {
-	c, _, err := s.lookupCert(ctx, "vaults.ListCertificateVersions", v, name, "")
+	c, err := s.lookupCertAll(ctx, "vaults.ListCertificateVersions", v, name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -579,17 +602,9 @@ func (s *Service) UpdateCertificate(ctx context.Context, v *model.Vault, name, v
 			return nil, nil, err
 		}
 	}
-	var out model.Certificate
-	var verID string
-	err := s.Store.UpdateCertificate(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
-		if !exists || c.Deleted != nil || len(c.Versions) == 0 {
-			return exists, certNotFound(op, name, version)
-		}
-		ver := c.Latest()
-		if version != "" {
-			if ver = c.Version(version); ver == nil {
-				return true, certNotFound(op, name, version)
-			}
+	out, ver, err := s.Store.UpdateCertificateVersion(ctx, v.Name, name, version, func(c *model.Certificate, ver *model.CertificateVersion, exists bool) error {
+		if !exists || c.Deleted != nil || ver == nil {
+			return certNotFound(op, name, version)
 		}
 		if p.Attributes.Enabled != nil {
 			ver.Enabled = *p.Attributes.Enabled
@@ -601,13 +616,12 @@ func (s *Service) UpdateCertificate(ctx context.Context, v *model.Vault, name, v
 		if newPolicy != nil {
 			c.Policy = newPolicy
 		}
-		verID = ver.Version
-		out = *c
-		return true, nil
+		return nil
 	})
 	if err != nil {
 		return nil, nil, errs.E(op, err)
 	}
+	verID := ver.Version
 	if p.Attributes.Enabled != nil || p.TagsSet {
 		kp := KeyUpdateParams{Attributes: Attributes{Enabled: p.Attributes.Enabled}, Tags: p.Tags, TagsSet: p.TagsSet}
 		if _, _, err := s.UpdateKey(ctx, v, out.Name, verID, kp); err != nil && errs.KindOf(err) != errs.NotExist {
@@ -618,7 +632,7 @@ func (s *Service) UpdateCertificate(ctx context.Context, v *model.Vault, name, v
 			return nil, nil, errs.E(op, err)
 		}
 	}
-	return &out, out.Version(verID), nil
+	return out, ver, nil
 }
 
 // mergePolicy applies a policy update over the current policy: the parts
@@ -723,7 +737,7 @@ func (s *Service) GetCertificateOperation(ctx context.Context, v *model.Vault, n
 	if !ValidSecretName(name) {
 		return nil, invalidName(op, name)
 	}
-	c, err := s.Store.GetCertificate(ctx, v.Name, name)
+	c, err := s.Store.GetCertificateHead(ctx, v.Name, name)
 	if errs.KindOf(err) == errs.NotExist || (err == nil && (c.Deleted != nil || c.Pending == nil)) {
 		return nil, pendingNotFound(op, name)
 	}
@@ -740,7 +754,7 @@ func (s *Service) DeleteCertificateOperation(ctx context.Context, v *model.Vault
 		return nil, invalidName(op, name)
 	}
 	var out model.Certificate
-	err := s.Store.UpdateCertificate(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
+	err := s.Store.UpdateCertificateHead(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
 		if !exists || c.Deleted != nil || c.Pending == nil {
 			return exists, pendingNotFound(op, name)
 		}
@@ -769,7 +783,7 @@ func (s *Service) DeleteCertificate(ctx context.Context, v *model.Vault, name st
 	}
 	now := s.Now()
 	var out model.Certificate
-	err := s.Store.UpdateCertificate(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
+	err := s.Store.UpdateCertificateHead(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
 		if !exists || c.Deleted != nil || len(c.Versions) == 0 {
 			return exists, certNotFound(op, name, "")
 		}
@@ -802,7 +816,7 @@ func (s *Service) GetDeletedCertificate(ctx context.Context, v *model.Vault, nam
 	if !ValidSecretName(name) {
 		return nil, invalidName(op, name)
 	}
-	c, err := s.Store.GetCertificate(ctx, v.Name, name)
+	c, err := s.Store.GetCertificateHead(ctx, v.Name, name)
 	if errs.KindOf(err) == errs.NotExist || (err == nil && c.Deleted == nil) {
 		return nil, deletedCertNotFound(op, name)
 	}
@@ -820,7 +834,7 @@ func (s *Service) RecoverDeletedCertificate(ctx context.Context, v *model.Vault,
 		return nil, invalidName(op, name)
 	}
 	var out model.Certificate
-	err := s.Store.UpdateCertificate(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
+	err := s.Store.UpdateCertificateHead(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
 		if !exists || c.Deleted == nil {
 			return exists, deletedCertNotFound(op, name)
 		}
@@ -848,7 +862,7 @@ func (s *Service) PurgeDeletedCertificate(ctx context.Context, v *model.Vault, n
 		return invalidName(op, name)
 	}
 	var display string
-	err := s.Store.UpdateCertificate(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
+	err := s.Store.UpdateCertificateHead(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
 		if !exists || c.Deleted == nil {
 			return exists, deletedCertNotFound(op, name)
 		}
@@ -888,7 +902,7 @@ func certBackupHeader() []byte {
 // backups of its key and secret.
 func (s *Service) BackupCertificate(ctx context.Context, v *model.Vault, name string) ([]byte, error) {
 	const op errs.Op = "vaults.BackupCertificate"
-	c, _, err := s.lookupCert(ctx, op, v, name, "")
+	c, err := s.lookupCertAll(ctx, op, v, name)
 	if err != nil {
 		return nil, err
 	}
@@ -931,7 +945,7 @@ func (s *Service) RestoreCertificate(ctx context.Context, v *model.Vault, blob [
 		return nil, malformed
 	}
 	name := p.Cert.Name
-	if c, err := s.Store.GetCertificate(ctx, v.Name, name); err == nil {
+	if c, err := s.Store.GetCertificateHead(ctx, v.Name, name); err == nil {
 		if c.Deleted != nil {
 			return nil, certDeletedButRecoverable(op, c.Name)
 		}
@@ -955,13 +969,10 @@ func (s *Service) RestoreCertificate(ctx context.Context, v *model.Vault, blob [
 	}
 	cert := p.Cert
 	cert.Deleted = nil
-	err = s.Store.UpdateCertificate(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
-		if exists {
-			return true, errs.E(op, errs.Conflict, errs.Code("Conflict"), errs.Msg(fmt.Sprintf("Certificate %s already exists in this vault.", c.Name)))
-		}
-		*c = cert
-		return true, nil
-	})
+	err = s.Store.CreateCertificate(ctx, v.Name, &cert)
+	if errs.KindOf(err) == errs.Exist {
+		err = errs.E(op, errs.Conflict, errs.Code("Conflict"), errs.Msg(fmt.Sprintf("Certificate %s already exists in this vault.", name)))
+	}
 	if err != nil {
 		undoKey()
 		_ = s.Store.UpdateSecretHead(ctx, v.Name, name, func(*model.Secret, bool) (bool, error) { return false, nil })
@@ -1188,7 +1199,7 @@ func (s *Service) PurgeExpiredCertificates(ctx context.Context) (int, error) {
 				continue
 			}
 			purged := false
-			err := s.Store.UpdateCertificate(ctx, vs[i].Name, c.Name, func(cur *model.Certificate, exists bool) (bool, error) {
+			err := s.Store.UpdateCertificateHead(ctx, vs[i].Name, c.Name, func(cur *model.Certificate, exists bool) (bool, error) {
 				purged = exists && cur.Deleted != nil && cur.Deleted.ScheduledPurgeDate <= now
 				return !purged && exists, nil
 			})
@@ -1210,7 +1221,7 @@ func (s *Service) reusableKey(ctx context.Context, v *model.Vault, name string, 
 	if kp.ReuseKey == nil || !*kp.ReuseKey {
 		return nil, nil
 	}
-	c, err := s.Store.GetCertificate(ctx, v.Name, name)
+	c, err := s.Store.GetCertificateHead(ctx, v.Name, name)
 	if errs.KindOf(err) == errs.NotExist {
 		return nil, nil
 	}
