@@ -1,18 +1,14 @@
 package vaults
 
 import (
-	"cmp"
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"sort"
 	"strings"
-	"time"
 
 	"github.com/coffer-dev/coffer/internal/certs"
 	"github.com/coffer-dev/coffer/internal/errs"
@@ -31,55 +27,17 @@ import (
 // AuthorizeCertificate checks that caller may perform a certificate action,
 // under the vault's permission model. Only certificate permissions count.
 func (s *Service) AuthorizeCertificate(ctx context.Context, v *model.Vault, c Caller, a policy.Action, name string) error {
-	const op errs.Op = "vaults.AuthorizeCertificate"
-	loc := cmp.Or(v.Location, Location)
-	if v.EnableRbacAuthorization {
-		assignments, err := s.Store.ListRoleAssignments(ctx)
-		if err != nil {
-			return errs.E(op, err)
-		}
-		scope := strings.ToLower(v.ResourceID())
-		if name != "" {
-			scope += "/certificates/" + strings.ToLower(name)
-		}
-		if policy.AllowedByRBAC(assignments, c, scope, a.DataAction) {
-			return nil
-		}
-		msg := fmt.Sprintf("Caller is not authorized to perform action on resource.\r\n"+
-			"If role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\n"+
-			"Caller: appid=%s;oid=%s;iss=https://sts.windows.net/%s/\r\n"+
-			"Action: '%s'\r\n"+
-			"Resource: '%s'\r\n"+
-			"Assignment: (not found)\r\n"+
-			"DenyAssignmentId: null\r\n"+
-			"DecisionReason: 'DeniedWithNoValidRBAC' \r\n"+
-			"Vault: %s;location=%s\r\n", c.AppID, c.ObjectID, c.TenantID, a.DataAction, scope, v.Name, loc)
-		return errs.E(op, errs.Permission, errs.Code("Forbidden"), errs.Inner("ForbiddenByRbac"), errs.Msg(msg))
-	}
-	if policy.AllowedCertificateByAccessPolicy(v.AccessPolicies, c, a.Permission) {
-		return nil
-	}
-	msg := fmt.Sprintf("The user, group or application 'appid=%s;oid=%s;iss=https://sts.windows.net/%s/' does not have certificates %s permission on key vault '%s;location=%s'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
-		c.AppID, c.ObjectID, c.TenantID, a.Permission, v.Name, loc)
-	return errs.E(op, errs.Permission, errs.Code("Forbidden"), errs.Inner("AccessDenied"), errs.Msg(msg))
+	return s.authorize(ctx, "vaults.AuthorizeCertificate", v, c, a, certKind, name)
 }
 
 func certNotFound(op errs.Op, name, version string) error {
-	id := name
-	if version != "" {
-		id += "/" + version
-	}
-	return errs.E(op, errs.NotExist, errs.Code("CertificateNotFound"), errs.Msg(fmt.Sprintf(
-		"A certificate with (name/id) %s was not found in this key vault. If you recently deleted this certificate you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182", id)))
+	return certKind.notFound(op, name, version)
 }
 
-func deletedCertNotFound(op errs.Op, name string) error {
-	return errs.E(op, errs.NotExist, errs.Code("CertificateNotFound"), errs.Msg("Deleted Certificate not found: "+name))
-}
+func deletedCertNotFound(op errs.Op, name string) error { return certKind.deletedNotFound(op, name) }
 
 func certDeletedButRecoverable(op errs.Op, name string) error {
-	return errs.E(op, errs.Conflict, errs.Code("Conflict"), errs.Inner("ObjectIsDeletedButRecoverable"), errs.Msg(fmt.Sprintf(
-		"Certificate %s is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the certificate can only be recovered or purged.", name)))
+	return certKind.deletedButRecoverable(op, name)
 }
 
 func pendingNotFound(op errs.Op, name string) error {
@@ -565,12 +523,7 @@ func (s *Service) ListCertificateVersions(ctx context.Context, v *model.Vault, n
 	if err != nil {
 		return nil, nil, err
 	}
-	vers := make([]model.CertificateVersion, len(c.Versions))
-	for i := range c.Versions {
-		vers[len(vers)-1-i] = c.Versions[i]
-	}
-	sort.SliceStable(vers, func(i, j int) bool { return vers[i].Created > vers[j].Created })
-	return c, vers, nil
+	return c, newestFirst(c.Versions, func(v *model.CertificateVersion) int64 { return v.Created }), nil
 }
 
 // CertUpdateParams is an update request.
@@ -781,7 +734,6 @@ func (s *Service) DeleteCertificate(ctx context.Context, v *model.Vault, name st
 	if !ValidSecretName(name) {
 		return nil, invalidName(op, name)
 	}
-	now := s.Now()
 	var out model.Certificate
 	err := s.Store.UpdateCertificateHead(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
 		if !exists || c.Deleted != nil || len(c.Versions) == 0 {
@@ -791,10 +743,7 @@ func (s *Service) DeleteCertificate(ctx context.Context, v *model.Vault, name st
 		if !v.EnableSoftDelete {
 			return false, nil
 		}
-		c.Deleted = &model.DeletedInfo{
-			DeletedDate:        now.Unix(),
-			ScheduledPurgeDate: now.Add(time.Duration(v.RecoverableDays()) * 24 * time.Hour).Unix(),
-		}
+		c.Deleted = s.deletion(v)
 		out = *c
 		return true, nil
 	})
@@ -812,38 +761,16 @@ func (s *Service) DeleteCertificate(ctx context.Context, v *model.Vault, name st
 
 // GetDeletedCertificate returns a soft-deleted certificate.
 func (s *Service) GetDeletedCertificate(ctx context.Context, v *model.Vault, name string) (*model.Certificate, error) {
-	const op errs.Op = "vaults.GetDeletedCertificate"
-	if !ValidSecretName(name) {
-		return nil, invalidName(op, name)
-	}
-	c, err := s.Store.GetCertificateHead(ctx, v.Name, name)
-	if errs.KindOf(err) == errs.NotExist || (err == nil && c.Deleted == nil) {
-		return nil, deletedCertNotFound(op, name)
-	}
-	if err != nil {
-		return nil, errs.E(op, err)
-	}
-	return c, nil
+	return s.certLifecycle().getDeleted(ctx, "vaults.GetDeletedCertificate", v, name)
 }
 
 // RecoverDeletedCertificate undoes a soft delete of the certificate, its
 // key and its secret.
 func (s *Service) RecoverDeletedCertificate(ctx context.Context, v *model.Vault, name string) (*model.Certificate, error) {
 	const op errs.Op = "vaults.RecoverDeletedCertificate"
-	if !ValidSecretName(name) {
-		return nil, invalidName(op, name)
-	}
-	var out model.Certificate
-	err := s.Store.UpdateCertificateHead(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
-		if !exists || c.Deleted == nil {
-			return exists, deletedCertNotFound(op, name)
-		}
-		c.Deleted = nil
-		out = *c
-		return true, nil
-	})
+	out, err := s.certLifecycle().recover(ctx, op, v, name)
 	if err != nil {
-		return nil, errs.E(op, err)
+		return nil, err
 	}
 	if _, err := s.RecoverDeletedKey(ctx, v, out.Name); err != nil && errs.KindOf(err) != errs.NotExist {
 		return nil, errs.E(op, err)
@@ -851,30 +778,16 @@ func (s *Service) RecoverDeletedCertificate(ctx context.Context, v *model.Vault,
 	if _, err := s.RecoverDeletedSecret(ctx, v, out.Name); err != nil && errs.KindOf(err) != errs.NotExist {
 		return nil, errs.E(op, err)
 	}
-	return &out, nil
+	return out, nil
 }
 
 // PurgeDeletedCertificate permanently removes a soft-deleted certificate
 // with its key and secret, unless purge protection forbids it.
 func (s *Service) PurgeDeletedCertificate(ctx context.Context, v *model.Vault, name string) error {
 	const op errs.Op = "vaults.PurgeDeletedCertificate"
-	if !ValidSecretName(name) {
-		return invalidName(op, name)
-	}
-	var display string
-	err := s.Store.UpdateCertificateHead(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
-		if !exists || c.Deleted == nil {
-			return exists, deletedCertNotFound(op, name)
-		}
-		if v.EnablePurgeProtection {
-			return true, errs.E(op, errs.Permission, errs.Code("Forbidden"), errs.Inner("ForbiddenByPolicy"), errs.Msg(fmt.Sprintf(
-				"Operation \"purge\" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.\r\nVault: %s;location=%s", v.Name, cmp.Or(v.Location, Location))))
-		}
-		display = c.Name
-		return false, nil
-	})
+	display, err := s.certLifecycle().purge(ctx, op, v, name)
 	if err != nil {
-		return errs.E(op, err)
+		return err
 	}
 	if err := s.PurgeDeletedKey(ctx, v, display); err != nil && errs.KindOf(err) != errs.NotExist {
 		return errs.E(op, err)
@@ -894,10 +807,6 @@ type certBackupPayload struct {
 	Secret []byte            `json:"secret"`
 }
 
-func certBackupHeader() []byte {
-	return append([]byte{byte(len(certBackupMarker))}, certBackupMarker...)
-}
-
 // BackupCertificate returns a sealed blob with the certificate and the
 // backups of its key and secret.
 func (s *Service) BackupCertificate(ctx context.Context, v *model.Vault, name string) ([]byte, error) {
@@ -913,17 +822,7 @@ func (s *Service) BackupCertificate(ctx context.Context, v *model.Vault, name st
 	if p.Secret, err = s.BackupSecret(ctx, v, c.Name); err != nil {
 		return nil, errs.E(op, err)
 	}
-	plain, err := json.Marshal(p)
-	if err != nil {
-		return nil, errs.E(op, errs.Internal, err)
-	}
-	nonce := make([]byte, s.Backup.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, errs.E(op, errs.Internal, err)
-	}
-	out := append(certBackupHeader(), backupFormat)
-	out = append(out, nonce...)
-	return s.Backup.Seal(out, nonce, plain, certBackupHeader()), nil
+	return s.sealBackup(op, certBackupMarker, p)
 }
 
 // RestoreCertificate recreates a certificate with its key and secret from
@@ -931,17 +830,8 @@ func (s *Service) BackupCertificate(ctx context.Context, v *model.Vault, name st
 func (s *Service) RestoreCertificate(ctx context.Context, v *model.Vault, blob []byte) (*model.Certificate, error) {
 	const op errs.Op = "vaults.RestoreCertificate"
 	malformed := badParameter(op, "Backup blob is malformed or was not produced by this service.")
-	h := certBackupHeader()
-	ns := s.Backup.NonceSize()
-	if len(blob) < len(h)+1+ns || string(blob[:len(h)]) != string(h) || blob[len(h)] != backupFormat {
-		return nil, malformed
-	}
-	plain, err := s.Backup.Open(nil, blob[len(h)+1:len(h)+1+ns], blob[len(h)+1+ns:], h)
-	if err != nil {
-		return nil, malformed
-	}
 	var p certBackupPayload
-	if err := json.Unmarshal(plain, &p); err != nil || !ValidSecretName(p.Cert.Name) || len(p.Cert.Versions) == 0 {
+	if !s.openBackup(certBackupMarker, blob, &p) || !ValidSecretName(p.Cert.Name) || len(p.Cert.Versions) == 0 {
 		return nil, malformed
 	}
 	name := p.Cert.Name
@@ -969,7 +859,7 @@ func (s *Service) RestoreCertificate(ctx context.Context, v *model.Vault, blob [
 	}
 	cert := p.Cert
 	cert.Deleted = nil
-	err = s.Store.CreateCertificate(ctx, v.Name, &cert)
+	err := s.Store.CreateCertificate(ctx, v.Name, &cert)
 	if errs.KindOf(err) == errs.Exist {
 		err = errs.E(op, errs.Conflict, errs.Code("Conflict"), errs.Msg(fmt.Sprintf("Certificate %s already exists in this vault.", name)))
 	}
@@ -1177,41 +1067,13 @@ func (s *Service) refuseManagedKey(ctx context.Context, op errs.Op, v *model.Vau
 }
 
 // PurgeExpiredCertificates permanently removes soft-deleted certificate
-// records whose scheduled purge date has passed; their keys and secrets
-// are purged by their own sweeps on the same schedule.
+// records whose scheduled purge date has passed, a page at a time (see
+// purgeExpired); their keys and secrets are purged by their own sweeps on
+// the same schedule.
 func (s *Service) PurgeExpiredCertificates(ctx context.Context) (int, error) {
-	vs, err := s.Store.ListVaults(ctx)
-	if err != nil {
-		return 0, err
-	}
 	now := s.Now().Unix()
-	n := 0
-	for i := range vs {
-		if vs[i].Deleted != nil {
-			continue
-		}
-		all, err := s.Store.ListCertificates(ctx, vs[i].Name)
-		if err != nil {
-			return n, err
-		}
-		for _, c := range all {
-			if c.Deleted == nil || c.Deleted.ScheduledPurgeDate > now {
-				continue
-			}
-			purged := false
-			err := s.Store.UpdateCertificateHead(ctx, vs[i].Name, c.Name, func(cur *model.Certificate, exists bool) (bool, error) {
-				purged = exists && cur.Deleted != nil && cur.Deleted.ScheduledPurgeDate <= now
-				return !purged && exists, nil
-			})
-			if err != nil {
-				return n, err
-			}
-			if purged {
-				n++
-			}
-		}
-	}
-	return n, nil
+	sweep := s.certLifecycle()
+	return s.inLiveVaults(ctx, func(vault string) (int, error) { return sweep.purgeExpired(ctx, vault, now) })
 }
 
 // reusableKey is the latest version's private key when the policy says
