@@ -511,14 +511,7 @@ func (k *objects[O, V, H]) updateHead(ctx context.Context, s *Store, op errs.Op,
 		}
 		key := k.headKey(vault, name)
 		if !keep {
-			if !exists {
-				return nil
-			}
-			if err := s.kv.Txn(ctx, kv.Check(key, raw), kv.Delete(key)); err != nil {
-				return err
-			}
-			removed = h
-			return nil
+			return k.removeHead(ctx, s, vault, name, raw, h, &removed)
 		}
 		k.setHead(h, obj)
 		if !exists {
@@ -537,6 +530,21 @@ func (k *objects[O, V, H]) updateHead(ctx context.Context, s *Store, op errs.Op,
 		return err
 	}
 	return k.removeVersions(ctx, s, op, vault, name, removed)
+}
+
+// removeHead deletes a head if it still holds raw (nil: it is absent and
+// stays so) and hands it to *removed, for the removal of its versions that
+// follows the head's.
+func (k *objects[O, V, H]) removeHead(ctx context.Context, s *Store, vault, name string, raw []byte, h *H, removed **H) error {
+	if raw == nil {
+		return nil
+	}
+	key := k.headKey(vault, name)
+	if err := s.kv.Txn(ctx, kv.Check(key, raw), kv.Delete(key)); err != nil {
+		return err
+	}
+	*removed = h
+	return nil
 }
 
 // removeVersions deletes the version records and values of a removed head's
@@ -717,16 +725,8 @@ func (k *objects[O, V, H]) update(ctx context.Context, s *Store, op errs.Op, vau
 		if err != nil {
 			return err
 		}
-		key := k.headKey(vault, name)
 		if !keep {
-			if !exists {
-				return nil
-			}
-			if err := s.kv.Txn(ctx, kv.Check(key, raw), kv.Delete(key)); err != nil {
-				return err
-			}
-			removed = h
-			return nil
+			return k.removeHead(ctx, s, vault, name, raw, h, &removed)
 		}
 		// Write the result as a new generation when the record is new or
 		// legacy; else only the version records that changed.

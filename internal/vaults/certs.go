@@ -731,24 +731,14 @@ func (s *Service) DeleteCertificateOperation(ctx context.Context, v *model.Vault
 // soft delete when the vault has it.
 func (s *Service) DeleteCertificate(ctx context.Context, v *model.Vault, name string) (*model.Certificate, error) {
 	const op errs.Op = "vaults.DeleteCertificate"
-	if !ValidSecretName(name) {
-		return nil, invalidName(op, name)
-	}
-	var out model.Certificate
-	err := s.Store.UpdateCertificateHead(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
-		if !exists || c.Deleted != nil || len(c.Versions) == 0 {
-			return exists, certNotFound(op, name, "")
+	out, err := s.certLifecycle().delete(ctx, op, s, v, name, func(c *model.Certificate) error {
+		if len(c.Versions) == 0 { // its first version is still pending
+			return certNotFound(op, name, "")
 		}
-		out = *c
-		if !v.EnableSoftDelete {
-			return false, nil
-		}
-		c.Deleted = s.deletion(v)
-		out = *c
-		return true, nil
+		return nil
 	})
 	if err != nil {
-		return nil, errs.E(op, err)
+		return nil, err
 	}
 	if _, err := s.deleteKey(ctx, v, out.Name, true); err != nil && errs.KindOf(err) != errs.NotExist {
 		return nil, errs.E(op, err)
@@ -756,7 +746,7 @@ func (s *Service) DeleteCertificate(ctx context.Context, v *model.Vault, name st
 	if _, err := s.deleteSecret(ctx, v, out.Name, true); err != nil && errs.KindOf(err) != errs.NotExist {
 		return nil, errs.E(op, err)
 	}
-	return &out, nil
+	return out, nil
 }
 
 // GetDeletedCertificate returns a soft-deleted certificate.

@@ -292,35 +292,12 @@ func (s *Service) DeleteKey(ctx context.Context, v *model.Vault, name string) (*
 // deleteKey is DeleteKey; managedOK lets a certificate delete its own key,
 // which the keys API may not.
 func (s *Service) deleteKey(ctx context.Context, v *model.Vault, name string, managedOK bool) (*model.Key, error) {
-	const op errs.Op = "vaults.DeleteKey"
-	if !ValidSecretName(name) {
-		return nil, invalidName(op, name)
-	}
-	var out model.Key
-	err := s.Store.UpdateKeyHead(ctx, v.Name, name, func(k *model.Key, exists bool) (bool, error) {
-		if !exists || k.Deleted != nil {
-			return exists, keyNotFound(op, name, "")
-		}
+	return s.keyLifecycle().delete(ctx, "vaults.DeleteKey", s, v, name, func(k *model.Key) error {
 		if !managedOK && len(k.Versions) > 0 && k.Latest().Managed {
-			return true, managedByKeyVault(op, "delete", "KeyManagedByKeyVault")
+			return managedByKeyVault("vaults.DeleteKey", "delete", "KeyManagedByKeyVault")
 		}
-		out = *k
-		if !v.EnableSoftDelete {
-			return false, nil
-		}
-		k.Deleted = s.deletion(v)
-		out = *k
-		return true, nil
+		return nil
 	})
-	if err != nil {
-		return nil, errs.E(op, err)
-	}
-	if !v.EnableSoftDelete {
-		if err := s.Store.DeleteKeyMaterials(ctx, v.Name, out.Name); err != nil {
-			return nil, errs.E(op, err)
-		}
-	}
-	return &out, nil
 }
 
 // ListKeys returns the live keys (deleted=false) or the soft-deleted ones.

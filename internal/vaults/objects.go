@@ -157,6 +157,43 @@ func (s *Service) certLifecycle() lifecycle[model.Certificate] {
 		deleted: func(c *model.Certificate) **model.DeletedInfo { return &c.Deleted }}
 }
 
+// delete deletes every version of a live object: a soft delete when the
+// vault has it, else a permanent one (the head at once, the versions and
+// values page by page). It returns the object as deleted. refuse, when
+// set, may refuse (or answer not found for) the object it is given.
+func (l lifecycle[O]) delete(ctx context.Context, op errs.Op, s *Service, v *model.Vault, name string, refuse func(o *O) error) (*O, error) {
+	if !ValidSecretName(name) {
+		return nil, invalidName(op, name)
+	}
+	var out O
+	err := l.updateHead(ctx, v.Name, name, func(o *O, exists bool) (bool, error) {
+		if !exists || *l.deleted(o) != nil {
+			return exists, l.kind.notFound(op, name, "")
+		}
+		if refuse != nil {
+			if err := refuse(o); err != nil {
+				return true, err
+			}
+		}
+		out = *o
+		if !v.EnableSoftDelete {
+			return false, nil
+		}
+		*l.deleted(o) = s.deletion(v)
+		out = *o
+		return true, nil
+	})
+	if err != nil {
+		return nil, errs.E(op, err)
+	}
+	if !v.EnableSoftDelete && l.purged != nil {
+		if err := l.purged(ctx, v.Name, l.name(&out)); err != nil {
+			return nil, errs.E(op, err)
+		}
+	}
+	return &out, nil
+}
+
 // getDeleted returns a soft-deleted object, with its latest version only.
 func (l lifecycle[O]) getDeleted(ctx context.Context, op errs.Op, v *model.Vault, name string) (*O, error) {
 	if !ValidSecretName(name) {

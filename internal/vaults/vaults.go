@@ -290,32 +290,12 @@ func (s *Service) DeleteSecret(ctx context.Context, v *model.Vault, name string)
 // deleteSecret is DeleteSecret; managedOK lets a certificate delete its own
 // secret, which the secrets API may not.
 func (s *Service) deleteSecret(ctx context.Context, v *model.Vault, name string, managedOK bool) (*model.Secret, error) {
-	const op errs.Op = "vaults.DeleteSecret"
-	if !ValidSecretName(name) {
-		return nil, invalidName(op, name)
-	}
-	var out model.Secret
-	// Only the head changes; a permanent delete removes the versions and
-	// values after the head, a page at a time.
-	err := s.Store.UpdateSecretHead(ctx, v.Name, name, func(sec *model.Secret, exists bool) (bool, error) {
-		if !exists || sec.Deleted != nil {
-			return exists, secretNotFound(op, name, "")
-		}
+	return s.secretLifecycle().delete(ctx, "vaults.DeleteSecret", s, v, name, func(sec *model.Secret) error {
 		if !managedOK && len(sec.Versions) > 0 && sec.Latest().Managed {
-			return true, managedByKeyVault(op, "delete", "SecretManagedByKeyVault")
+			return managedByKeyVault("vaults.DeleteSecret", "delete", "SecretManagedByKeyVault")
 		}
-		out = *sec
-		if !v.EnableSoftDelete {
-			return false, nil
-		}
-		sec.Deleted = s.deletion(v)
-		out = *sec
-		return true, nil
+		return nil
 	})
-	if err != nil {
-		return nil, errs.E(op, err)
-	}
-	return &out, nil
 }
 
 // ListSecrets returns the live secrets, ordered by upper-cased name.
