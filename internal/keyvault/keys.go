@@ -446,18 +446,20 @@ func (h *Handler) listKeysOf(w http.ResponseWriter, req *request, deleted bool) 
 	if err != nil {
 		return err
 	}
-	all, err := h.Vaults.ListKeys(req.r.Context(), v, deleted)
+	// One page is read from the store's ordered index, as for secrets.
+	items, more, err := h.Vaults.ListKeysPage(req.r.Context(), v, p.after, p.max, deleted)
 	if err != nil {
 		return err
 	}
+	last := lastKey(items, more, upperKeyName)
 	if deleted {
-		return writePage(w, req, p, all, upperKeyName, "/deletedkeys", func(k *model.Key) wire.DeletedKeyItem {
+		return writeItems(w, req, p, items, last, "/deletedkeys", func(k *model.Key) wire.DeletedKeyItem {
 			b := req.deletedKeyBundle(v, k)
 			return wire.DeletedKeyItem{RecoveryID: b.RecoveryID, DeletedDate: b.DeletedDate, ScheduledPurgeDate: b.ScheduledPurgeDate,
 				Kid: req.keyID(k.Name, ""), Attributes: b.Attributes, Tags: b.Tags, Managed: b.Managed}
 		})
 	}
-	return writePage(w, req, p, all, upperKeyName, "/keys", func(k *model.Key) wire.KeyItem {
+	return writeItems(w, req, p, items, last, "/keys", func(k *model.Key) wire.KeyItem {
 		ver := k.Latest()
 		return wire.KeyItem{Kid: req.keyID(k.Name, ""), Attributes: req.keyAttributes(v, ver), Tags: ver.Tags, Managed: ver.Managed}
 	})

@@ -315,6 +315,18 @@ func (s *Service) ListKeys(ctx context.Context, v *model.Vault, deleted bool) ([
 	return out, nil
 }
 
+// ListKeysPage returns up to max live keys (deleted=false) or soft-deleted
+// ones whose upper-cased name sorts after after, in that order, each with
+// its latest version only, and whether more follow. Its cost is that of
+// the page.
+func (s *Service) ListKeysPage(ctx context.Context, v *model.Vault, after string, max int, deleted bool) ([]model.Key, bool, error) {
+	ks, more, err := s.Store.ListKeysPage(ctx, v.Name, after, max, deleted)
+	if err != nil {
+		return nil, false, errs.E(errs.Op("vaults.ListKeysPage"), err)
+	}
+	return ks, more, nil
+}
+
 // ListKeyVersions returns a live key's versions, newest first.
 func (s *Service) ListKeyVersions(ctx context.Context, v *model.Vault, name string) (*model.Key, []model.KeyVersion, error) {
 	k, err := s.lookupKeyAll(ctx, "vaults.ListKeyVersions", v, name)
