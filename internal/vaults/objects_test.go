@@ -78,3 +78,38 @@ func TestKeyLifecycleStorage(t *testing.T) {
 		}
 	})
 }
+
+// TestCertificateVersionRecords: a certificate keeps one record per
+// version, and deleting it (permanently, or soft then purge) leaves none.
+func TestCertificateVersionRecords(t *testing.T) {
+	ctx := context.Background()
+	for _, soft := range []bool{true, false} {
+		s, v := keyService(t, soft)
+		for range 2 {
+			if _, err := s.CreateCertificate(ctx, v, "c", certPolicy("c"), CertParams{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		records := func() int {
+			pairs, err := s.Store.KV().List(ctx, "certversions/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(pairs)
+		}
+		if n := records(); n != 2 {
+			t.Fatalf("soft=%v: %d certificate version records, want 2", soft, n)
+		}
+		if _, err := s.DeleteCertificate(ctx, v, "c"); err != nil {
+			t.Fatal(err)
+		}
+		if soft {
+			if err := s.PurgeDeletedCertificate(ctx, v, "c"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := records(); n != 0 {
+			t.Errorf("soft=%v: %d certificate version records left", soft, n)
+		}
+	}
+}
