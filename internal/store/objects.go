@@ -180,9 +180,9 @@ func (k *objects[O, V, H]) view(h *H) *O {
 	return k.object(h, nil)
 }
 
-// maxSecretAttempts bounds the retries of a write that lost the compare
+// maxHeadAttempts bounds the retries of a write that lost the compare
 // on its head to a concurrent writer of the same name.
-const maxSecretAttempts = 64
+const maxHeadAttempts = 64
 
 func newGen() string {
 	b := make([]byte, 8)
@@ -354,7 +354,7 @@ func (k *objects[O, V, H]) lock(vault, name string) func() {
 // on the head.
 func (k *objects[O, V, H]) retry(op errs.Op, vault, name string, attempt func() error) error {
 	defer k.lock(vault, name)()
-	for range maxSecretAttempts {
+	for range maxHeadAttempts {
 		err := attempt()
 		if !errors.Is(err, kv.ErrConflict) {
 			return mapErr(op, err)
