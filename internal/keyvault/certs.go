@@ -3,12 +3,9 @@ package keyvault
 import (
 	"encoding/base64"
 	"net/http"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/coffer-dev/coffer/internal/certs"
-	"github.com/coffer-dev/coffer/internal/errs"
 	"github.com/coffer-dev/coffer/internal/httpx"
 	"github.com/coffer-dev/coffer/internal/model"
 	"github.com/coffer-dev/coffer/internal/policy"
@@ -101,25 +98,7 @@ func pickCertRoute(method string, segs []string, pick func(methods, ...string) (
 // openCert loads the vault and authorizes a certificate action, as open
 // does for secrets.
 func (h *Handler) openCert(req *request, a policy.Action, name string) (*model.Vault, error) {
-	if name != "" && !vaults.ValidSecretName(name) {
-		return nil, badParameter("The request URI contains an invalid name: " + name)
-	}
-	v, err := h.Vaults.OpenVault(req.r.Context(), req.vault)
-	if err != nil {
-		return nil, err
-	}
-	if ok, wait := h.Throttle.Allow(v.Name); !ok {
-		req.w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-		return nil, errs.E(errs.TooMany, errs.Code("Throttled"),
-			errs.Msg("Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached"))
-	}
-	if err := h.Vaults.CheckNetwork(v, req.caller, peerAddr(req.r)); err != nil {
-		return nil, err
-	}
-	if err := h.Vaults.AuthorizeCertificate(req.r.Context(), v, req.caller, a, name); err != nil {
-		return nil, err
-	}
-	return v, nil
+	return h.openFor(req, a, name, h.Vaults.AuthorizeCertificate)
 }
 
 func (req *request) certID(name, version string) string {
@@ -237,7 +216,7 @@ func (h *Handler) getCertificate(w http.ResponseWriter, req *request) error {
 	if err != nil {
 		return err
 	}
-	c, ver, err := h.Vaults.GetCertificate(req.r.Context(), v, req.name(), req.version())
+	c, ver, err := h.Vaults.GetCertificateVersion(req.r.Context(), v, req.name(), req.version())
 	if err != nil {
 		return err
 	}
@@ -267,16 +246,7 @@ func (h *Handler) updateCertificate(w http.ResponseWriter, req *request) error {
 }
 
 func (h *Handler) deleteCertificate(w http.ResponseWriter, req *request) error {
-	v, err := h.openCert(req, policy.DeleteCertificate, req.name())
-	if err != nil {
-		return err
-	}
-	c, err := h.Vaults.DeleteCertificate(req.r.Context(), v, req.name())
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, req.deletedCertBundle(v, c))
-	return nil
+	return serveObject(w, req, h.openCert, policy.DeleteCertificate, h.Vaults.DeleteCertificate, req.deletedCertBundle)
 }
 
 func (h *Handler) getCertificatePolicy(w http.ResponseWriter, req *request) error {
@@ -311,17 +281,13 @@ func (h *Handler) updateCertificatePolicy(w http.ResponseWriter, req *request) e
 	return nil
 }
 
+// operation renders a certificate's last create operation.
+func (req *request) operation(_ *model.Vault, c *model.Certificate) wire.CertificateOperation {
+	return req.certOperation(c, false)
+}
+
 func (h *Handler) getCertificateOperation(w http.ResponseWriter, req *request) error {
-	v, err := h.openCert(req, policy.GetCertificate, req.name())
-	if err != nil {
-		return err
-	}
-	c, err := h.Vaults.GetCertificateOperation(req.r.Context(), v, req.name())
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, req.certOperation(c, false))
-	return nil
+	return serveObject(w, req, h.openCert, policy.GetCertificate, h.Vaults.GetCertificateOperation, req.operation)
 }
 
 // cancelCertificateOperation: PATCH /pending with cancellation_requested.
@@ -353,16 +319,7 @@ func (h *Handler) cancelCertificateOperation(w http.ResponseWriter, req *request
 }
 
 func (h *Handler) deleteCertificateOperation(w http.ResponseWriter, req *request) error {
-	v, err := h.openCert(req, policy.DeleteCertificate, req.name())
-	if err != nil {
-		return err
-	}
-	c, err := h.Vaults.DeleteCertificateOperation(req.r.Context(), v, req.name())
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, req.certOperation(c, false))
-	return nil
+	return serveObject(w, req, h.openCert, policy.DeleteCertificate, h.Vaults.DeleteCertificateOperation, req.operation)
 }
 
 // mergeCertificate completes an operation of the Unknown issuer with the
@@ -397,37 +354,11 @@ func (h *Handler) mergeCertificate(w http.ResponseWriter, req *request) error {
 }
 
 func (h *Handler) backupCertificate(w http.ResponseWriter, req *request) error {
-	v, err := h.openCert(req, policy.BackupCertificate, req.name())
-	if err != nil {
-		return err
-	}
-	blob, err := h.Vaults.BackupCertificate(req.r.Context(), v, req.name())
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, wire.BackupSecretResult{Value: base64.RawURLEncoding.EncodeToString(blob)})
-	return nil
+	return serveBackup(w, req, h.openCert, policy.BackupCertificate, h.Vaults.BackupCertificate)
 }
 
 func (h *Handler) restoreCertificate(w http.ResponseWriter, req *request) error {
-	v, err := h.openCert(req, policy.RestoreCertificate, "")
-	if err != nil {
-		return err
-	}
-	var body wire.BackupSecretResult
-	if err := decode(req, &body); err != nil {
-		return err
-	}
-	blob, err := decodeBase64URL(body.Value)
-	if err != nil || body.Value == "" {
-		return badParameter("The backup blob is not valid base64url.")
-	}
-	c, err := h.Vaults.RestoreCertificate(req.r.Context(), v, blob)
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, req.certBundle(v, c, c.Latest()))
-	return nil
+	return serveRestore(w, req, h.openCert, policy.RestoreCertificate, h.Vaults.RestoreCertificate, req.latestCertBundle)
 }
 
 func upperCertName(c model.Certificate) string { return strings.ToUpper(c.Name) }
@@ -490,41 +421,15 @@ func (h *Handler) listCertificateVersions(w http.ResponseWriter, req *request) e
 }
 
 func (h *Handler) getDeletedCertificate(w http.ResponseWriter, req *request) error {
-	v, err := h.openCert(req, policy.GetCertificate, req.name())
-	if err != nil {
-		return err
-	}
-	c, err := h.Vaults.GetDeletedCertificate(req.r.Context(), v, req.name())
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, req.deletedCertBundle(v, c))
-	return nil
+	return serveObject(w, req, h.openCert, policy.GetCertificate, h.Vaults.GetDeletedCertificate, req.deletedCertBundle)
 }
 
 func (h *Handler) purgeDeletedCertificate(w http.ResponseWriter, req *request) error {
-	v, err := h.openCert(req, policy.PurgeCertificate, req.name())
-	if err != nil {
-		return err
-	}
-	if err := h.Vaults.PurgeDeletedCertificate(req.r.Context(), v, req.name()); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return servePurge(w, req, h.openCert, policy.PurgeCertificate, h.Vaults.PurgeDeletedCertificate)
 }
 
 func (h *Handler) recoverDeletedCertificate(w http.ResponseWriter, req *request) error {
-	v, err := h.openCert(req, policy.RecoverCertificate, req.name())
-	if err != nil {
-		return err
-	}
-	c, err := h.Vaults.RecoverDeletedCertificate(req.r.Context(), v, req.name())
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, req.certBundle(v, c, c.Latest()))
-	return nil
+	return serveObject(w, req, h.openCert, policy.RecoverCertificate, h.Vaults.RecoverDeletedCertificate, req.latestCertBundle)
 }
 
 func (req *request) contacts(cs []model.CertificateContact) wire.Contacts {

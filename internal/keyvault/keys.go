@@ -5,9 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/coffer-dev/coffer/internal/errs"
 	"github.com/coffer-dev/coffer/internal/httpx"
 	"github.com/coffer-dev/coffer/internal/keys"
 	"github.com/coffer-dev/coffer/internal/model"
@@ -115,25 +113,7 @@ func (req *request) keyVersion() string {
 // openKey loads the vault and authorizes a key action, as open does for
 // secrets.
 func (h *Handler) openKey(req *request, a policy.Action, name string) (*model.Vault, error) {
-	if name != "" && !vaults.ValidSecretName(name) {
-		return nil, badParameter("The request URI contains an invalid name: " + name)
-	}
-	v, err := h.Vaults.OpenVault(req.r.Context(), req.vault)
-	if err != nil {
-		return nil, err
-	}
-	if ok, wait := h.Throttle.Allow(v.Name); !ok {
-		req.w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-		return nil, errs.E(errs.TooMany, errs.Code("Throttled"),
-			errs.Msg("Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached"))
-	}
-	if err := h.Vaults.CheckNetwork(v, req.caller, peerAddr(req.r)); err != nil {
-		return nil, err
-	}
-	if err := h.Vaults.AuthorizeKey(req.r.Context(), v, req.caller, a, name); err != nil {
-		return nil, err
-	}
-	return v, nil
+	return h.openFor(req, a, name, h.Vaults.AuthorizeKey)
 }
 
 func (req *request) keyID(name, version string) string {
@@ -260,7 +240,7 @@ func (h *Handler) getKey(w http.ResponseWriter, req *request) error {
 	if err != nil {
 		return err
 	}
-	k, ver, err := h.Vaults.GetKey(req.r.Context(), v, req.name(), req.keyVersion())
+	k, ver, err := h.Vaults.GetKeyVersion(req.r.Context(), v, req.name(), req.keyVersion())
 	if err != nil {
 		return err
 	}
@@ -291,88 +271,27 @@ func (h *Handler) updateKey(w http.ResponseWriter, req *request) error {
 }
 
 func (h *Handler) deleteKey(w http.ResponseWriter, req *request) error {
-	v, err := h.openKey(req, policy.DeleteKey, req.name())
-	if err != nil {
-		return err
-	}
-	k, err := h.Vaults.DeleteKey(req.r.Context(), v, req.name())
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, req.deletedKeyBundle(v, k))
-	return nil
+	return serveObject(w, req, h.openKey, policy.DeleteKey, h.Vaults.DeleteKey, req.deletedKeyBundle)
 }
 
 func (h *Handler) getDeletedKey(w http.ResponseWriter, req *request) error {
-	v, err := h.openKey(req, policy.GetKey, req.name())
-	if err != nil {
-		return err
-	}
-	k, err := h.Vaults.GetDeletedKey(req.r.Context(), v, req.name())
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, req.deletedKeyBundle(v, k))
-	return nil
+	return serveObject(w, req, h.openKey, policy.GetKey, h.Vaults.GetDeletedKey, req.deletedKeyBundle)
 }
 
 func (h *Handler) purgeDeletedKey(w http.ResponseWriter, req *request) error {
-	v, err := h.openKey(req, policy.PurgeKey, req.name())
-	if err != nil {
-		return err
-	}
-	if err := h.Vaults.PurgeDeletedKey(req.r.Context(), v, req.name()); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return servePurge(w, req, h.openKey, policy.PurgeKey, h.Vaults.PurgeDeletedKey)
 }
 
 func (h *Handler) recoverDeletedKey(w http.ResponseWriter, req *request) error {
-	v, err := h.openKey(req, policy.RecoverKey, req.name())
-	if err != nil {
-		return err
-	}
-	k, err := h.Vaults.RecoverDeletedKey(req.r.Context(), v, req.name())
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, req.keyBundle(v, k, k.Latest()))
-	return nil
+	return serveObject(w, req, h.openKey, policy.RecoverKey, h.Vaults.RecoverDeletedKey, req.latestKeyBundle)
 }
 
 func (h *Handler) backupKey(w http.ResponseWriter, req *request) error {
-	v, err := h.openKey(req, policy.BackupKey, req.name())
-	if err != nil {
-		return err
-	}
-	blob, err := h.Vaults.BackupKey(req.r.Context(), v, req.name())
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, wire.BackupSecretResult{Value: base64.RawURLEncoding.EncodeToString(blob)})
-	return nil
+	return serveBackup(w, req, h.openKey, policy.BackupKey, h.Vaults.BackupKey)
 }
 
 func (h *Handler) restoreKey(w http.ResponseWriter, req *request) error {
-	v, err := h.openKey(req, policy.RestoreKey, "")
-	if err != nil {
-		return err
-	}
-	var body wire.BackupSecretResult
-	if err := decode(req, &body); err != nil {
-		return err
-	}
-	blob, err := decodeBase64URL(body.Value)
-	if err != nil || body.Value == "" {
-		return badParameter("The backup blob is not valid base64url.")
-	}
-	k, err := h.Vaults.RestoreKey(req.r.Context(), v, blob)
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, req.keyBundle(v, k, k.Latest()))
-	return nil
+	return serveRestore(w, req, h.openKey, policy.RestoreKey, h.Vaults.RestoreKey, req.latestKeyBundle)
 }
 
 func (h *Handler) rotateKey(w http.ResponseWriter, req *request) error {
@@ -532,18 +451,20 @@ func (h *Handler) listKeysOf(w http.ResponseWriter, req *request, deleted bool) 
 	if err != nil {
 		return err
 	}
-	all, err := h.Vaults.ListKeys(req.r.Context(), v, deleted)
+	// One page is read from the store's ordered index, as for secrets.
+	items, more, err := h.Vaults.ListKeysPage(req.r.Context(), v, p.after, p.max, deleted)
 	if err != nil {
 		return err
 	}
+	last := lastKey(items, more, upperKeyName)
 	if deleted {
-		return writePage(w, req, p, all, upperKeyName, "/deletedkeys", func(k *model.Key) wire.DeletedKeyItem {
+		return writeItems(w, req, p, items, last, "/deletedkeys", func(k *model.Key) wire.DeletedKeyItem {
 			b := req.deletedKeyBundle(v, k)
 			return wire.DeletedKeyItem{RecoveryID: b.RecoveryID, DeletedDate: b.DeletedDate, ScheduledPurgeDate: b.ScheduledPurgeDate,
 				Kid: req.keyID(k.Name, ""), Attributes: b.Attributes, Tags: b.Tags, Managed: b.Managed}
 		})
 	}
-	return writePage(w, req, p, all, upperKeyName, "/keys", func(k *model.Key) wire.KeyItem {
+	return writeItems(w, req, p, items, last, "/keys", func(k *model.Key) wire.KeyItem {
 		ver := k.Latest()
 		return wire.KeyItem{Kid: req.keyID(k.Name, ""), Attributes: req.keyAttributes(v, ver), Tags: ver.Tags, Managed: ver.Managed}
 	})

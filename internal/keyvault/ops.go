@@ -1,7 +1,6 @@
 package keyvault
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -11,9 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/coffer-dev/coffer/internal/errs"
 	"github.com/coffer-dev/coffer/internal/httpx"
 	"github.com/coffer-dev/coffer/internal/model"
 	"github.com/coffer-dev/coffer/internal/policy"
@@ -22,31 +19,8 @@ import (
 )
 
 // open loads the vault and authorizes the action on the named secret.
-//
-// The name is validated first so that no authorization scope is ever built
-// from a malformed name; throttling counts only requests to a real vault,
-// so its buckets cannot be multiplied by made-up host names.
 func (h *Handler) open(req *request, a policy.Action, secret string) (*model.Vault, error) {
-	if secret != "" && !vaults.ValidSecretName(secret) {
-		return nil, badParameter("The request URI contains an invalid name: " + secret)
-	}
-	v, err := h.Vaults.OpenVault(req.r.Context(), req.vault)
-	if err != nil {
-		return nil, err
-	}
-	if ok, wait := h.Throttle.Allow(v.Name); !ok {
-		// Seconds, rounded up: azcore honours Retry-After.
-		req.w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-		return nil, errs.E(errs.TooMany, errs.Code("Throttled"),
-			errs.Msg("Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached"))
-	}
-	if err := h.Vaults.CheckNetwork(v, req.caller, peerAddr(req.r)); err != nil {
-		return nil, err
-	}
-	if err := h.Vaults.Authorize(req.r.Context(), v, req.caller, a, secret); err != nil {
-		return nil, err
-	}
-	return v, nil
+	return h.openFor(req, a, secret, h.Vaults.Authorize)
 }
 
 func (req *request) base() string { return "https://" + req.host }
@@ -169,80 +143,28 @@ func (h *Handler) updateSecret(w http.ResponseWriter, req *request) error {
 	return nil
 }
 
-// byName runs an operation on one secret name that answers with the
-// secret record, and renders that record.
-func (h *Handler) byName(w http.ResponseWriter, req *request, a policy.Action,
-	op func(context.Context, *model.Vault, string) (*model.Secret, error), render func(*model.Vault, *model.Secret) any) error {
-	v, err := h.open(req, a, req.name())
-	if err != nil {
-		return err
-	}
-	sec, err := op(req.r.Context(), v, req.name())
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, render(v, sec))
-	return nil
-}
-
 func (h *Handler) deleteSecret(w http.ResponseWriter, req *request) error {
-	return h.byName(w, req, policy.DeleteSecret, h.Vaults.DeleteSecret, func(v *model.Vault, sec *model.Secret) any { return req.deletedBundle(v, sec) })
+	return serveObject(w, req, h.open, policy.DeleteSecret, h.Vaults.DeleteSecret, req.deletedBundle)
 }
 
 func (h *Handler) getDeleted(w http.ResponseWriter, req *request) error {
-	return h.byName(w, req, policy.GetDeleted, h.Vaults.GetDeletedSecret, func(v *model.Vault, sec *model.Secret) any { return req.deletedBundle(v, sec) })
+	return serveObject(w, req, h.open, policy.GetDeleted, h.Vaults.GetDeletedSecret, req.deletedBundle)
 }
 
 func (h *Handler) purgeDeleted(w http.ResponseWriter, req *request) error {
-	v, err := h.open(req, policy.PurgeSecret, req.name())
-	if err != nil {
-		return err
-	}
-	if err := h.Vaults.PurgeDeletedSecret(req.r.Context(), v, req.name()); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return servePurge(w, req, h.open, policy.PurgeSecret, h.Vaults.PurgeDeletedSecret)
 }
 
 func (h *Handler) recoverDeleted(w http.ResponseWriter, req *request) error {
-	return h.byName(w, req, policy.RecoverSecret, h.Vaults.RecoverDeletedSecret, func(v *model.Vault, sec *model.Secret) any {
-		return req.bundle(v, sec, sec.Latest(), false)
-	})
+	return serveObject(w, req, h.open, policy.RecoverSecret, h.Vaults.RecoverDeletedSecret, req.latestBundle)
 }
 
 func (h *Handler) backupSecret(w http.ResponseWriter, req *request) error {
-	v, err := h.open(req, policy.BackupSecret, req.name())
-	if err != nil {
-		return err
-	}
-	blob, err := h.Vaults.BackupSecret(req.r.Context(), v, req.name())
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, wire.BackupSecretResult{Value: base64.RawURLEncoding.EncodeToString(blob)})
-	return nil
+	return serveBackup(w, req, h.open, policy.BackupSecret, h.Vaults.BackupSecret)
 }
 
 func (h *Handler) restoreSecret(w http.ResponseWriter, req *request) error {
-	v, err := h.open(req, policy.RestoreSecret, "")
-	if err != nil {
-		return err
-	}
-	var body wire.BackupSecretResult
-	if err := decode(req, &body); err != nil {
-		return err
-	}
-	blob, err := decodeBase64URL(body.Value)
-	if err != nil || body.Value == "" {
-		return badParameter("The backup blob is not valid base64url.")
-	}
-	sec, err := h.Vaults.RestoreSecret(req.r.Context(), v, blob)
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, req.bundle(v, sec, sec.Latest(), false))
-	return nil
+	return serveRestore(w, req, h.open, policy.RestoreSecret, h.Vaults.RestoreSecret, req.latestBundle)
 }
 
 // page holds the parsed paging parameters of a list request.

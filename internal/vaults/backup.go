@@ -39,8 +39,37 @@ type backupVersion struct {
 	Value string `json:"value"`
 }
 
-func backupHeader() []byte {
-	return append([]byte{byte(len(backupMarker))}, backupMarker...)
+// markerHeader is a marker, length-prefixed: the start of a blob.
+func markerHeader(marker string) []byte {
+	return append([]byte{byte(len(marker))}, marker...)
+}
+
+// sealBackup seals payload, as JSON, into a blob that starts with marker;
+// it cannot be read or altered outside this Coffer instance.
+func (s *Service) sealBackup(op errs.Op, marker string, payload any) ([]byte, error) {
+	plain, err := json.Marshal(payload)
+	if err != nil {
+		return nil, errs.E(op, errs.Internal, err)
+	}
+	nonce := make([]byte, s.Backup.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, errs.E(op, errs.Internal, err)
+	}
+	out := append(markerHeader(marker), backupFormat)
+	out = append(out, nonce...)
+	return s.Backup.Seal(out, nonce, plain, markerHeader(marker)), nil
+}
+
+// openBackup opens a blob sealed by sealBackup with the same marker into
+// payload, and reports whether it was one.
+func (s *Service) openBackup(marker string, blob []byte, payload any) bool {
+	h := markerHeader(marker)
+	ns := s.Backup.NonceSize()
+	if len(blob) < len(h)+1+ns || string(blob[:len(h)]) != string(h) || blob[len(h)] != backupFormat {
+		return false
+	}
+	plain, err := s.Backup.Open(nil, blob[len(h)+1:len(h)+1+ns], blob[len(h)+1+ns:], h)
+	return err == nil && json.Unmarshal(plain, payload) == nil
 }
 
 // BackupSecret returns a sealed blob with every version of a live secret.
@@ -62,17 +91,7 @@ func (s *Service) BackupSecret(ctx context.Context, v *model.Vault, name string)
 		}
 		payload.Versions = append(payload.Versions, backupVersion{SecretVersion: ver, Value: value})
 	}
-	plain, err := json.Marshal(payload)
-	if err != nil {
-		return nil, errs.E(op, errs.Internal, err)
-	}
-	nonce := make([]byte, s.Backup.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, errs.E(op, errs.Internal, err)
-	}
-	out := append(backupHeader(), backupFormat)
-	out = append(out, nonce...)
-	return s.Backup.Seal(out, nonce, plain, backupHeader()), nil
+	return s.sealBackup(op, backupMarker, payload)
 }
 
 // RestoreSecret recreates a secret, with all of its versions and their ids,
@@ -80,18 +99,8 @@ func (s *Service) BackupSecret(ctx context.Context, v *model.Vault, name string)
 func (s *Service) RestoreSecret(ctx context.Context, v *model.Vault, blob []byte) (*model.Secret, error) {
 	const op errs.Op = "vaults.RestoreSecret"
 	malformed := badParameter(op, "Backup blob is malformed or was not produced by this service.")
-	h := backupHeader()
-	ns := s.Backup.NonceSize()
-	if len(blob) < len(h)+1+ns || string(blob[:len(h)]) != string(h) || blob[len(h)] != backupFormat {
-		return nil, malformed
-	}
-	nonce := blob[len(h)+1 : len(h)+1+ns]
-	plain, err := s.Backup.Open(nil, nonce, blob[len(h)+1+ns:], h)
-	if err != nil {
-		return nil, malformed
-	}
 	var p backupPayload
-	if err := json.Unmarshal(plain, &p); err != nil || !ValidSecretName(p.Name) || len(p.Versions) == 0 {
+	if !s.openBackup(backupMarker, blob, &p) || !ValidSecretName(p.Name) || len(p.Versions) == 0 {
 		return nil, malformed
 	}
 	// Refuse a taken name before writing any value: the backup's version

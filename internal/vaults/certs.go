@@ -1,18 +1,14 @@
 package vaults
 
 import (
-	"cmp"
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"sort"
 	"strings"
-	"time"
 
 	"github.com/coffer-dev/coffer/internal/certs"
 	"github.com/coffer-dev/coffer/internal/errs"
@@ -31,55 +27,17 @@ import (
 // AuthorizeCertificate checks that caller may perform a certificate action,
 // under the vault's permission model. Only certificate permissions count.
 func (s *Service) AuthorizeCertificate(ctx context.Context, v *model.Vault, c Caller, a policy.Action, name string) error {
-	const op errs.Op = "vaults.AuthorizeCertificate"
-	loc := cmp.Or(v.Location, Location)
-	if v.EnableRbacAuthorization {
-		assignments, err := s.Store.ListRoleAssignments(ctx)
-		if err != nil {
-			return errs.E(op, err)
-		}
-		scope := strings.ToLower(v.ResourceID())
-		if name != "" {
-			scope += "/certificates/" + strings.ToLower(name)
-		}
-		if policy.AllowedByRBAC(assignments, c, scope, a.DataAction) {
-			return nil
-		}
-		msg := fmt.Sprintf("Caller is not authorized to perform action on resource.\r\n"+
-			"If role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\n"+
-			"Caller: appid=%s;oid=%s;iss=https://sts.windows.net/%s/\r\n"+
-			"Action: '%s'\r\n"+
-			"Resource: '%s'\r\n"+
-			"Assignment: (not found)\r\n"+
-			"DenyAssignmentId: null\r\n"+
-			"DecisionReason: 'DeniedWithNoValidRBAC' \r\n"+
-			"Vault: %s;location=%s\r\n", c.AppID, c.ObjectID, c.TenantID, a.DataAction, scope, v.Name, loc)
-		return errs.E(op, errs.Permission, errs.Code("Forbidden"), errs.Inner("ForbiddenByRbac"), errs.Msg(msg))
-	}
-	if policy.AllowedCertificateByAccessPolicy(v.AccessPolicies, c, a.Permission) {
-		return nil
-	}
-	msg := fmt.Sprintf("The user, group or application 'appid=%s;oid=%s;iss=https://sts.windows.net/%s/' does not have certificates %s permission on key vault '%s;location=%s'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
-		c.AppID, c.ObjectID, c.TenantID, a.Permission, v.Name, loc)
-	return errs.E(op, errs.Permission, errs.Code("Forbidden"), errs.Inner("AccessDenied"), errs.Msg(msg))
+	return s.authorize(ctx, "vaults.AuthorizeCertificate", v, c, a, certKind, name)
 }
 
 func certNotFound(op errs.Op, name, version string) error {
-	id := name
-	if version != "" {
-		id += "/" + version
-	}
-	return errs.E(op, errs.NotExist, errs.Code("CertificateNotFound"), errs.Msg(fmt.Sprintf(
-		"A certificate with (name/id) %s was not found in this key vault. If you recently deleted this certificate you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182", id)))
+	return certKind.notFound(op, name, version)
 }
 
-func deletedCertNotFound(op errs.Op, name string) error {
-	return errs.E(op, errs.NotExist, errs.Code("CertificateNotFound"), errs.Msg("Deleted Certificate not found: "+name))
-}
+func deletedCertNotFound(op errs.Op, name string) error { return certKind.deletedNotFound(op, name) }
 
 func certDeletedButRecoverable(op errs.Op, name string) error {
-	return errs.E(op, errs.Conflict, errs.Code("Conflict"), errs.Inner("ObjectIsDeletedButRecoverable"), errs.Msg(fmt.Sprintf(
-		"Certificate %s is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the certificate can only be recovered or purged.", name)))
+	return certKind.deletedButRecoverable(op, name)
 }
 
 func pendingNotFound(op errs.Op, name string) error {
@@ -102,7 +60,7 @@ func DecodePolicy(raw json.RawMessage) *wire.CertificatePolicy {
 // checkCertName refuses a name whose certificate, key or secret is
 // soft-deleted, or whose key or secret exists but is not a certificate's.
 func (s *Service) checkCertName(ctx context.Context, op errs.Op, v *model.Vault, name string) error {
-	c, err := s.Store.GetCertificate(ctx, v.Name, name)
+	c, err := s.Store.GetCertificateHead(ctx, v.Name, name)
 	switch {
 	case err == nil && c.Deleted != nil:
 		return certDeletedButRecoverable(op, c.Name)
@@ -110,7 +68,7 @@ func (s *Service) checkCertName(ctx context.Context, op errs.Op, v *model.Vault,
 		return errs.E(op, err)
 	}
 	exists := err == nil
-	k, err := s.Store.GetKey(ctx, v.Name, name)
+	k, err := s.Store.GetKeyHead(ctx, v.Name, name)
 	switch {
 	case err == nil && k.Deleted != nil:
 		return keyDeletedButRecoverable(op, k.Name)
@@ -147,7 +105,7 @@ func (s *Service) CreateCertificate(ctx context.Context, v *model.Vault, name st
 	// A new version of an existing certificate may omit the policy or give
 	// only part of it: the current one applies, with what is given merged
 	// over it (as a policy update does).
-	if cur, err := s.Store.GetCertificate(ctx, v.Name, name); err == nil && cur.Deleted == nil && len(cur.Versions) > 0 {
+	if cur, err := s.Store.GetCertificateHead(ctx, v.Name, name); err == nil && cur.Deleted == nil && len(cur.Versions) > 0 {
 		if pol == nil || reflect.ValueOf(*pol).IsZero() {
 			pol = DecodePolicy(cur.Policy)
 		} else {
@@ -219,7 +177,7 @@ func (s *Service) startPending(ctx context.Context, op errs.Op, v *model.Vault, 
 		return nil, errs.E(op, errs.Internal, err)
 	}
 	var out model.Certificate
-	err = s.Store.UpdateCertificate(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
+	err = s.Store.UpdateCertificateHead(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
 		if exists && c.Deleted != nil {
 			return true, certDeletedButRecoverable(op, c.Name)
 		}
@@ -261,7 +219,7 @@ func (s *Service) MergeCertificate(ctx context.Context, v *model.Vault, name str
 	if err := validateTags(op, p.Tags); err != nil {
 		return nil, err
 	}
-	c, err := s.Store.GetCertificate(ctx, v.Name, name)
+	c, err := s.Store.GetCertificateHead(ctx, v.Name, name)
 	if errs.KindOf(err) == errs.NotExist || (err == nil && (c.Deleted != nil || c.Pending == nil || c.Pending.Status != "inProgress")) {
 		return nil, pendingNotFound(op, name)
 	}
@@ -317,7 +275,7 @@ func (s *Service) CancelCertificateOperation(ctx context.Context, v *model.Vault
 		return nil, invalidName(op, name)
 	}
 	var out model.Certificate
-	err := s.Store.UpdateCertificate(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
+	err := s.Store.UpdateCertificateHead(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
 		if !exists || c.Deleted != nil || c.Pending == nil {
 			return exists, pendingNotFound(op, name)
 		}
@@ -434,21 +392,15 @@ func (s *Service) addCertVersion(ctx context.Context, op errs.Op, v *model.Vault
 
 	cver := model.CertificateVersion{Version: version, Cer: leaf.Raw, Tags: p.Tags, Enabled: enabled,
 		NotBefore: &nbf, Expires: &exp, Created: now, Updated: now}
-	var out model.Certificate
-	err = s.Store.UpdateCertificate(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
+	out, err := s.Store.AddCertificateVersion(ctx, v.Name, name, cver, func(c *model.Certificate, exists bool) error {
 		if exists && c.Deleted != nil {
-			return true, certDeletedButRecoverable(op, c.Name)
+			return certDeletedButRecoverable(op, c.Name)
 		}
-		if !exists {
-			c.Name = name
-		}
-		c.Versions = append(c.Versions, cver)
 		c.Policy = rawPolicy
 		if pending != nil {
 			c.Pending = pending
 		}
-		out = *c
-		return true, nil
+		return nil
 	})
 	if err != nil {
 		undoKey()
@@ -480,7 +432,7 @@ func (s *Service) addCertVersion(ctx context.Context, op errs.Op, v *model.Vault
 		})
 		return nil, errs.E(op, err)
 	}
-	return &out, nil
+	return out, nil
 }
 
 func dropKeyVersion(vers []model.KeyVersion, version string) []model.KeyVersion {
@@ -493,30 +445,59 @@ func dropKeyVersion(vers []model.KeyVersion, version string) []model.KeyVersion 
 	return out
 }
 
+// lookupCert returns a live certificate, holding its latest version only,
+// and one version (latest when version is empty): the head and at most
+// one version record are read.
 func (s *Service) lookupCert(ctx context.Context, op errs.Op, v *model.Vault, name, version string) (*model.Certificate, *model.CertificateVersion, error) {
 	if !ValidSecretName(name) {
 		return nil, nil, invalidName(op, name)
 	}
-	c, err := s.Store.GetCertificate(ctx, v.Name, name)
-	if errs.KindOf(err) == errs.NotExist || (err == nil && (c.Deleted != nil || len(c.Versions) == 0)) {
+	c, ver, err := s.Store.GetCertificateVersion(ctx, v.Name, name, version)
+	if errs.KindOf(err) == errs.NotExist || (err == nil && c.Deleted != nil) {
 		return nil, nil, certNotFound(op, name, version)
 	}
 	if err != nil {
 		return nil, nil, errs.E(op, err)
 	}
-	if version == "" {
-		return c, c.Latest(), nil
+	return c, ver, nil
+}
+
+// lookupCertAll returns a live certificate with every version, oldest first.
+func (s *Service) lookupCertAll(ctx context.Context, op errs.Op, v *model.Vault, name string) (*model.Certificate, error) {
+	if !ValidSecretName(name) {
+		return nil, invalidName(op, name)
 	}
-	ver := c.Version(version)
-	if ver == nil {
-		return nil, nil, certNotFound(op, name, version)
+	c, err := s.Store.GetCertificate(ctx, v.Name, name)
+	if errs.KindOf(err) == errs.NotExist || (err == nil && (c.Deleted != nil || len(c.Versions) == 0)) {
+		return nil, certNotFound(op, name, "")
+	}
+	if err != nil {
+		return nil, errs.E(op, err)
+	}
+	return c, nil
+}
+
+// GetCertificate returns a live certificate with every version and one of
+// them (latest when version is empty). It reads every version;
+// GetCertificateVersion does not.
+func (s *Service) GetCertificate(ctx context.Context, v *model.Vault, name, version string) (*model.Certificate, *model.CertificateVersion, error) {
+	const op errs.Op = "vaults.GetCertificate"
+	c, err := s.lookupCertAll(ctx, op, v, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	ver := c.Latest()
+	if version != "" {
+		if ver = c.Version(version); ver == nil {
+			return nil, nil, certNotFound(op, name, version)
+		}
 	}
 	return c, ver, nil
 }
 
-// GetCertificate returns a live certificate and one version (latest when
-// version is empty).
-func (s *Service) GetCertificate(ctx context.Context, v *model.Vault, name, version string) (*model.Certificate, *model.CertificateVersion, error) {
+// GetCertificateVersion is GetCertificate reading only the head and the
+// one version: the certificate it returns holds its latest version only.
+func (s *Service) GetCertificateVersion(ctx context.Context, v *model.Vault, name, version string) (*model.Certificate, *model.CertificateVersion, error) {
 	return s.lookupCert(ctx, "vaults.GetCertificate", v, name, version)
 }
 
@@ -538,16 +519,11 @@ func (s *Service) ListCertificates(ctx context.Context, v *model.Vault, deleted 
 
 // ListCertificateVersions returns a live certificate's versions, newest first.
 func (s *Service) ListCertificateVersions(ctx context.Context, v *model.Vault, name string) (*model.Certificate, []model.CertificateVersion, error) {
-	c, _, err := s.lookupCert(ctx, "vaults.ListCertificateVersions", v, name, "")
+	c, err := s.lookupCertAll(ctx, "vaults.ListCertificateVersions", v, name)
 	if err != nil {
 		return nil, nil, err
 	}
-	vers := make([]model.CertificateVersion, len(c.Versions))
-	for i := range c.Versions {
-		vers[len(vers)-1-i] = c.Versions[i]
-	}
-	sort.SliceStable(vers, func(i, j int) bool { return vers[i].Created > vers[j].Created })
-	return c, vers, nil
+	return c, newestFirst(c.Versions, func(v *model.CertificateVersion) int64 { return v.Created }), nil
 }
 
 // CertUpdateParams is an update request.
@@ -579,17 +555,9 @@ func (s *Service) UpdateCertificate(ctx context.Context, v *model.Vault, name, v
 			return nil, nil, err
 		}
 	}
-	var out model.Certificate
-	var verID string
-	err := s.Store.UpdateCertificate(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
-		if !exists || c.Deleted != nil || len(c.Versions) == 0 {
-			return exists, certNotFound(op, name, version)
-		}
-		ver := c.Latest()
-		if version != "" {
-			if ver = c.Version(version); ver == nil {
-				return true, certNotFound(op, name, version)
-			}
+	out, ver, err := s.Store.UpdateCertificateVersion(ctx, v.Name, name, version, func(c *model.Certificate, ver *model.CertificateVersion, exists bool) error {
+		if !exists || c.Deleted != nil || ver == nil {
+			return certNotFound(op, name, version)
 		}
 		if p.Attributes.Enabled != nil {
 			ver.Enabled = *p.Attributes.Enabled
@@ -601,13 +569,12 @@ func (s *Service) UpdateCertificate(ctx context.Context, v *model.Vault, name, v
 		if newPolicy != nil {
 			c.Policy = newPolicy
 		}
-		verID = ver.Version
-		out = *c
-		return true, nil
+		return nil
 	})
 	if err != nil {
 		return nil, nil, errs.E(op, err)
 	}
+	verID := ver.Version
 	if p.Attributes.Enabled != nil || p.TagsSet {
 		kp := KeyUpdateParams{Attributes: Attributes{Enabled: p.Attributes.Enabled}, Tags: p.Tags, TagsSet: p.TagsSet}
 		if _, _, err := s.UpdateKey(ctx, v, out.Name, verID, kp); err != nil && errs.KindOf(err) != errs.NotExist {
@@ -618,7 +585,7 @@ func (s *Service) UpdateCertificate(ctx context.Context, v *model.Vault, name, v
 			return nil, nil, errs.E(op, err)
 		}
 	}
-	return &out, out.Version(verID), nil
+	return out, ver, nil
 }
 
 // mergePolicy applies a policy update over the current policy: the parts
@@ -723,7 +690,7 @@ func (s *Service) GetCertificateOperation(ctx context.Context, v *model.Vault, n
 	if !ValidSecretName(name) {
 		return nil, invalidName(op, name)
 	}
-	c, err := s.Store.GetCertificate(ctx, v.Name, name)
+	c, err := s.Store.GetCertificateHead(ctx, v.Name, name)
 	if errs.KindOf(err) == errs.NotExist || (err == nil && (c.Deleted != nil || c.Pending == nil)) {
 		return nil, pendingNotFound(op, name)
 	}
@@ -740,7 +707,7 @@ func (s *Service) DeleteCertificateOperation(ctx context.Context, v *model.Vault
 		return nil, invalidName(op, name)
 	}
 	var out model.Certificate
-	err := s.Store.UpdateCertificate(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
+	err := s.Store.UpdateCertificateHead(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
 		if !exists || c.Deleted != nil || c.Pending == nil {
 			return exists, pendingNotFound(op, name)
 		}
@@ -764,28 +731,14 @@ func (s *Service) DeleteCertificateOperation(ctx context.Context, v *model.Vault
 // soft delete when the vault has it.
 func (s *Service) DeleteCertificate(ctx context.Context, v *model.Vault, name string) (*model.Certificate, error) {
 	const op errs.Op = "vaults.DeleteCertificate"
-	if !ValidSecretName(name) {
-		return nil, invalidName(op, name)
-	}
-	now := s.Now()
-	var out model.Certificate
-	err := s.Store.UpdateCertificate(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
-		if !exists || c.Deleted != nil || len(c.Versions) == 0 {
-			return exists, certNotFound(op, name, "")
+	out, err := s.certLifecycle().delete(ctx, op, s, v, name, func(c *model.Certificate) error {
+		if len(c.Versions) == 0 { // its first version is still pending
+			return certNotFound(op, name, "")
 		}
-		out = *c
-		if !v.EnableSoftDelete {
-			return false, nil
-		}
-		c.Deleted = &model.DeletedInfo{
-			DeletedDate:        now.Unix(),
-			ScheduledPurgeDate: now.Add(time.Duration(v.RecoverableDays()) * 24 * time.Hour).Unix(),
-		}
-		out = *c
-		return true, nil
+		return nil
 	})
 	if err != nil {
-		return nil, errs.E(op, err)
+		return nil, err
 	}
 	if _, err := s.deleteKey(ctx, v, out.Name, true); err != nil && errs.KindOf(err) != errs.NotExist {
 		return nil, errs.E(op, err)
@@ -793,43 +746,21 @@ func (s *Service) DeleteCertificate(ctx context.Context, v *model.Vault, name st
 	if _, err := s.deleteSecret(ctx, v, out.Name, true); err != nil && errs.KindOf(err) != errs.NotExist {
 		return nil, errs.E(op, err)
 	}
-	return &out, nil
+	return out, nil
 }
 
 // GetDeletedCertificate returns a soft-deleted certificate.
 func (s *Service) GetDeletedCertificate(ctx context.Context, v *model.Vault, name string) (*model.Certificate, error) {
-	const op errs.Op = "vaults.GetDeletedCertificate"
-	if !ValidSecretName(name) {
-		return nil, invalidName(op, name)
-	}
-	c, err := s.Store.GetCertificate(ctx, v.Name, name)
-	if errs.KindOf(err) == errs.NotExist || (err == nil && c.Deleted == nil) {
-		return nil, deletedCertNotFound(op, name)
-	}
-	if err != nil {
-		return nil, errs.E(op, err)
-	}
-	return c, nil
+	return s.certLifecycle().getDeleted(ctx, "vaults.GetDeletedCertificate", v, name)
 }
 
 // RecoverDeletedCertificate undoes a soft delete of the certificate, its
 // key and its secret.
 func (s *Service) RecoverDeletedCertificate(ctx context.Context, v *model.Vault, name string) (*model.Certificate, error) {
 	const op errs.Op = "vaults.RecoverDeletedCertificate"
-	if !ValidSecretName(name) {
-		return nil, invalidName(op, name)
-	}
-	var out model.Certificate
-	err := s.Store.UpdateCertificate(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
-		if !exists || c.Deleted == nil {
-			return exists, deletedCertNotFound(op, name)
-		}
-		c.Deleted = nil
-		out = *c
-		return true, nil
-	})
+	out, err := s.certLifecycle().recover(ctx, op, v, name)
 	if err != nil {
-		return nil, errs.E(op, err)
+		return nil, err
 	}
 	if _, err := s.RecoverDeletedKey(ctx, v, out.Name); err != nil && errs.KindOf(err) != errs.NotExist {
 		return nil, errs.E(op, err)
@@ -837,30 +768,16 @@ func (s *Service) RecoverDeletedCertificate(ctx context.Context, v *model.Vault,
 	if _, err := s.RecoverDeletedSecret(ctx, v, out.Name); err != nil && errs.KindOf(err) != errs.NotExist {
 		return nil, errs.E(op, err)
 	}
-	return &out, nil
+	return out, nil
 }
 
 // PurgeDeletedCertificate permanently removes a soft-deleted certificate
 // with its key and secret, unless purge protection forbids it.
 func (s *Service) PurgeDeletedCertificate(ctx context.Context, v *model.Vault, name string) error {
 	const op errs.Op = "vaults.PurgeDeletedCertificate"
-	if !ValidSecretName(name) {
-		return invalidName(op, name)
-	}
-	var display string
-	err := s.Store.UpdateCertificate(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
-		if !exists || c.Deleted == nil {
-			return exists, deletedCertNotFound(op, name)
-		}
-		if v.EnablePurgeProtection {
-			return true, errs.E(op, errs.Permission, errs.Code("Forbidden"), errs.Inner("ForbiddenByPolicy"), errs.Msg(fmt.Sprintf(
-				"Operation \"purge\" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.\r\nVault: %s;location=%s", v.Name, cmp.Or(v.Location, Location))))
-		}
-		display = c.Name
-		return false, nil
-	})
+	display, err := s.certLifecycle().purge(ctx, op, v, name)
 	if err != nil {
-		return errs.E(op, err)
+		return err
 	}
 	if err := s.PurgeDeletedKey(ctx, v, display); err != nil && errs.KindOf(err) != errs.NotExist {
 		return errs.E(op, err)
@@ -880,15 +797,11 @@ type certBackupPayload struct {
 	Secret []byte            `json:"secret"`
 }
 
-func certBackupHeader() []byte {
-	return append([]byte{byte(len(certBackupMarker))}, certBackupMarker...)
-}
-
 // BackupCertificate returns a sealed blob with the certificate and the
 // backups of its key and secret.
 func (s *Service) BackupCertificate(ctx context.Context, v *model.Vault, name string) ([]byte, error) {
 	const op errs.Op = "vaults.BackupCertificate"
-	c, _, err := s.lookupCert(ctx, op, v, name, "")
+	c, err := s.lookupCertAll(ctx, op, v, name)
 	if err != nil {
 		return nil, err
 	}
@@ -899,17 +812,7 @@ func (s *Service) BackupCertificate(ctx context.Context, v *model.Vault, name st
 	if p.Secret, err = s.BackupSecret(ctx, v, c.Name); err != nil {
 		return nil, errs.E(op, err)
 	}
-	plain, err := json.Marshal(p)
-	if err != nil {
-		return nil, errs.E(op, errs.Internal, err)
-	}
-	nonce := make([]byte, s.Backup.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, errs.E(op, errs.Internal, err)
-	}
-	out := append(certBackupHeader(), backupFormat)
-	out = append(out, nonce...)
-	return s.Backup.Seal(out, nonce, plain, certBackupHeader()), nil
+	return s.sealBackup(op, certBackupMarker, p)
 }
 
 // RestoreCertificate recreates a certificate with its key and secret from
@@ -917,21 +820,12 @@ func (s *Service) BackupCertificate(ctx context.Context, v *model.Vault, name st
 func (s *Service) RestoreCertificate(ctx context.Context, v *model.Vault, blob []byte) (*model.Certificate, error) {
 	const op errs.Op = "vaults.RestoreCertificate"
 	malformed := badParameter(op, "Backup blob is malformed or was not produced by this service.")
-	h := certBackupHeader()
-	ns := s.Backup.NonceSize()
-	if len(blob) < len(h)+1+ns || string(blob[:len(h)]) != string(h) || blob[len(h)] != backupFormat {
-		return nil, malformed
-	}
-	plain, err := s.Backup.Open(nil, blob[len(h)+1:len(h)+1+ns], blob[len(h)+1+ns:], h)
-	if err != nil {
-		return nil, malformed
-	}
 	var p certBackupPayload
-	if err := json.Unmarshal(plain, &p); err != nil || !ValidSecretName(p.Cert.Name) || len(p.Cert.Versions) == 0 {
+	if !s.openBackup(certBackupMarker, blob, &p) || !ValidSecretName(p.Cert.Name) || len(p.Cert.Versions) == 0 {
 		return nil, malformed
 	}
 	name := p.Cert.Name
-	if c, err := s.Store.GetCertificate(ctx, v.Name, name); err == nil {
+	if c, err := s.Store.GetCertificateHead(ctx, v.Name, name); err == nil {
 		if c.Deleted != nil {
 			return nil, certDeletedButRecoverable(op, c.Name)
 		}
@@ -946,7 +840,7 @@ func (s *Service) RestoreCertificate(ctx context.Context, v *model.Vault, blob [
 		return nil, err
 	}
 	undoKey := func() {
-		_ = s.Store.UpdateKey(ctx, v.Name, name, func(*model.Key, bool) (bool, error) { return false, nil })
+		_ = s.Store.UpdateKeyHead(ctx, v.Name, name, func(*model.Key, bool) (bool, error) { return false, nil })
 		_ = s.Store.DeleteKeyMaterials(ctx, v.Name, name)
 	}
 	if _, err := s.RestoreSecret(ctx, v, p.Secret); err != nil {
@@ -955,13 +849,10 @@ func (s *Service) RestoreCertificate(ctx context.Context, v *model.Vault, blob [
 	}
 	cert := p.Cert
 	cert.Deleted = nil
-	err = s.Store.UpdateCertificate(ctx, v.Name, name, func(c *model.Certificate, exists bool) (bool, error) {
-		if exists {
-			return true, errs.E(op, errs.Conflict, errs.Code("Conflict"), errs.Msg(fmt.Sprintf("Certificate %s already exists in this vault.", c.Name)))
-		}
-		*c = cert
-		return true, nil
-	})
+	err := s.Store.CreateCertificate(ctx, v.Name, &cert)
+	if errs.KindOf(err) == errs.Exist {
+		err = errs.E(op, errs.Conflict, errs.Code("Conflict"), errs.Msg(fmt.Sprintf("Certificate %s already exists in this vault.", name)))
+	}
 	if err != nil {
 		undoKey()
 		_ = s.Store.UpdateSecretHead(ctx, v.Name, name, func(*model.Secret, bool) (bool, error) { return false, nil })
@@ -1153,7 +1044,7 @@ func managedByKeyVault(op errs.Op, operation, inner string) error {
 // refuseManagedKey refuses a new key version through the keys API for a
 // name whose key belongs to a certificate.
 func (s *Service) refuseManagedKey(ctx context.Context, op errs.Op, v *model.Vault, name, operation string) error {
-	k, err := s.Store.GetKey(ctx, v.Name, name)
+	k, err := s.Store.GetKeyHead(ctx, v.Name, name)
 	switch {
 	case errs.KindOf(err) == errs.NotExist:
 		return nil
@@ -1166,41 +1057,13 @@ func (s *Service) refuseManagedKey(ctx context.Context, op errs.Op, v *model.Vau
 }
 
 // PurgeExpiredCertificates permanently removes soft-deleted certificate
-// records whose scheduled purge date has passed; their keys and secrets
-// are purged by their own sweeps on the same schedule.
+// records whose scheduled purge date has passed, a page at a time (see
+// purgeExpired); their keys and secrets are purged by their own sweeps on
+// the same schedule.
 func (s *Service) PurgeExpiredCertificates(ctx context.Context) (int, error) {
-	vs, err := s.Store.ListVaults(ctx)
-	if err != nil {
-		return 0, err
-	}
 	now := s.Now().Unix()
-	n := 0
-	for i := range vs {
-		if vs[i].Deleted != nil {
-			continue
-		}
-		all, err := s.Store.ListCertificates(ctx, vs[i].Name)
-		if err != nil {
-			return n, err
-		}
-		for _, c := range all {
-			if c.Deleted == nil || c.Deleted.ScheduledPurgeDate > now {
-				continue
-			}
-			purged := false
-			err := s.Store.UpdateCertificate(ctx, vs[i].Name, c.Name, func(cur *model.Certificate, exists bool) (bool, error) {
-				purged = exists && cur.Deleted != nil && cur.Deleted.ScheduledPurgeDate <= now
-				return !purged && exists, nil
-			})
-			if err != nil {
-				return n, err
-			}
-			if purged {
-				n++
-			}
-		}
-	}
-	return n, nil
+	sweep := s.certLifecycle()
+	return s.inLiveVaults(ctx, func(vault string) (int, error) { return sweep.purgeExpired(ctx, vault, now) })
 }
 
 // reusableKey is the latest version's private key when the policy says
@@ -1210,7 +1073,7 @@ func (s *Service) reusableKey(ctx context.Context, v *model.Vault, name string, 
 	if kp.ReuseKey == nil || !*kp.ReuseKey {
 		return nil, nil
 	}
-	c, err := s.Store.GetCertificate(ctx, v.Name, name)
+	c, err := s.Store.GetCertificateHead(ctx, v.Name, name)
 	if errs.KindOf(err) == errs.NotExist {
 		return nil, nil
 	}

@@ -2,9 +2,6 @@ package vaults
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -181,7 +178,7 @@ func (s *Service) SetKeyRotationPolicy(ctx context.Context, v *model.Vault, name
 	}
 	now := s.Now().Unix()
 	var out model.Key
-	err := s.Store.UpdateKey(ctx, v.Name, name, func(k *model.Key, exists bool) (bool, error) {
+	err := s.Store.UpdateKeyHead(ctx, v.Name, name, func(k *model.Key, exists bool) (bool, error) {
 		if !exists || k.Deleted != nil {
 			return exists, keyNotFound(op, name, "")
 		}
@@ -242,15 +239,11 @@ type keyBackupPayload struct {
 	Material [][]byte  `json:"material"` // PKCS#8, one per version, in order
 }
 
-func keyBackupHeader() []byte {
-	return append([]byte{byte(len(keyBackupMarker))}, keyBackupMarker...)
-}
-
 // BackupKey returns a sealed blob with every version of a live key, its
 // private material included; only this Coffer instance can open it.
 func (s *Service) BackupKey(ctx context.Context, v *model.Vault, name string) ([]byte, error) {
 	const op errs.Op = "vaults.BackupKey"
-	k, _, err := s.lookupKey(ctx, op, v, name, "")
+	k, err := s.lookupKeyAll(ctx, op, v, name)
 	if err != nil {
 		return nil, err
 	}
@@ -265,17 +258,7 @@ func (s *Service) BackupKey(ctx context.Context, v *model.Vault, name string) ([
 		}
 		p.Material = append(p.Material, der)
 	}
-	plain, err := json.Marshal(p)
-	if err != nil {
-		return nil, errs.E(op, errs.Internal, err)
-	}
-	nonce := make([]byte, s.Backup.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, errs.E(op, errs.Internal, err)
-	}
-	out := append(keyBackupHeader(), backupFormat)
-	out = append(out, nonce...)
-	return s.Backup.Seal(out, nonce, plain, keyBackupHeader()), nil
+	return s.sealBackup(op, keyBackupMarker, p)
 }
 
 // RestoreKey recreates a key, with all of its versions and their ids, from
@@ -283,17 +266,8 @@ func (s *Service) BackupKey(ctx context.Context, v *model.Vault, name string) ([
 func (s *Service) RestoreKey(ctx context.Context, v *model.Vault, blob []byte) (*model.Key, error) {
 	const op errs.Op = "vaults.RestoreKey"
 	malformed := badParameter(op, "Backup blob is malformed or was not produced by this service.")
-	h := keyBackupHeader()
-	ns := s.Backup.NonceSize()
-	if len(blob) < len(h)+1+ns || string(blob[:len(h)]) != string(h) || blob[len(h)] != backupFormat {
-		return nil, malformed
-	}
-	plain, err := s.Backup.Open(nil, blob[len(h)+1:len(h)+1+ns], blob[len(h)+1+ns:], h)
-	if err != nil {
-		return nil, malformed
-	}
 	var p keyBackupPayload
-	if err := json.Unmarshal(plain, &p); err != nil || !ValidSecretName(p.Key.Name) || len(p.Key.Versions) == 0 || len(p.Material) != len(p.Key.Versions) {
+	if !s.openBackup(keyBackupMarker, blob, &p) || !ValidSecretName(p.Key.Name) || len(p.Key.Versions) == 0 || len(p.Material) != len(p.Key.Versions) {
 		return nil, malformed
 	}
 	name := p.Key.Name
@@ -303,37 +277,30 @@ func (s *Service) RestoreKey(ctx context.Context, v *model.Vault, blob []byte) (
 		}
 		return errs.E(op, errs.Conflict, errs.Code("Conflict"), errs.Msg(fmt.Sprintf("Key %s already exists in this vault.", k.Name)))
 	}
-	if cur, err := s.Store.GetKey(ctx, v.Name, name); err == nil {
+	if cur, err := s.Store.GetKeyHead(ctx, v.Name, name); err == nil {
 		return nil, taken(cur)
 	} else if errs.KindOf(err) != errs.NotExist {
 		return nil, errs.E(op, err)
 	}
-	privs := make([]crypto.Signer, len(p.Material))
+	material := make(map[string][]byte, len(p.Material))
 	for i, der := range p.Material {
 		if len(p.Key.Versions[i].Version) != 32 {
 			return nil, malformed
 		}
-		if privs[i], err = keys.Parse(der); err != nil {
+		if _, err := keys.Parse(der); err != nil {
 			return nil, malformed
 		}
-	}
-	for i, der := range p.Material {
-		if err := s.Store.PutKeyMaterial(ctx, v.Name, name, p.Key.Versions[i].Version, der); err != nil {
-			return nil, errs.E(op, err)
-		}
+		material[p.Key.Versions[i].Version] = der
 	}
 	rec := p.Key
 	rec.Deleted = nil
-	err = s.Store.UpdateKey(ctx, v.Name, name, func(k *model.Key, exists bool) (bool, error) {
-		if exists {
-			// Lost a race with a create of the same name; the material
-			// written above stays unreferenced until the name is purged.
-			return true, taken(k)
+	if err := s.Store.CreateKey(ctx, v.Name, &rec, material); errs.KindOf(err) == errs.Exist {
+		// Lost a race with a create of the same name.
+		if cur, err := s.Store.GetKeyHead(ctx, v.Name, name); err == nil {
+			return nil, taken(cur)
 		}
-		*k = rec
-		return true, nil
-	})
-	if err != nil {
+		return nil, errs.E(op, errs.Conflict, errs.Code("Conflict"), errs.Msg(fmt.Sprintf("Key %s already exists in this vault.", name)))
+	} else if err != nil {
 		return nil, errs.E(op, err)
 	}
 	return &rec, nil

@@ -1,16 +1,12 @@
 package vaults
 
 import (
-	"cmp"
 	"context"
 	"crypto"
 	"encoding/json"
-	"fmt"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
-	"time"
 	"weak"
 
 	"github.com/coffer-dev/coffer/internal/errs"
@@ -27,55 +23,15 @@ const MaxReleasePolicyBytes = 16 << 10
 // (or the vault's keys, when name is empty), under the vault's permission
 // model. Only key permissions count: secret permissions grant nothing here.
 func (s *Service) AuthorizeKey(ctx context.Context, v *model.Vault, c Caller, a policy.Action, name string) error {
-	const op errs.Op = "vaults.AuthorizeKey"
-	loc := cmp.Or(v.Location, Location)
-	if v.EnableRbacAuthorization {
-		assignments, err := s.Store.ListRoleAssignments(ctx)
-		if err != nil {
-			return errs.E(op, err)
-		}
-		scope := strings.ToLower(v.ResourceID())
-		if name != "" {
-			scope += "/keys/" + strings.ToLower(name)
-		}
-		if policy.AllowedByRBAC(assignments, c, scope, a.DataAction) {
-			return nil
-		}
-		msg := fmt.Sprintf("Caller is not authorized to perform action on resource.\r\n"+
-			"If role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\n"+
-			"Caller: appid=%s;oid=%s;iss=https://sts.windows.net/%s/\r\n"+
-			"Action: '%s'\r\n"+
-			"Resource: '%s'\r\n"+
-			"Assignment: (not found)\r\n"+
-			"DenyAssignmentId: null\r\n"+
-			"DecisionReason: 'DeniedWithNoValidRBAC' \r\n"+
-			"Vault: %s;location=%s\r\n", c.AppID, c.ObjectID, c.TenantID, a.DataAction, scope, v.Name, loc)
-		return errs.E(op, errs.Permission, errs.Code("Forbidden"), errs.Inner("ForbiddenByRbac"), errs.Msg(msg))
-	}
-	if policy.AllowedKeyByAccessPolicy(v.AccessPolicies, c, a.Permission) {
-		return nil
-	}
-	msg := fmt.Sprintf("The user, group or application 'appid=%s;oid=%s;iss=https://sts.windows.net/%s/' does not have keys %s permission on key vault '%s;location=%s'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
-		c.AppID, c.ObjectID, c.TenantID, a.Permission, v.Name, loc)
-	return errs.E(op, errs.Permission, errs.Code("Forbidden"), errs.Inner("AccessDenied"), errs.Msg(msg))
+	return s.authorize(ctx, "vaults.AuthorizeKey", v, c, a, keyKind, name)
 }
 
-func keyNotFound(op errs.Op, name, version string) error {
-	id := name
-	if version != "" {
-		id += "/" + version
-	}
-	return errs.E(op, errs.NotExist, errs.Code("KeyNotFound"), errs.Msg(fmt.Sprintf(
-		"A key with (name/id) %s was not found in this key vault. If you recently deleted this key you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182", id)))
-}
+func keyNotFound(op errs.Op, name, version string) error { return keyKind.notFound(op, name, version) }
 
-func deletedKeyNotFound(op errs.Op, name string) error {
-	return errs.E(op, errs.NotExist, errs.Code("KeyNotFound"), errs.Msg("Deleted Key not found: "+name))
-}
+func deletedKeyNotFound(op errs.Op, name string) error { return keyKind.deletedNotFound(op, name) }
 
 func keyDeletedButRecoverable(op errs.Op, name string) error {
-	return errs.E(op, errs.Conflict, errs.Code("Conflict"), errs.Inner("ObjectIsDeletedButRecoverable"), errs.Msg(fmt.Sprintf(
-		"Key %s is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the key can only be recovered or purged.", name)))
+	return keyKind.deletedButRecoverable(op, name)
 }
 
 // KeyParams are the parts of a create or import request common to both.
@@ -128,38 +84,28 @@ func (s *Service) newKeyVersion(op errs.Op, kty string, priv crypto.Signer, p Ke
 	return ver, nil
 }
 
-// addKeyVersion stores the material, then appends the version to the
-// record (creating it); the material is removed again if that fails, so a
-// failed request stores nothing.
+// addKeyVersion stores the version and its material in one transaction
+// (creating the key), so a failed request stores nothing. The key it
+// returns holds the new version only.
 func (s *Service) addKeyVersion(ctx context.Context, op errs.Op, v *model.Vault, name string, ver model.KeyVersion, priv crypto.Signer, mustExist bool) (*model.Key, *model.KeyVersion, error) {
 	der, err := keys.Marshal(priv)
 	if err != nil {
 		return nil, nil, errs.E(op, err)
 	}
-	if err := s.Store.PutKeyMaterial(ctx, v.Name, name, ver.Version, der); err != nil {
-		return nil, nil, errs.E(op, err)
-	}
-	var out model.Key
-	err = s.Store.UpdateKey(ctx, v.Name, name, func(k *model.Key, exists bool) (bool, error) {
+	out, err := s.Store.AddKeyVersion(ctx, v.Name, name, ver, der, func(k *model.Key, exists bool) error {
 		if exists && k.Deleted != nil {
-			return false, keyDeletedButRecoverable(op, k.Name)
+			return keyDeletedButRecoverable(op, k.Name)
 		}
-		if !exists {
-			if mustExist {
-				return false, keyNotFound(op, name, "")
-			}
-			k.Name = name
+		if !exists && mustExist {
+			return keyNotFound(op, name, "")
 		}
-		k.Versions = append(k.Versions, ver)
-		out = *k
-		return true, nil
+		return nil
 	})
 	if err != nil {
-		_ = s.Store.DeleteKeyMaterial(ctx, v.Name, name, ver.Version)
 		return nil, nil, errs.E(op, err)
 	}
 	s.keyCache().put(v.Name, name, ver.Version, priv)
-	return &out, out.Latest(), nil
+	return out, out.Latest(), nil
 }
 
 // CreateKey generates a key pair as a new version (creating the key).
@@ -223,30 +169,59 @@ func (s *Service) ImportKey(ctx context.Context, v *model.Vault, name string, jw
 	return s.addKeyVersion(ctx, op, v, name, ver, priv, false)
 }
 
+// lookupKey returns a live key, holding its latest version only, and one
+// version (latest when version is empty): the head and at most one
+// version record are read.
 func (s *Service) lookupKey(ctx context.Context, op errs.Op, v *model.Vault, name, version string) (*model.Key, *model.KeyVersion, error) {
 	if !ValidSecretName(name) {
 		return nil, nil, invalidName(op, name)
 	}
-	k, err := s.Store.GetKey(ctx, v.Name, name)
+	k, ver, err := s.Store.GetKeyVersion(ctx, v.Name, name, version)
 	if errs.KindOf(err) == errs.NotExist || (err == nil && k.Deleted != nil) {
 		return nil, nil, keyNotFound(op, name, version)
 	}
 	if err != nil {
 		return nil, nil, errs.E(op, err)
 	}
-	if version == "" {
-		return k, k.Latest(), nil
+	return k, ver, nil
+}
+
+// lookupKeyAll returns a live key with every version, oldest first.
+func (s *Service) lookupKeyAll(ctx context.Context, op errs.Op, v *model.Vault, name string) (*model.Key, error) {
+	if !ValidSecretName(name) {
+		return nil, invalidName(op, name)
 	}
-	ver := k.Version(version)
-	if ver == nil {
-		return nil, nil, keyNotFound(op, name, version)
+	k, err := s.Store.GetKey(ctx, v.Name, name)
+	if errs.KindOf(err) == errs.NotExist || (err == nil && (k.Deleted != nil || len(k.Versions) == 0)) {
+		return nil, keyNotFound(op, name, "")
+	}
+	if err != nil {
+		return nil, errs.E(op, err)
+	}
+	return k, nil
+}
+
+// GetKey returns a live key with every version and one of them (latest
+// when version is empty). Disabled versions are readable: only their use
+// is refused. It reads every version; GetKeyVersion does not.
+func (s *Service) GetKey(ctx context.Context, v *model.Vault, name, version string) (*model.Key, *model.KeyVersion, error) {
+	const op errs.Op = "vaults.GetKey"
+	k, err := s.lookupKeyAll(ctx, op, v, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	ver := k.Latest()
+	if version != "" {
+		if ver = k.Version(version); ver == nil {
+			return nil, nil, keyNotFound(op, name, version)
+		}
 	}
 	return k, ver, nil
 }
 
-// GetKey returns a live key and one version (latest when version is
-// empty). Disabled versions are readable: only their use is refused.
-func (s *Service) GetKey(ctx context.Context, v *model.Vault, name, version string) (*model.Key, *model.KeyVersion, error) {
+// GetKeyVersion is GetKey reading only the head and the one version: the
+// key it returns holds its latest version only.
+func (s *Service) GetKeyVersion(ctx context.Context, v *model.Vault, name, version string) (*model.Key, *model.KeyVersion, error) {
 	return s.lookupKey(ctx, "vaults.GetKey", v, name, version)
 }
 
@@ -278,25 +253,10 @@ func (s *Service) UpdateKey(ctx context.Context, v *model.Vault, name, version s
 	if len(p.ReleasePolicy) > MaxReleasePolicyBytes {
 		return nil, nil, badParameter(op, "The release policy is too large.")
 	}
-	var out model.Key
-	var idx int
-	err := s.Store.UpdateKey(ctx, v.Name, name, func(k *model.Key, exists bool) (bool, error) {
-		if !exists || k.Deleted != nil {
-			return exists, keyNotFound(op, name, version)
+	k, ver, err := s.Store.UpdateKeyVersion(ctx, v.Name, name, version, func(k *model.Key, ver *model.KeyVersion, exists bool) error {
+		if !exists || k.Deleted != nil || ver == nil {
+			return keyNotFound(op, name, version)
 		}
-		idx = len(k.Versions) - 1
-		if version != "" {
-			idx = -1
-			for i := range k.Versions {
-				if strings.EqualFold(k.Versions[i].Version, version) {
-					idx = i
-				}
-			}
-			if idx < 0 {
-				return true, keyNotFound(op, name, version)
-			}
-		}
-		ver := &k.Versions[idx]
 		if p.KeyOps != nil {
 			ver.KeyOps = ops
 		}
@@ -316,13 +276,12 @@ func (s *Service) UpdateKey(ctx context.Context, v *model.Vault, name, version s
 			ver.ReleasePolicy = p.ReleasePolicy
 		}
 		ver.Updated = s.Now().Unix()
-		out = *k
-		return true, nil
+		return nil
 	})
 	if err != nil {
 		return nil, nil, errs.E(op, err)
 	}
-	return &out, &out.Versions[idx], nil
+	return k, ver, nil
 }
 
 // DeleteKey deletes every version: soft delete when the vault has it.
@@ -333,39 +292,12 @@ func (s *Service) DeleteKey(ctx context.Context, v *model.Vault, name string) (*
 // deleteKey is DeleteKey; managedOK lets a certificate delete its own key,
 // which the keys API may not.
 func (s *Service) deleteKey(ctx context.Context, v *model.Vault, name string, managedOK bool) (*model.Key, error) {
-	const op errs.Op = "vaults.DeleteKey"
-	if !ValidSecretName(name) {
-		return nil, invalidName(op, name)
-	}
-	now := s.Now()
-	var out model.Key
-	err := s.Store.UpdateKey(ctx, v.Name, name, func(k *model.Key, exists bool) (bool, error) {
-		if !exists || k.Deleted != nil {
-			return exists, keyNotFound(op, name, "")
-		}
+	return s.keyLifecycle().delete(ctx, "vaults.DeleteKey", s, v, name, func(k *model.Key) error {
 		if !managedOK && len(k.Versions) > 0 && k.Latest().Managed {
-			return true, managedByKeyVault(op, "delete", "KeyManagedByKeyVault")
+			return managedByKeyVault("vaults.DeleteKey", "delete", "KeyManagedByKeyVault")
 		}
-		out = *k
-		if !v.EnableSoftDelete {
-			return false, nil
-		}
-		k.Deleted = &model.DeletedInfo{
-			DeletedDate:        now.Unix(),
-			ScheduledPurgeDate: now.Add(time.Duration(v.RecoverableDays()) * 24 * time.Hour).Unix(),
-		}
-		out = *k
-		return true, nil
+		return nil
 	})
-	if err != nil {
-		return nil, errs.E(op, err)
-	}
-	if !v.EnableSoftDelete {
-		if err := s.Store.DeleteKeyMaterials(ctx, v.Name, out.Name); err != nil {
-			return nil, errs.E(op, err)
-		}
-	}
-	return &out, nil
 }
 
 // ListKeys returns the live keys (deleted=false) or the soft-deleted ones.
@@ -383,80 +315,41 @@ func (s *Service) ListKeys(ctx context.Context, v *model.Vault, deleted bool) ([
 	return out, nil
 }
 
+// ListKeysPage returns up to max live keys (deleted=false) or soft-deleted
+// ones whose upper-cased name sorts after after, in that order, each with
+// its latest version only, and whether more follow. Its cost is that of
+// the page.
+func (s *Service) ListKeysPage(ctx context.Context, v *model.Vault, after string, max int, deleted bool) ([]model.Key, bool, error) {
+	ks, more, err := s.Store.ListKeysPage(ctx, v.Name, after, max, deleted)
+	if err != nil {
+		return nil, false, errs.E(errs.Op("vaults.ListKeysPage"), err)
+	}
+	return ks, more, nil
+}
+
 // ListKeyVersions returns a live key's versions, newest first.
 func (s *Service) ListKeyVersions(ctx context.Context, v *model.Vault, name string) (*model.Key, []model.KeyVersion, error) {
-	k, _, err := s.lookupKey(ctx, "vaults.ListKeyVersions", v, name, "")
+	k, err := s.lookupKeyAll(ctx, "vaults.ListKeyVersions", v, name)
 	if err != nil {
 		return nil, nil, err
 	}
-	vers := make([]model.KeyVersion, len(k.Versions))
-	for i := range k.Versions {
-		vers[len(vers)-1-i] = k.Versions[i]
-	}
-	sort.SliceStable(vers, func(i, j int) bool { return vers[i].Created > vers[j].Created })
-	return k, vers, nil
+	return k, newestFirst(k.Versions, func(v *model.KeyVersion) int64 { return v.Created }), nil
 }
 
 // GetDeletedKey returns a soft-deleted key.
 func (s *Service) GetDeletedKey(ctx context.Context, v *model.Vault, name string) (*model.Key, error) {
-	const op errs.Op = "vaults.GetDeletedKey"
-	if !ValidSecretName(name) {
-		return nil, invalidName(op, name)
-	}
-	k, err := s.Store.GetKey(ctx, v.Name, name)
-	if errs.KindOf(err) == errs.NotExist || (err == nil && k.Deleted == nil) {
-		return nil, deletedKeyNotFound(op, name)
-	}
-	if err != nil {
-		return nil, errs.E(op, err)
-	}
-	return k, nil
+	return s.keyLifecycle().getDeleted(ctx, "vaults.GetDeletedKey", v, name)
 }
 
 // PurgeDeletedKey permanently removes a soft-deleted key and its material.
 func (s *Service) PurgeDeletedKey(ctx context.Context, v *model.Vault, name string) error {
-	const op errs.Op = "vaults.PurgeDeletedKey"
-	if !ValidSecretName(name) {
-		return invalidName(op, name)
-	}
-	err := s.Store.UpdateKey(ctx, v.Name, name, func(k *model.Key, exists bool) (bool, error) {
-		if !exists || k.Deleted == nil {
-			return exists, deletedKeyNotFound(op, name)
-		}
-		if v.EnablePurgeProtection {
-			return true, errs.E(op, errs.Permission, errs.Code("Forbidden"), errs.Inner("ForbiddenByPolicy"), errs.Msg(fmt.Sprintf(
-				"Operation \"purge\" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.\r\nVault: %s;location=%s", v.Name, cmp.Or(v.Location, Location))))
-		}
-		return false, nil
-	})
-	if err != nil {
-		return errs.E(op, err)
-	}
-	if err := s.Store.DeleteKeyMaterials(ctx, v.Name, name); err != nil {
-		return errs.E(op, err)
-	}
-	return nil
+	_, err := s.keyLifecycle().purge(ctx, "vaults.PurgeDeletedKey", v, name)
+	return err
 }
 
 // RecoverDeletedKey undoes a soft delete, restoring every version.
 func (s *Service) RecoverDeletedKey(ctx context.Context, v *model.Vault, name string) (*model.Key, error) {
-	const op errs.Op = "vaults.RecoverDeletedKey"
-	if !ValidSecretName(name) {
-		return nil, invalidName(op, name)
-	}
-	var out model.Key
-	err := s.Store.UpdateKey(ctx, v.Name, name, func(k *model.Key, exists bool) (bool, error) {
-		if !exists || k.Deleted == nil {
-			return exists, deletedKeyNotFound(op, name)
-		}
-		k.Deleted = nil
-		out = *k
-		return true, nil
-	})
-	if err != nil {
-		return nil, errs.E(op, err)
-	}
-	return &out, nil
+	return s.keyLifecycle().recover(ctx, "vaults.RecoverDeletedKey", v, name)
 }
 
 // privateKey loads (or takes from the cache) a version's private key.
@@ -526,42 +419,14 @@ func (c *keyCache) put(vault, name, version string, priv crypto.Signer) {
 
 // PurgeExpiredKeys permanently removes soft-deleted keys whose scheduled
 // purge date has passed, in live vaults (a deleted vault's keys go with
-// it). It returns how many keys it removed.
+// it), a page at a time (see purgeExpired). It returns how many keys and
+// certificates it removed.
 func (s *Service) PurgeExpiredKeys(ctx context.Context) (int, error) {
-	vs, err := s.Store.ListVaults(ctx)
-	if err != nil {
-		return 0, err
-	}
 	now := s.Now().Unix()
-	n := 0
-	for i := range vs {
-		if vs[i].Deleted != nil {
-			continue
-		}
-		all, err := s.Store.ListKeys(ctx, vs[i].Name)
-		if err != nil {
-			return n, err
-		}
-		for _, k := range all {
-			if k.Deleted == nil || k.Deleted.ScheduledPurgeDate > now {
-				continue
-			}
-			purged := false
-			err := s.Store.UpdateKey(ctx, vs[i].Name, k.Name, func(cur *model.Key, exists bool) (bool, error) {
-				purged = exists && cur.Deleted != nil && cur.Deleted.ScheduledPurgeDate <= now
-				return !purged && exists, nil
-			})
-			if err != nil {
-				return n, err
-			}
-			if !purged {
-				continue
-			}
-			if err := s.Store.DeleteKeyMaterials(ctx, vs[i].Name, k.Name); err != nil {
-				return n, err
-			}
-			n++
-		}
+	sweep := s.keyLifecycle()
+	n, err := s.inLiveVaults(ctx, func(vault string) (int, error) { return sweep.purgeExpired(ctx, vault, now) })
+	if err != nil {
+		return n, err
 	}
 	// Certificate records expire with their keys (each certificate has
 	// one, deleted and scheduled together), so the same sweep ends them.

@@ -9,13 +9,11 @@
 package vaults
 
 import (
-	"cmp"
 	"context"
 	"crypto/cipher"
 	"errors"
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -70,38 +68,7 @@ func (s *Service) OpenVault(ctx context.Context, name string) (*model.Vault, err
 // Authorize checks that caller may perform action on the named secret (or
 // the vault, when secret is empty), under the vault's permission model.
 func (s *Service) Authorize(ctx context.Context, v *model.Vault, c Caller, a policy.Action, secret string) error {
-	const op errs.Op = "vaults.Authorize"
-	// Denials name the vault's own location, as Azure's do.
-	loc := cmp.Or(v.Location, Location)
-	if v.EnableRbacAuthorization {
-		assignments, err := s.Store.ListRoleAssignments(ctx)
-		if err != nil {
-			return errs.E(op, err)
-		}
-		scope := strings.ToLower(v.ResourceID())
-		if secret != "" {
-			scope += "/secrets/" + strings.ToLower(secret)
-		}
-		if policy.AllowedByRBAC(assignments, c, scope, a.DataAction) {
-			return nil
-		}
-		msg := fmt.Sprintf("Caller is not authorized to perform action on resource.\r\n"+
-			"If role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\n"+
-			"Caller: appid=%s;oid=%s;iss=https://sts.windows.net/%s/\r\n"+
-			"Action: '%s'\r\n"+
-			"Resource: '%s'\r\n"+
-			"Assignment: (not found)\r\n"+
-			"DenyAssignmentId: null\r\n"+
-			"DecisionReason: 'DeniedWithNoValidRBAC' \r\n"+
-			"Vault: %s;location=%s\r\n", c.AppID, c.ObjectID, c.TenantID, a.DataAction, scope, v.Name, loc)
-		return errs.E(op, errs.Permission, errs.Code("Forbidden"), errs.Inner("ForbiddenByRbac"), errs.Msg(msg))
-	}
-	if policy.AllowedByAccessPolicy(v.AccessPolicies, c, a.Permission) {
-		return nil
-	}
-	msg := fmt.Sprintf("The user, group or application 'appid=%s;oid=%s;iss=https://sts.windows.net/%s/' does not have secrets %s permission on key vault '%s;location=%s'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
-		c.AppID, c.ObjectID, c.TenantID, a.Permission, v.Name, loc)
-	return errs.E(op, errs.Permission, errs.Code("Forbidden"), errs.Inner("AccessDenied"), errs.Msg(msg))
+	return s.authorize(ctx, "vaults.Authorize", v, c, a, secretKind, secret)
 }
 
 // Attributes are the writable secret attributes; nil fields are unchanged
@@ -137,21 +104,13 @@ func invalidName(op errs.Op, name string) error {
 }
 
 func secretNotFound(op errs.Op, name, version string) error {
-	id := name
-	if version != "" {
-		id += "/" + version
-	}
-	return errs.E(op, errs.NotExist, errs.Code("SecretNotFound"), errs.Msg(fmt.Sprintf(
-		"A secret with (name/id) %s was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182", id)))
+	return secretKind.notFound(op, name, version)
 }
 
-func deletedNotFound(op errs.Op, name string) error {
-	return errs.E(op, errs.NotExist, errs.Code("SecretNotFound"), errs.Msg("Deleted Secret not found: "+name))
-}
+func deletedNotFound(op errs.Op, name string) error { return secretKind.deletedNotFound(op, name) }
 
 func deletedButRecoverable(op errs.Op, name string) error {
-	return errs.E(op, errs.Conflict, errs.Code("Conflict"), errs.Inner("ObjectIsDeletedButRecoverable"), errs.Msg(fmt.Sprintf(
-		"Secret %s is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.", name)))
+	return secretKind.deletedButRecoverable(op, name)
 }
 
 func validateTags(op errs.Op, tags map[string]string) error {
@@ -331,36 +290,12 @@ func (s *Service) DeleteSecret(ctx context.Context, v *model.Vault, name string)
 // deleteSecret is DeleteSecret; managedOK lets a certificate delete its own
 // secret, which the secrets API may not.
 func (s *Service) deleteSecret(ctx context.Context, v *model.Vault, name string, managedOK bool) (*model.Secret, error) {
-	const op errs.Op = "vaults.DeleteSecret"
-	if !ValidSecretName(name) {
-		return nil, invalidName(op, name)
-	}
-	now := s.Now()
-	var out model.Secret
-	// Only the head changes; a permanent delete removes the versions and
-	// values after the head, a page at a time.
-	err := s.Store.UpdateSecretHead(ctx, v.Name, name, func(sec *model.Secret, exists bool) (bool, error) {
-		if !exists || sec.Deleted != nil {
-			return exists, secretNotFound(op, name, "")
-		}
+	return s.secretLifecycle().delete(ctx, "vaults.DeleteSecret", s, v, name, func(sec *model.Secret) error {
 		if !managedOK && len(sec.Versions) > 0 && sec.Latest().Managed {
-			return true, managedByKeyVault(op, "delete", "SecretManagedByKeyVault")
+			return managedByKeyVault("vaults.DeleteSecret", "delete", "SecretManagedByKeyVault")
 		}
-		out = *sec
-		if !v.EnableSoftDelete {
-			return false, nil
-		}
-		sec.Deleted = &model.DeletedInfo{
-			DeletedDate:        now.Unix(),
-			ScheduledPurgeDate: now.Add(time.Duration(v.RecoverableDays()) * 24 * time.Hour).Unix(),
-		}
-		out = *sec
-		return true, nil
+		return nil
 	})
-	if err != nil {
-		return nil, errs.E(op, err)
-	}
-	return &out, nil
 }
 
 // ListSecrets returns the live secrets, ordered by upper-cased name.
@@ -394,74 +329,24 @@ func (s *Service) ListVersions(ctx context.Context, v *model.Vault, name string)
 	if err != nil {
 		return nil, nil, err
 	}
-	vers := make([]model.SecretVersion, len(sec.Versions))
-	for i := range sec.Versions {
-		vers[len(vers)-1-i] = sec.Versions[i]
-	}
-	sort.SliceStable(vers, func(i, j int) bool { return vers[i].Created > vers[j].Created })
-	return sec, vers, nil
+	return sec, newestFirst(sec.Versions, func(v *model.SecretVersion) int64 { return v.Created }), nil
 }
 
 // GetDeletedSecret returns a soft-deleted secret.
 func (s *Service) GetDeletedSecret(ctx context.Context, v *model.Vault, name string) (*model.Secret, error) {
-	const op errs.Op = "vaults.GetDeletedSecret"
-	if !ValidSecretName(name) {
-		return nil, invalidName(op, name)
-	}
-	sec, err := s.Store.GetSecretHead(ctx, v.Name, name)
-	if errs.KindOf(err) == errs.NotExist || (err == nil && sec.Deleted == nil) {
-		return nil, deletedNotFound(op, name)
-	}
-	if err != nil {
-		return nil, errs.E(op, err)
-	}
-	return sec, nil
+	return s.secretLifecycle().getDeleted(ctx, "vaults.GetDeletedSecret", v, name)
 }
 
 // PurgeDeletedSecret permanently removes a soft-deleted secret, unless the
 // vault's recovery level forbids purging.
 func (s *Service) PurgeDeletedSecret(ctx context.Context, v *model.Vault, name string) error {
-	const op errs.Op = "vaults.PurgeDeletedSecret"
-	if !ValidSecretName(name) {
-		return invalidName(op, name)
-	}
-	// Removing the head re-checks, in the same transaction, that it is still
-	// the deleted record fn saw; the versions and values follow.
-	err := s.Store.UpdateSecretHead(ctx, v.Name, name, func(sec *model.Secret, exists bool) (bool, error) {
-		if !exists || sec.Deleted == nil {
-			return exists, deletedNotFound(op, name)
-		}
-		if v.EnablePurgeProtection {
-			return true, errs.E(op, errs.Permission, errs.Code("Forbidden"), errs.Inner("ForbiddenByPolicy"), errs.Msg(fmt.Sprintf(
-				"Operation \"purge\" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.\r\nVault: %s;location=%s", v.Name, cmp.Or(v.Location, Location))))
-		}
-		return false, nil
-	})
-	if err != nil {
-		return errs.E(op, err)
-	}
-	return nil
+	_, err := s.secretLifecycle().purge(ctx, "vaults.PurgeDeletedSecret", v, name)
+	return err
 }
 
 // RecoverDeletedSecret undoes a soft delete, restoring every version.
 func (s *Service) RecoverDeletedSecret(ctx context.Context, v *model.Vault, name string) (*model.Secret, error) {
-	const op errs.Op = "vaults.RecoverDeletedSecret"
-	if !ValidSecretName(name) {
-		return nil, invalidName(op, name)
-	}
-	var out model.Secret
-	err := s.Store.UpdateSecretHead(ctx, v.Name, name, func(sec *model.Secret, exists bool) (bool, error) {
-		if !exists || sec.Deleted == nil {
-			return exists, deletedNotFound(op, name)
-		}
-		sec.Deleted = nil
-		out = *sec
-		return true, nil
-	})
-	if err != nil {
-		return nil, errs.E(op, err)
-	}
-	return &out, nil
+	return s.secretLifecycle().recover(ctx, "vaults.RecoverDeletedSecret", v, name)
 }
 
 // PurgeExpired permanently removes soft-deleted vaults and secrets whose
@@ -507,42 +392,10 @@ func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 // errNotDue stops a purge whose target is no longer due.
 var errNotDue = errors.New("vaults: no longer due for purge")
 
-// purgeExpiredPage is how many deleted secrets PurgeExpired reads at a time.
-const purgeExpiredPage = 100
-
-// purgeExpiredSecrets removes a vault's expired soft-deleted secrets,
-// reading the deleted ones a page at a time so that memory stays bounded
-// by the page, whatever the size of the vault. Each removal re-checks, in
-// the transaction that removes the head, that the secret is still deleted
-// and expired (it may have been recovered meanwhile).
+// purgeExpiredSecrets removes a vault's expired soft-deleted secrets, a
+// page at a time.
 func (s *Service) purgeExpiredSecrets(ctx context.Context, vault string, now int64) (int, error) {
-	n, after := 0, ""
-	for {
-		secs, more, err := s.Store.ListSecretsPage(ctx, vault, after, purgeExpiredPage, true)
-		if err != nil {
-			return n, err
-		}
-		for _, sec := range secs {
-			if sec.Deleted.ScheduledPurgeDate > now {
-				continue
-			}
-			purged := false
-			err := s.Store.UpdateSecretHead(ctx, vault, sec.Name, func(cur *model.Secret, exists bool) (bool, error) {
-				purged = exists && cur.Deleted != nil && cur.Deleted.ScheduledPurgeDate <= now
-				return !purged && exists, nil
-			})
-			if err != nil {
-				return n, err
-			}
-			if purged {
-				n++
-			}
-		}
-		if !more {
-			return n, nil
-		}
-		after = strings.ToUpper(secs[len(secs)-1].Name)
-	}
+	return s.secretLifecycle().purgeExpired(ctx, vault, now)
 }
 
 // ListSecretsPage returns up to max live secrets whose upper-cased name
