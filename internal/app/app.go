@@ -255,6 +255,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		defer s.wg.Done()
 		s.background(bg)
 	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.membership(bg)
+	}()
 	if !cfg.InMemory {
 		// Written only now that the listener accepts connections: a client
 		// that finds server.json (with a live pid) can connect at once.
