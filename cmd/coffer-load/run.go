@@ -257,11 +257,11 @@ func run(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	pair("LIST first page, secrets in vault", listSmallCall, listLargeCall, c.listSmall, c.listLarge)
 	pair("GET latest, versions of the secret", oneVersionCall, manyVersionsCall, 1, c.versionsLarge)
 
-	rss, peak := srv.memory()
+	rss, peak, anon := srv.memoryAnon()
 	ceilRSS, _ := ceilProc.memory()
 	w.row("RSS idle (after start)", mib(idleRSS), mib(ceilIdleRSS), "")
 	w.row(fmt.Sprintf("RSS after the run (%d secrets, %d versions stored); peak", c.listSmall+c.listLarge+c.setWriters+1, c.versionsLarge),
-		mib(rss)+"; peak "+mib(peak), mib(ceilRSS), "")
+		mib(rss)+" (anonymous "+mib(anon)+"); peak "+mib(peak), mib(ceilRSS), "")
 
 	// Cold start: exec to the first 200, the server's data already there.
 	logf("cold starts")
