@@ -10,7 +10,10 @@
 // status, headers and body Coffer gave for that request. Both receive the
 // same requests (same bearer header) from the same client, one server at a
 // time, so the ratio coffer/ceiling is what Coffer's own work costs. The
-// table goes to stdout as Markdown for BENCHMARKS.md.
+// table goes to stdout as Markdown for BENCHMARKS.md. With -store etcd the
+// data lives in a 1-member etcd the harness starts (loopback, its own
+// process) and the server runs with --etcd-endpoints, so the two stores
+// can be compared row by row.
 //
 // The client speaks HTTP/1.1 with keep-alive over TLS, like wrk. The
 // managed-identity rows use the App Service protocol against the server
@@ -41,6 +44,7 @@ type config struct {
 	coldStarts    int
 	coffer        string
 	timeout       time.Duration
+	store         string // bbolt or etcd
 }
 
 func main() {
@@ -59,6 +63,7 @@ func main() {
 	flag.IntVar(&c.latencyN, "latency-requests", 200, "sequential requests per latency measurement (LIST, GET latest)")
 	flag.IntVar(&c.coldStarts, "cold-starts", 10, "server starts timed for cold start (median)")
 	flag.StringVar(&c.coffer, "coffer", "", "coffer binary to run (default: go build ./cmd/coffer into a temporary directory)")
+	flag.StringVar(&c.store, "store", "bbolt", "the server's store: bbolt (a file in the data directory), or etcd (a 1-member etcd the harness starts from the etcd binary on PATH, as --etcd-endpoints)")
 	flag.DurationVar(&c.timeout, "timeout", 15*time.Minute, "give up after this long")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)

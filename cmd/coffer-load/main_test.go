@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coffer-dev/coffer/internal/testreq"
 )
 
 // TestMain lets the test binary play the harness's child processes (the
@@ -33,8 +35,18 @@ func TestHarnessSmoke(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/coffer-dev/coffer/cmd/coffer").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	c := config{duration: 200 * time.Millisecond, maxRequests: 2000, workers: 4, setWriters: 4, firstTokens: 3,
-		listSmall: 3, listLarge: 30, versionsLarge: 5, latencyN: 5, coldStarts: 2, coffer: bin}
+	for _, store := range []string{"bbolt", "etcd"} {
+		t.Run(store, func(t *testing.T) {
+			if store == "etcd" {
+				testreq.Need(t, "etcd")
+			}
+			smoke(t, config{duration: 200 * time.Millisecond, maxRequests: 2000, workers: 4, setWriters: 4, firstTokens: 3,
+				listSmall: 3, listLarge: 30, versionsLarge: 5, latencyN: 5, coldStarts: 2, coffer: bin, store: store})
+		})
+	}
+}
+
+func smoke(t *testing.T, c config) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	var out, log bytes.Buffer

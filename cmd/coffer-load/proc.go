@@ -88,9 +88,17 @@ func (p *proc) exited() bool {
 // memory returns the process's resident set and its peak, from
 // /proc/PID/status (Linux); zero where unavailable.
 func (p *proc) memory() (rss, peak int64) {
+	rss, peak, _ = p.memoryAnon()
+	return rss, peak
+}
+
+// memoryAnon adds the anonymous part of rss (the heap and stacks; the
+// rest is file pages mapped in, e.g. bbolt's database file, which the
+// kernel can drop under pressure).
+func (p *proc) memoryAnon() (rss, peak, anon int64) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
-		return 0, 0
+		return 0, 0, 0
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -105,9 +113,11 @@ func (p *proc) memory() (rss, peak int64) {
 			rss = kb << 10
 		case "VmHWM":
 			peak = kb << 10
+		case "RssAnon":
+			anon = kb << 10
 		}
 	}
-	return rss, peak
+	return rss, peak, anon
 }
 
 func mib(b int64) string {

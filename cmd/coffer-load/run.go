@@ -60,8 +60,22 @@ func run(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		}
 	}
 	dataDir := filepath.Join(tmp, "data")
-	logf("preparing %s (bbolt): %d + %d secrets, %d versions, %d VMs", dataDir, c.listSmall, c.listLarge, c.versionsLarge, c.firstTokens+1)
-	fx, err := prepare(ctx, dataDir, c)
+	var etcdEndpoints []string
+	switch c.store {
+	case "", "bbolt":
+		c.store = "bbolt"
+	case "etcd":
+		ep, etcdProc, err := startEtcd(ctx, tmp)
+		if err != nil {
+			return err
+		}
+		defer etcdProc.stop()
+		etcdEndpoints = []string{ep}
+	default:
+		return fmt.Errorf("-store %q: want bbolt or etcd", c.store)
+	}
+	logf("preparing %s (%s): %d + %d secrets, %d versions, %d VMs", dataDir, c.store, c.listSmall, c.listLarge, c.versionsLarge, c.firstTokens+1)
+	fx, err := prepare(ctx, dataDir, etcdEndpoints, c)
 	if err != nil {
 		return fmt.Errorf("prepare: %w", err)
 	}
@@ -78,6 +92,9 @@ func run(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		return err
 	}
 	serveArgs := []string{"serve", "--data-dir", dataDir, "--addr", cofferAddr, "--cloud", "AzureCloud"}
+	if len(etcdEndpoints) > 0 {
+		serveArgs = append(serveArgs, "--etcd-endpoints", etcdEndpoints[0])
+	}
 	cofferLog := filepath.Join(tmp, "coffer.log")
 	coffer := &target{name: "coffer", client: pinnedClient(cofferAddr, pool, c.workers+c.setWriters)}
 	healthz := call{method: http.MethodGet, url: "https://localhost/healthz"}
@@ -240,11 +257,11 @@ func run(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	pair("LIST first page, secrets in vault", listSmallCall, listLargeCall, c.listSmall, c.listLarge)
 	pair("GET latest, versions of the secret", oneVersionCall, manyVersionsCall, 1, c.versionsLarge)
 
-	rss, peak := srv.memory()
+	rss, peak, anon := srv.memoryAnon()
 	ceilRSS, _ := ceilProc.memory()
 	w.row("RSS idle (after start)", mib(idleRSS), mib(ceilIdleRSS), "")
 	w.row(fmt.Sprintf("RSS after the run (%d secrets, %d versions stored); peak", c.listSmall+c.listLarge+c.setWriters+1, c.versionsLarge),
-		mib(rss)+"; peak "+mib(peak), mib(ceilRSS), "")
+		mib(rss)+" (anonymous "+mib(anon)+"); peak "+mib(peak), mib(ceilRSS), "")
 
 	// Cold start: exec to the first 200, the server's data already there.
 	logf("cold starts")
@@ -347,10 +364,11 @@ func withLog(err error, logFile string) error {
 	return fmt.Errorf("%w\n--- %s ---\n%s", err, logFile, b)
 }
 
-// prepare creates the data directory in-process (the same code as
+// prepare creates the data directory (and on etcd, the data) in-process (the same code as
 // `coffer serve`, closed again before the server process starts).
-func prepare(ctx context.Context, dataDir string, c config) (*fixture, error) {
-	s, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", Cloud: cloud.AzureCloud, DataDir: dataDir, Logger: slog.New(slog.DiscardHandler)})
+func prepare(ctx context.Context, dataDir string, etcdEndpoints []string, c config) (*fixture, error) {
+	s, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", Cloud: cloud.AzureCloud, DataDir: dataDir, EtcdEndpoints: etcdEndpoints,
+		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/app"
 	"github.com/coffer-dev/coffer/internal/cloud"
 	"github.com/coffer-dev/coffer/internal/keyvault"
+	"github.com/coffer-dev/coffer/internal/kv/etcdkv"
 	"github.com/coffer-dev/coffer/internal/netlimit"
 )
 
@@ -82,6 +83,8 @@ func newServeCmd() *cobra.Command {
 	cmd.Flags().StringVar(&cfg.EtcdTLS.Key, "etcd-key", "", "private key (PEM) of --etcd-cert")
 	cmd.Flags().StringVar(&cfg.EtcdAuth.Username, "etcd-username", "", "etcd user, when etcd's authentication is enabled")
 	cmd.Flags().StringVar(&cfg.EtcdAuth.Password, "etcd-password", "", "password of --etcd-username (default $COFFER_ETCD_PASSWORD, which keeps it out of the process list)")
+	cmd.Flags().StringVar(&cfg.EtcdCompaction.Mode, "etcd-auto-compaction-mode", etcdkv.CompactPeriodic, "how the replica running background jobs compacts etcd's history (etcd's --auto-compaction-mode): periodic or revision")
+	cmd.Flags().StringVar(&cfg.EtcdCompaction.Retention, "etcd-auto-compaction-retention", etcdkv.DefaultCompactRetention, "history to keep (etcd's --auto-compaction-retention): a duration in periodic mode (1h; a bare number is hours), a revision count in revision mode; 0 disables (compaction is cluster-wide: use 0 when etcd compacts itself)")
 	cmd.Flags().StringVar(&cfg.MasterKeyFile, "master-key-file", "", "key-encryption keys (default DATA_DIR/master.key); replicas on one etcd must share it")
 	cmd.Flags().StringVar(&cfg.TLS.CertFile, "tls-cert", "", "serve this certificate (PEM, with its chain) to clients asking for a name it covers, e.g. a load balancer's; Coffer's CA serves the other names. Re-read when it changes")
 	cmd.Flags().StringVar(&cfg.TLS.KeyFile, "tls-key", "", "private key (PEM) of --tls-cert")

@@ -57,6 +57,10 @@ type Config struct {
 	// EtcdTLS and EtcdAuth secure the connection to etcd (etcd.go).
 	EtcdTLS  EtcdTLS
 	EtcdAuth EtcdAuth
+	// EtcdCompaction is the compaction the elected replica runs on etcd
+	// (etcdkv.AutoCompact); the zero value compacts periodically, keeping
+	// etcdkv.DefaultCompactRetention.
+	EtcdCompaction etcdkv.Compaction
 	// MasterKeyFile holds the key-encryption keys; default DataDir/master.key.
 	MasterKeyFile string
 	// InMemory keeps everything in memory and writes nothing to disk.
@@ -251,6 +255,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		defer s.wg.Done()
 		s.background(bg)
 	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.membership(bg)
+	}()
 	if !cfg.InMemory {
 		// Written only now that the listener accepts connections: a client
 		// that finds server.json (with a live pid) can connect at once.
@@ -278,6 +287,9 @@ func openStore(cfg Config) (kv.Store, *crypt.Ring, error) {
 		return nil, nil, err
 	}
 	if len(cfg.EtcdEndpoints) > 0 {
+		if err := cfg.EtcdCompaction.Validate(); err != nil {
+			return nil, nil, err
+		}
 		st, err := etcdkv.Open(cfg.etcdOptions())
 		if err != nil {
 			return nil, nil, err

@@ -18,7 +18,8 @@ import (
 // takes over after at most this long.
 const electionTTL = 5
 
-// background runs the background jobs (the soft-delete purge). On etcd,
+// background runs the background jobs (the soft-delete purge and, on
+// etcd, compaction). On etcd,
 // where several replicas share the store, only the one elected through
 // etcd's concurrency election runs them, so the purge does not read
 // everything on every replica; the others wait their turn. On bbolt or
@@ -69,7 +70,15 @@ func (s *Server) leadOnce(ctx context.Context, pfx, me string) error {
 		stop()
 	}()
 	s.leading.Store(true)
+	compacted := make(chan struct{})
+	go func() {
+		defer close(compacted)
+		// Validated at start (openStore); nothing to report here.
+		_ = s.etcd.AutoCompact(jobs, s.cfg.EtcdCompaction, s.logger)
+	}()
 	s.purgeLoop(jobs)
+	stop()
+	<-compacted
 	s.leading.Store(false)
 	if ctx.Err() != nil {
 		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -46,7 +46,9 @@ type world struct {
 	a, b *replica
 }
 
-func newWorld(t *testing.T) *world {
+// newWorld starts the cluster and the replicas; opts adjust a replica's
+// configuration before it starts.
+func newWorld(t *testing.T, opts ...func(name string, cfg *app.Config)) *world {
 	t.Helper()
 	c := etcdtest.StartCluster(t, 3)
 	shared := t.TempDir()
@@ -56,6 +58,9 @@ func newWorld(t *testing.T) *world {
 			EtcdEndpoints: c.Endpoints(), EtcdPrefix: "ha/", MasterKeyFile: filepath.Join(shared, "master.key"),
 			TLS:    app.ServerTLS{Names: []string{lbName}},
 			Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError})),
+		}
+		for _, o := range opts {
+			o(name, &cfg)
 		}
 		s, err := app.Start(context.Background(), cfg)
 		if err != nil {

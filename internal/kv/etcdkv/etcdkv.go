@@ -35,6 +35,7 @@ const MaxUpdateAttempts = 64
 type Store struct {
 	cli    *clientv3.Client
 	kv     clientv3.KV
+	prefix string
 	owned  bool
 	closed atomic.Bool
 
@@ -42,12 +43,14 @@ type Store struct {
 	budget    time.Duration
 	attempts  int
 	health    *health // nil for New: no prober, no fast failure
+
+	maxRequest int // etcd's --max-request-bytes; zero: the default (limits.go)
 }
 
 // New wraps an existing client; Close does not close it. Operations get
 // the default deadlines and retries but no health prober.
 func New(cli *clientv3.Client, prefix string) *Store {
-	return &Store{cli: cli, kv: namespace.NewKV(cli.KV, prefix), opTimeout: DefaultOpTimeout, budget: DefaultBudget, attempts: DefaultAttempts}
+	return &Store{cli: cli, kv: namespace.NewKV(cli.KV, prefix), prefix: prefix, opTimeout: DefaultOpTimeout, budget: DefaultBudget, attempts: DefaultAttempts}
 }
 
 var errClosed = errors.New("etcdkv: store is closed")
@@ -161,6 +164,9 @@ func (s *Store) Txn(ctx context.Context, ops ...kv.Op) error {
 	if err := kv.ValidateTxn(ops); err != nil {
 		return err
 	}
+	if err := s.fits("txn", s.txnBytes(ops)); err != nil {
+		return err
+	}
 	var cmps []clientv3.Cmp
 	var then, els []clientv3.Op
 	var checked []int // indexes of ops with a condition, in els order
@@ -263,6 +269,9 @@ func (s *Store) Put(ctx context.Context, key string, value []byte) error {
 	if err := s.check(ctx, key); err != nil {
 		return err
 	}
+	if err := s.fits("put", s.txnBytes([]kv.Op{kv.Put(key, value)})); err != nil {
+		return err
+	}
 	err := s.do(ctx, func(ctx context.Context, _ int) error {
 		_, err := s.kv.Put(ctx, key, string(value))
 		return err
@@ -305,6 +314,9 @@ func (s *Store) Update(ctx context.Context, key string, fn func(old []byte) ([]b
 		case next == nil:
 			op = clientv3.OpDelete(key)
 		default:
+			if err := s.fits("update", s.txnBytes([]kv.Op{kv.Put(key, next)})); err != nil {
+				return err
+			}
 			op = clientv3.OpPut(key, string(next))
 		}
 		var tr *clientv3.TxnResponse

@@ -90,6 +90,10 @@ type Options struct {
 	ProbeInterval time.Duration
 	// Logger receives member health changes; nil discards them.
 	Logger *slog.Logger
+	// MaxRequestBytes is the cluster's --max-request-bytes; zero means
+	// etcd's default. Larger writes are refused before they are sent
+	// (limits.go).
+	MaxRequestBytes int
 }
 
 func (o Options) tlsConfig() (*tls.Config, error) {
@@ -167,6 +171,7 @@ func Open(opts Options) (*Store, error) {
 	if opts.Attempts > 0 {
 		s.attempts = opts.Attempts
 	}
+	s.maxRequest = opts.MaxRequestBytes
 	// Fail fast when the cluster is unreachable, rather than at first
 	// use; with the usual retries, so one stalled member does not stop a
 	// start.
@@ -243,7 +248,7 @@ func (s *Store) do(ctx context.Context, f func(ctx context.Context, attempt int)
 			return errors.Join(cerr, err)
 		}
 		if !attemptTimedOut && !transient(err) {
-			return err
+			return sizeErr(err)
 		}
 		last = err
 		if time.Until(deadline) <= pause {
