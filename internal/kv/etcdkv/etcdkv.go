@@ -35,6 +35,7 @@ const MaxUpdateAttempts = 64
 type Store struct {
 	cli    *clientv3.Client
 	kv     clientv3.KV
+	prefix string // the namespace, for watching it (watch.go)
 	owned  bool
 	closed atomic.Bool
 
@@ -47,7 +48,7 @@ type Store struct {
 // New wraps an existing client; Close does not close it. Operations get
 // the default deadlines and retries but no health prober.
 func New(cli *clientv3.Client, prefix string) *Store {
-	return &Store{cli: cli, kv: namespace.NewKV(cli.KV, prefix), opTimeout: DefaultOpTimeout, budget: DefaultBudget, attempts: DefaultAttempts}
+	return &Store{cli: cli, kv: namespace.NewKV(cli.KV, prefix), prefix: prefix, opTimeout: DefaultOpTimeout, budget: DefaultBudget, attempts: DefaultAttempts}
 }
 
 var errClosed = errors.New("etcdkv: store is closed")

@@ -108,6 +108,8 @@ type Cache struct {
 // Stats counts what the cache did, for tests and benchmarks.
 type Stats struct {
 	Hits, Misses, Fills, Bypasses atomic.Uint64
+	// Syncs counts Coherence.Sync calls, each shared by a batch of reads.
+	Syncs atomic.Uint64
 }
 
 type shard struct {
@@ -423,6 +425,7 @@ func (c *Cache) syncLoop() {
 		// Detached from any one reader: a reader that gives up must not
 		// fail the others' round.
 		ctx, cancel := context.WithTimeout(context.Background(), c.syncTimeout)
+		c.stats.Syncs.Add(1)
 		r.err = c.coh.Sync(ctx)
 		cancel()
 		close(r.done)
