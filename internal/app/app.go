@@ -93,6 +93,9 @@ type Config struct {
 	// AuditFailClosed refuses requests (503) whose audit line cannot be
 	// written.
 	AuditFailClosed bool
+	// CacheBytes bounds the read cache (cache.go); zero means
+	// kvcache.DefaultMaxBytes, negative turns the cache off.
+	CacheBytes int64
 }
 
 // Server is a running Coffer.
@@ -113,6 +116,7 @@ type Server struct {
 
 	cfg      Config
 	kv       kv.Store
+	direct   *store.Store  // without the read cache: readiness must reach the backend
 	etcd     *etcdkv.Store // when on etcd: for the background-job election
 	leading  atomic.Bool   // runs the background jobs (background.go)
 	http     *http.Server
@@ -182,6 +186,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		raw = cfg.WrapStore(raw)
 	}
 	s.kv = crypt.Wrap(raw, ring)
+	s.direct = store.New(s.kv)
+	s.kv = s.withCache(s.kv)
 	s.Store = store.New(s.kv)
 	credPath := ""
 	if !cfg.InMemory {
