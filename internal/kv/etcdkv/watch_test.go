@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -184,4 +185,40 @@ func TestFeedSyncBatches(t *testing.T) {
 		t.Errorf("%d revision barriers for %d hits, want them shared", n, st.Hits.Load())
 	}
 	t.Logf("%d hits, %d barriers", st.Hits.Load(), st.Syncs.Load())
+}
+
+// TestFeedRefusesOldEtcd: on Debian's etcd (3.4.23, whose progress
+// notifications may run ahead of queued events) the feed never becomes
+// ready, so the cache keeps nothing and every read reaches etcd.
+func TestFeedRefusesOldEtcd(t *testing.T) {
+	ctx := t.Context()
+	c := etcdtest.StartCluster(t, 1)
+	s, err := etcdkv.Open(etcdkv.Options{Endpoints: c.Endpoints(), Prefix: "old/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Client().Status(ctx, c.Endpoints()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(st.Version, "3.4.") {
+		t.Skipf("etcd on PATH is %s, not an old 3.4", st.Version)
+	}
+	cache := kvcache.New(s, kvcache.Options{Coherence: s.Feed()})
+	defer cache.Close()
+	for i := range 20 {
+		if err := cache.Put(ctx, "k", fmt.Appendf(nil, "v%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := cache.Get(ctx, "k"); err != nil || string(v) != fmt.Sprintf("v%d", i) {
+			t.Fatalf("Get = %q, %v", v, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := cache.Len(); n != 0 {
+		t.Errorf("cache holds %d entries over etcd %s, want none", n, st.Version)
+	}
+	if err := s.Feed().Sync(ctx); err == nil {
+		t.Error("Sync of a feed that is not watching = nil, want an error")
+	}
 }
