@@ -28,13 +28,7 @@ func (e *decodeError) Error() string { return e.err.Error() }
 // change what they get as they always could.
 func getMemo(ctx context.Context, dg decodedGetter, op errs.Op, key string, v any) error {
 	pt := reflect.TypeOf(v)
-	d, err := dg.GetDecoded(ctx, key, pt, func(b []byte) (any, error) {
-		p := reflect.New(pt.Elem())
-		if err := json.Unmarshal(b, p.Interface()); err != nil {
-			return nil, &decodeError{err}
-		}
-		return p.Interface(), nil
-	})
+	d, err := dg.GetDecoded(ctx, key, pt, decoderOf(pt))
 	if err != nil {
 		if de, ok := errors.AsType[*decodeError](err); ok {
 			return errs.E(op, errs.Internal, de.err)
@@ -43,6 +37,25 @@ func getMemo(ctx context.Context, dg decodedGetter, op errs.Op, key string, v an
 	}
 	deepCopy(reflect.ValueOf(v).Elem(), reflect.ValueOf(d).Elem())
 	return nil
+}
+
+var decoders sync.Map // reflect.Type (a pointer type) → its decode func
+
+// decoderOf returns the JSON decoder into a new *T for pointer type pt,
+// made once per type so that a cache hit allocates no closure.
+func decoderOf(pt reflect.Type) func([]byte) (any, error) {
+	if f, ok := decoders.Load(pt); ok {
+		return f.(func([]byte) (any, error))
+	}
+	f := func(b []byte) (any, error) {
+		p := reflect.New(pt.Elem())
+		if err := json.Unmarshal(b, p.Interface()); err != nil {
+			return nil, &decodeError{err}
+		}
+		return p.Interface(), nil
+	}
+	decoders.Store(pt, f)
+	return f
 }
 
 // memoizable reports whether getJSON may use the memo for v: a non-nil
