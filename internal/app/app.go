@@ -210,7 +210,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.Minter = &identity.Minter{Keys: sec.keys, TenantID: inst.TenantID, Now: cfg.Now}
 	s.Vaults = &vaults.Service{Store: s.Store, Now: cfg.Now, Backup: aead}
 	s.Resources = &resources.Service{Store: s.Store, Minter: s.Minter, TenantID: inst.TenantID, Now: cfg.Now}
-	handler := s.routes(sec.keys)
+	handler := s.cacheSessions(s.routes(sec.keys))
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"net/http"
+
 	"github.com/coffer-dev/coffer/internal/kv"
 	"github.com/coffer-dev/coffer/internal/kv/kvcache"
 )
@@ -26,4 +28,17 @@ func (s *Server) withCache(st kv.Store) kv.Store {
 		opts.Coherence = s.etcd.Feed()
 	}
 	return kvcache.New(st, opts)
+}
+
+// cacheSessions makes each request one cache session on etcd: the
+// request's first cached read takes the revision barrier and its later
+// reads need none (kvcache.WithSession). Elsewhere there is no barrier,
+// and the handler is returned as it is.
+func (s *Server) cacheSessions(h http.Handler) http.Handler {
+	if _, ok := s.kv.(*kvcache.Cache); !ok || s.etcd == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(kvcache.WithSession(r.Context())))
+	})
 }

@@ -96,6 +96,22 @@ func TestCoherence(t *testing.T) {
 	}
 	feed.syncErr.Store(nil)
 	feed.invalidate("k")
+	// In a session, one barrier serves every later hit; a new session
+	// (the next request) needs its own.
+	read("fill for the session", "v3")
+	sess := kvcache.WithSession(ctx)
+	syncs := c.Stats().Syncs.Load()
+	for range 3 {
+		if v, err := c.Get(sess, "k"); err != nil || string(v) != "v3" {
+			t.Fatalf("Get in a session = %q, %v", v, err)
+		}
+	}
+	if n := c.Stats().Syncs.Load() - syncs; n != 1 {
+		t.Errorf("barriers for 3 hits in one session = %d, want 1", n)
+	}
+	if _, err := c.Get(kvcache.WithSession(ctx), "k"); err != nil || c.Stats().Syncs.Load()-syncs != 2 {
+		t.Errorf("a new session did not take its own barrier (%d in all), %v", c.Stats().Syncs.Load()-syncs, err)
+	}
 	// A reset empties the cache and caches nothing until ready.
 	read("fill again", "v3")
 	feed.reset()

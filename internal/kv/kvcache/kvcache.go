@@ -17,7 +17,8 @@
 //     the cache every change made by anyone (an etcd watch), and a hit is
 //     served only after Coherence.Sync has confirmed that every change
 //     committed before the read began has been applied. Concurrent readers
-//     share one Sync, so one round trip confirms many reads. When Sync
+//     share one Sync, so one round trip confirms many reads, and the
+//     reads of one request (WithSession) need only the first. When Sync
 //     fails or times out the read goes to the inner store; while the feed
 //     is down the cache is empty and nothing is cached.
 //
@@ -232,13 +233,20 @@ func (c *Cache) get(ctx context.Context, key string) (*entry, error) {
 			return e, nil
 		}
 		// The entry is only as fresh as the watch: confirm that the watch
-		// has caught up with everything committed before this read began.
-		if err := c.sync(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
+		// has caught up with everything committed before this read (or
+		// its session) began.
+		sess, _ := ctx.Value(sessionKey{}).(*session)
+		if sess == nil || sess.synced.Load() != c {
+			if err := c.sync(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				c.stats.Bypasses.Add(1)
+				return c.readThrough(ctx, key)
 			}
-			c.stats.Bypasses.Add(1)
-			return c.readThrough(ctx, key)
+			if sess != nil {
+				sess.synced.Store(c)
+			}
 		}
 		if e := sh.lookup(key); e != nil {
 			c.stats.Hits.Add(1)
@@ -380,6 +388,21 @@ func (c *Cache) Len() int {
 		sh.mu.Unlock()
 	}
 	return n
+}
+
+type sessionKey struct{}
+
+// session records that a barrier passed after the session began.
+type session struct{ synced atomic.Pointer[Cache] }
+
+// WithSession returns a context for one client request: its reads need
+// to see the writes acknowledged before the request began, not those
+// acknowledged before each read, so after the first barrier passes the
+// request's later hits need none (a GET reads principal, vault, secret
+// record and value: one barrier instead of four). Values may still be
+// newer than the barrier; never older.
+func WithSession(ctx context.Context) context.Context {
+	return context.WithValue(ctx, sessionKey{}, &session{})
 }
 
 // round is one Sync shared by the readers that joined it.
