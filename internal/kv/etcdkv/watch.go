@@ -34,6 +34,7 @@ type Feed struct {
 	applied int64         // every change up to this revision has been reported
 	wake    chan struct{} // closed and replaced when applied or up changes
 	wctx    context.Context
+	cancel  context.CancelFunc // ends the running watch
 }
 
 // Feed returns the Store's change feed; it watches once Watch is called.
@@ -102,7 +103,7 @@ func (f *Feed) watchOnce(ctx context.Context, invalidate func(key string), ready
 			// in the store, and the cache is empty: nothing to report.
 			started = true
 			f.mu.Lock()
-			f.up, f.applied, f.wctx = true, wr.Header.Revision, wctx
+			f.up, f.applied, f.wctx, f.cancel = true, wr.Header.Revision, wctx, cancel
 			f.wakeLocked()
 			f.mu.Unlock()
 			ready()
@@ -182,7 +183,7 @@ func (f *Feed) advance(rev int64) {
 func (f *Feed) setDown() {
 	f.mu.Lock()
 	if f.up {
-		f.up, f.wctx = false, nil
+		f.up, f.wctx, f.cancel = false, nil, nil
 		f.wakeLocked()
 	}
 	f.mu.Unlock()
@@ -214,7 +215,7 @@ func (f *Feed) Sync(ctx context.Context) error {
 	asked := false
 	for {
 		f.mu.Lock()
-		up, applied, wake, wctx := f.up, f.applied, f.wake, f.wctx
+		up, applied, wake, wctx, stop := f.up, f.applied, f.wake, f.wctx, f.cancel
 		f.mu.Unlock()
 		if !up {
 			return ErrFeedDown
@@ -238,6 +239,15 @@ func (f *Feed) Sync(ctx context.Context) error {
 		case <-time.After(progressRetry):
 			asked = false
 		case <-ctx.Done():
+			// The cluster answered the revision read but the watch did
+			// not catch up: its member may be stalled (a stopped process
+			// keeps its connections open). Start the watch over, through
+			// the balancer, which the prober keeps on live members; the
+			// cache reads through until it is back, rather than every
+			// barrier waiting out its deadline.
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				stop()
+			}
 			return ctx.Err()
 		}
 	}

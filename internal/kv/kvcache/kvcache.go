@@ -71,7 +71,7 @@ type Options struct {
 const (
 	DefaultMaxEntries  = 100_000
 	DefaultMaxBytes    = 64 << 20
-	DefaultSyncTimeout = time.Second
+	DefaultSyncTimeout = 500 * time.Millisecond
 )
 
 const nShards = 32
