@@ -16,6 +16,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/kv/etcdkv"
 	"github.com/coffer-dev/coffer/internal/kv/etcdkv/etcdtest"
 	"github.com/coffer-dev/coffer/internal/kv/kvcache"
+	"github.com/coffer-dev/coffer/internal/kv/kvtest"
 )
 
 // replicas opens n caches, each over its own etcd client, on one
@@ -55,7 +56,16 @@ func replicas(t *testing.T, n int) []*kvcache.Cache {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+	if err := out[0].Delete(t.Context(), "warm"); err != nil {
+		t.Fatal(err) // the namespace is empty again, as kvtest wants it
+	}
 	return out
+}
+
+// TestConformanceCached runs the kv contract on the cache over etcd,
+// with its feed watching.
+func TestConformanceCached(t *testing.T) {
+	kvtest.Run(t, func(t *testing.T) kv.Store { return replicas(t, 1)[0] })
 }
 
 // TestCacheReadYourWritesAcrossReplicas: B has the old value cached; a
