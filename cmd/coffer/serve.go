@@ -24,6 +24,7 @@ func newServeCmd() *cobra.Command {
 		logFormat string
 		logLevel  string
 		throttle  string
+		cacheMB   int64
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -42,6 +43,10 @@ func newServeCmd() *cobra.Command {
 				return fmt.Errorf("--throttle: want azure or off, got %q", throttle)
 			}
 			cfg.DataDir = opts.dataDir
+			cfg.CacheBytes = cacheMB << 20
+			if cacheMB <= 0 {
+				cfg.CacheBytes = -1 // off
+			}
 			if cfg.EtcdAuth.Password == "" {
 				// Read here, not as the flag's default: --help would print it.
 				cfg.EtcdAuth.Password = os.Getenv("COFFER_ETCD_PASSWORD")
@@ -96,6 +101,7 @@ func newServeCmd() *cobra.Command {
 	cmd.Flags().StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this operator address (plain HTTP, e.g. 127.0.0.1:9090); default off, never on --addr")
 	cmd.Flags().StringVar(&cfg.AuditLog, "audit-log", "", "write the audit log (one JSON line per operation, shaped like Key Vault's AuditEvent) to FILE (0600, rotated at 100 MB) or - for standard output")
 	cmd.Flags().BoolVar(&cfg.AuditFailClosed, "audit-fail-closed", false, "refuse requests (503) whose audit line cannot be written")
+	cmd.Flags().Int64Var(&cacheMB, "cache-mb", 64, "MiB of decrypted records and values kept for reads (0 turns the cache off); on etcd kept coherent with the other replicas through a watch")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug (adds a line per request), info, warn, error")
 	return cmd

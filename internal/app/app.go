@@ -97,6 +97,9 @@ type Config struct {
 	// AuditFailClosed refuses requests (503) whose audit line cannot be
 	// written.
 	AuditFailClosed bool
+	// CacheBytes bounds the read cache (cache.go); zero means
+	// kvcache.DefaultMaxBytes, negative turns the cache off.
+	CacheBytes int64
 }
 
 // Server is a running Coffer.
@@ -117,6 +120,7 @@ type Server struct {
 
 	cfg      Config
 	kv       kv.Store
+	direct   *store.Store  // without the read cache: readiness must reach the backend
 	etcd     *etcdkv.Store // when on etcd: for the background-job election
 	leading  atomic.Bool   // runs the background jobs (background.go)
 	http     *http.Server
@@ -186,6 +190,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		raw = cfg.WrapStore(raw)
 	}
 	s.kv = crypt.Wrap(raw, ring)
+	s.direct = store.New(s.kv)
+	s.kv = s.withCache(s.kv)
 	s.Store = store.New(s.kv)
 	credPath := ""
 	if !cfg.InMemory {
@@ -208,7 +214,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.Minter = &identity.Minter{Keys: sec.keys, TenantID: inst.TenantID, Now: cfg.Now}
 	s.Vaults = &vaults.Service{Store: s.Store, Now: cfg.Now, Backup: aead}
 	s.Resources = &resources.Service{Store: s.Store, Minter: s.Minter, TenantID: inst.TenantID, Now: cfg.Now}
-	handler := s.routes(sec.keys)
+	handler := s.cacheSessions(s.routes(sec.keys))
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

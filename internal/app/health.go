@@ -35,7 +35,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
 		var inst Instance
-		err = s.Store.GetConfig(ctx, "instance", &inst)
+		err = s.direct.GetConfig(ctx, "instance", &inst)
 	}
 	if err != nil {
 		s.logger.WarnContext(r.Context(), "readyz: the store did not answer", "err", err)

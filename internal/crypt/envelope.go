@@ -35,7 +35,11 @@ func (r *Ring) seal(name string, value []byte) []byte {
 	// relabelled with another KEK id or format version.
 	header := slices.Clone(out)
 	out = r.keks[id].Seal(out, nil, dek, header)
-	return newAEAD(dek).Seal(out, nil, value, []byte(name))
+	// Cached under the bytes open will look it up by: a value is usually
+	// read soon after it is written.
+	aead := newAEAD(dek)
+	r.deks.put(out, aead)
+	return aead.Seal(out, nil, value, []byte(name))
 }
 
 // open decrypts raw, read from storage at key name. Every failure wraps
@@ -62,12 +66,18 @@ func (r *Ring) open(name string, raw []byte) ([]byte, error) {
 	if !ok {
 		return nil, fail("unknown key id %q", id)
 	}
-	dek, err := kek.Open(nil, nil, raw[idEnd:idEnd+wrappedDEKLen], raw[:idEnd])
-	if err != nil || len(dek) != KeySize {
-		return nil, fail("key unwrap failed")
+	wrapped := raw[:idEnd+wrappedDEKLen]
+	aead := r.deks.get(wrapped)
+	if aead == nil {
+		dek, err := kek.Open(nil, nil, raw[idEnd:idEnd+wrappedDEKLen], raw[:idEnd])
+		if err != nil || len(dek) != KeySize {
+			return nil, fail("key unwrap failed")
+		}
+		aead = newAEAD(dek)
+		clear(dek)
+		r.deks.put(wrapped, aead)
 	}
-	defer clear(dek)
-	value, err := newAEAD(dek).Open(nil, nil, raw[idEnd+wrappedDEKLen:], []byte(name))
+	value, err := aead.Open(nil, nil, raw[idEnd+wrappedDEKLen:], []byte(name))
 	if err != nil {
 		return nil, fail("authentication failed")
 	}

@@ -15,14 +15,17 @@ const KeySize = 32
 // maxIDLen is the longest KEK id the one-byte length in the header can carry.
 const maxIDLen = 255
 
-// Ring holds the KEKs by id, one of them active. It is immutable, and so safe
-// for concurrent use; rotating means building a new Ring. Its String, GoString
+// Ring holds the KEKs by id, one of them active. Its keys never change
+// (rotating means building a new Ring) and it is safe for concurrent use. Its String, GoString
 // and LogValue methods never show key material.
 type Ring struct {
 	active string
 	// keks holds one AEAD per KEK, built once: the key schedule is the costly
 	// part, and the raw key bytes need not be kept at all.
 	keks map[string]cipher.AEAD
+	// deks caches the AEADs of recently sealed or opened values' DEKs;
+	// it is the Ring's only mutable part, and guards itself.
+	deks *dekCache
 }
 
 // NewRing returns a Ring with the given KEKs, which must each be KeySize
@@ -32,7 +35,7 @@ func NewRing(activeID string, keys map[string][]byte) (*Ring, error) {
 	if _, ok := keys[activeID]; !ok {
 		return nil, fmt.Errorf("crypt: active key id %q is not in the ring", activeID)
 	}
-	r := &Ring{active: activeID, keks: make(map[string]cipher.AEAD, len(keys))}
+	r := &Ring{active: activeID, keks: make(map[string]cipher.AEAD, len(keys)), deks: newDEKCache()}
 	for id, key := range keys {
 		if id == "" || len(id) > maxIDLen {
 			return nil, fmt.Errorf("crypt: key id %q: want 1 to %d bytes", id, maxIDLen)

@@ -45,6 +45,9 @@ func mapErr(op errs.Op, err error) error {
 }
 
 func getJSON(ctx context.Context, s kv.Store, op errs.Op, key string, v any) error {
+	if dg, ok := s.(decodedGetter); ok && memoizable(v) {
+		return getMemo(ctx, dg, op, key, v) // memo.go: no decode on a cache hit
+	}
 	b, err := s.Get(ctx, key)
 	if err != nil {
 		return mapErr(op, err)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // Compaction. etcd keeps every revision of every key until it is told to
@@ -165,20 +164,6 @@ func (s *Store) AutoCompact(ctx context.Context, c Compaction, logger *slog.Logg
 		case <-t.C:
 		}
 	}
-}
-
-// Revision is the cluster's current revision.
-func (s *Store) Revision(ctx context.Context) (int64, error) {
-	var rev int64
-	err := s.do(ctx, func(ctx context.Context, _ int) error {
-		// A count-only read of one key: the header carries the revision.
-		resp, err := s.cli.Get(ctx, "\x00", clientv3.WithCountOnly())
-		if err == nil {
-			rev = resp.Header.Revision
-		}
-		return err
-	})
-	return rev, err
 }
 
 // Compact discards the history before rev, cluster-wide. Compacting to a

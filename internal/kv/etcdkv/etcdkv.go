@@ -35,7 +35,7 @@ const MaxUpdateAttempts = 64
 type Store struct {
 	cli    *clientv3.Client
 	kv     clientv3.KV
-	prefix string
+	prefix string // the namespace, for watching it (watch.go)
 	owned  bool
 	closed atomic.Bool
 
