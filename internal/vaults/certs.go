@@ -48,6 +48,9 @@ func pendingNotFound(op errs.Op, name string) error {
 type CertParams struct {
 	Attributes Attributes
 	Tags       map[string]string
+	// PreserveCertOrder (api-version 7.6) keeps an imported chain in the
+	// order given; it is echoed on the version and the operation.
+	PreserveCertOrder bool
 }
 
 // DecodePolicy reads a stored policy.
@@ -156,7 +159,8 @@ func (s *Service) CreateCertificate(ctx context.Context, v *model.Vault, name st
 	if err != nil {
 		return nil, errs.E(op, errs.Internal, err)
 	}
-	pending := &model.CertificateOperation{RequestID: NewVersionID(), Issuer: certs.IssuerSelf, Csr: csr, Status: "completed"}
+	pending := &model.CertificateOperation{RequestID: NewVersionID(), Issuer: certs.IssuerSelf, Csr: csr, Status: "completed",
+		PreserveCertOrder: p.PreserveCertOrder}
 	return s.addCertVersion(ctx, op, v, name, norm, priv, []*x509.Certificate{leaf}, p, pending, "")
 }
 
@@ -192,7 +196,8 @@ func (s *Service) startPending(ctx context.Context, op errs.Op, v *model.Vault, 
 			c.Policy = rawPolicy
 		}
 		c.Pending = &model.CertificateOperation{RequestID: NewVersionID(), Issuer: certs.IssuerUnknown, Csr: csr,
-			Status: "inProgress", StatusDetails: PendingDetails, Version: version, Tags: p.Tags, Enabled: p.Attributes.Enabled}
+			Status: "inProgress", StatusDetails: PendingDetails, Version: version, Tags: p.Tags, Enabled: p.Attributes.Enabled,
+			PreserveCertOrder: p.PreserveCertOrder}
 		out = *c
 		return true, nil
 	})
@@ -260,6 +265,7 @@ func (s *Service) MergeCertificate(ctx context.Context, v *model.Vault, name str
 	if p.Attributes.Enabled == nil {
 		p.Attributes.Enabled = pend.Enabled
 	}
+	p.PreserveCertOrder = pend.PreserveCertOrder
 	done := *pend
 	done.Status, done.StatusDetails, done.Version, done.Tags, done.Enabled = "completed", "", "", nil, nil
 	pol := DecodePolicy(c.Policy)
@@ -391,7 +397,7 @@ func (s *Service) addCertVersion(ctx context.Context, op errs.Op, v *model.Vault
 	}
 
 	cver := model.CertificateVersion{Version: version, Cer: leaf.Raw, Tags: p.Tags, Enabled: enabled,
-		NotBefore: &nbf, Expires: &exp, Created: now, Updated: now}
+		NotBefore: &nbf, Expires: &exp, Created: now, Updated: now, PreserveCertOrder: p.PreserveCertOrder}
 	out, err := s.Store.AddCertificateVersion(ctx, v.Name, name, cver, func(c *model.Certificate, exists bool) error {
 		if exists && c.Deleted != nil {
 			return certDeletedButRecoverable(op, c.Name)
