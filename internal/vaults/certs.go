@@ -939,8 +939,25 @@ type IssuerParams struct {
 	Enabled     *bool
 }
 
-// SetCertificateIssuer creates or replaces an issuer. Only the Self and
-// Unknown providers are accepted: Coffer talks to no certificate authority.
+// issuerProviders are the providers an issuer may name, in their
+// canonical spelling: Coffer's Self and Unknown, and the ones Azure
+// stores issuer configurations for (Test is the one the Azure SDKs' own
+// test suites use against real vaults). Coffer talks to no certificate
+// authority, so a certificate can only be issued by Self or Unknown; the
+// others are stored and returned as configuration, as in Azure.
+var issuerProviders = []string{certs.IssuerSelf, certs.IssuerUnknown, "DigiCert", "GlobalSign", "OneCertV2-PublicCA", "OneCertV2-PrivateCA", "Test"}
+
+// canonicalProvider returns the canonical spelling of a known provider, or "".
+func canonicalProvider(p string) string {
+	for _, known := range issuerProviders {
+		if strings.EqualFold(p, known) {
+			return known
+		}
+	}
+	return ""
+}
+
+// SetCertificateIssuer creates or replaces an issuer configuration.
 func (s *Service) SetCertificateIssuer(ctx context.Context, v *model.Vault, name string, p IssuerParams, update bool) (*model.CertificateIssuer, error) {
 	const op errs.Op = "vaults.SetCertificateIssuer"
 	if !ValidSecretName(name) {
@@ -949,8 +966,8 @@ func (s *Service) SetCertificateIssuer(ctx context.Context, v *model.Vault, name
 	if !update && p.Provider == "" {
 		return nil, badParameter(op, "Property provider is required.")
 	}
-	if p.Provider != "" && !strings.EqualFold(p.Provider, certs.IssuerSelf) && !strings.EqualFold(p.Provider, certs.IssuerUnknown) {
-		return nil, badParameter(op, "Issuer provider "+p.Provider+" is not supported. Supported providers are Self and Unknown.")
+	if p.Provider != "" && canonicalProvider(p.Provider) == "" {
+		return nil, badParameter(op, "Issuer provider "+p.Provider+" is not supported. Supported providers are "+strings.Join(issuerProviders, ", ")+".")
 	}
 	if len(p.Credentials)+len(p.OrgDetails) > 16<<10 {
 		return nil, badParameter(op, "The issuer is too large.")
@@ -969,12 +986,7 @@ func (s *Service) SetCertificateIssuer(ctx context.Context, v *model.Vault, name
 			*is = model.CertificateIssuer{Name: name, Enabled: true, Created: created}
 		}
 		if p.Provider != "" {
-			is.Provider = p.Provider
-			if strings.EqualFold(p.Provider, certs.IssuerSelf) {
-				is.Provider = certs.IssuerSelf
-			} else {
-				is.Provider = certs.IssuerUnknown
-			}
+			is.Provider = canonicalProvider(p.Provider)
 		}
 		if p.Credentials != nil {
 			is.Credentials = p.Credentials
