@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
@@ -477,6 +478,9 @@ func SecretValue(contentType string, priv crypto.Signer, chain []*x509.Certifica
 type Parsed struct {
 	Key   crypto.Signer
 	Chain []*x509.Certificate // leaf first
+	// Given is the same certificates in the order of the value, for
+	// preserveCertOrder.
+	Given []*x509.Certificate
 }
 
 // ParseImport reads an import's value: PEM text for application/x-pem-file,
@@ -535,6 +539,7 @@ func ParseImport(contentType, value, pwd string) (*Parsed, error) {
 		}
 		p.Key, p.Chain = s, append([]*x509.Certificate{leaf}, cas...)
 	}
+	p.Given = slices.Clone(p.Chain)
 	// The leaf is the certificate whose public key is the private key's.
 	for i, c := range p.Chain {
 		if samePublic(c.PublicKey, p.Key.Public()) {

@@ -1,8 +1,20 @@
 package e2e
 
 import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"math/big"
 	"net/http"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/testenv"
 )
@@ -59,6 +71,47 @@ func TestRawCertificateUpstreamFixes(t *testing.T) {
 		}
 	})
 
+	t.Run("preserveCertOrder on import", func(t *testing.T) {
+		ca, leaf, keyPEM := caAndLeaf(t)
+		// The value lists the CA before the leaf.
+		value := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca})) +
+			string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf})) + keyPEM
+		for _, tt := range []struct {
+			name     string
+			preserve bool
+			want     [][]byte
+		}{
+			{"leaf first by default", false, [][]byte{leaf, ca}},
+			{"as given when preserved", true, [][]byte{ca, leaf}},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				name := fmt.Sprintf("import-order-%t", tt.preserve)
+				r := do("POST", "/certificates/"+name+"/import", map[string]any{"value": value, "preserveCertOrder": tt.preserve,
+					"policy": map[string]any{"secret_props": map[string]any{"contentType": "application/x-pem-file"}}})
+				if r.Status != 200 {
+					t.Fatalf("import: %d %s", r.Status, r.Body)
+				}
+				if got := r.obj(t)["cer"]; got != base64.StdEncoding.EncodeToString(leaf) {
+					t.Fatalf("cer is not the leaf")
+				}
+				sec := do("GET", "/secrets/"+name, nil).obj(t)
+				var got [][]byte
+				for rest := []byte(sec["value"].(string)); ; {
+					var b *pem.Block
+					if b, rest = pem.Decode(rest); b == nil {
+						break
+					}
+					if b.Type == "CERTIFICATE" {
+						got = append(got, b.Bytes)
+					}
+				}
+				if !slices.EqualFunc(got, tt.want, bytes.Equal) {
+					t.Fatalf("secret lists %d certificates in the wrong order", len(got))
+				}
+			})
+		}
+	})
+
 	t.Run("issuer providers", func(t *testing.T) {
 		for _, tt := range []struct {
 			given, stored string
@@ -108,4 +161,39 @@ func TestRawCertificateUpstreamFixes(t *testing.T) {
 			"key_props": map[string]any{"kty": "EC", "crv": "P-256K"}, "x509_props": map[string]any{"subject": "CN=k"}, "issuer": map[string]any{"name": "Self"},
 		}}).wantKVError(t, "issue on P-256K", 400, "BadParameter", "")
 	})
+}
+
+// caAndLeaf makes a CA certificate and a leaf it signed (DER), with the
+// leaf's key as PEM.
+func caAndLeaf(t *testing.T) (ca, leaf []byte, keyPEM string) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "order CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	if ca, err = x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey); err != nil {
+		t.Fatal(err)
+	}
+	caCert, err := x509.ParseCertificate(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "order leaf"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
+	if leaf, err = x509.CreateCertificate(rand.Reader, leafTmpl, caCert, leafKey.Public(), caKey); err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(leafKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca, leaf, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/certs"
@@ -51,6 +52,8 @@ type CertParams struct {
 	// PreserveCertOrder (api-version 7.6) keeps an imported chain in the
 	// order given; it is echoed on the version and the operation.
 	PreserveCertOrder bool
+	// given is an imported or merged chain in the order it came in.
+	given []*x509.Certificate
 }
 
 // DecodePolicy reads a stored policy.
@@ -258,6 +261,7 @@ func (s *Service) MergeCertificate(ctx context.Context, v *model.Vault, name str
 	if leaf < 0 {
 		return nil, badParameter(op, "Public key from x509 certificate and key of this instance doesn't match")
 	}
+	p.given = slices.Clone(chain)
 	chain[0], chain[leaf] = chain[leaf], chain[0]
 	if p.Tags == nil {
 		p.Tags = pend.Tags
@@ -339,6 +343,7 @@ func (s *Service) ImportCertificate(ctx context.Context, v *model.Vault, name st
 	if err := s.checkCertName(ctx, op, v, name); err != nil {
 		return nil, err
 	}
+	p.given = parsed.Given
 	return s.addCertVersion(ctx, op, v, name, norm, parsed.Key, parsed.Chain, p, nil, "")
 }
 
@@ -367,7 +372,13 @@ func (s *Service) addCertVersion(ctx context.Context, op errs.Op, v *model.Vault
 		return nil, errs.E(op, errs.Internal, err)
 	}
 	exportable := pol.KeyProps.Exportable == nil || *pol.KeyProps.Exportable
-	value, err := certs.SecretValue(pol.SecretProps.ContentType, priv, chain, exportable)
+	secretChain := chain
+	if p.PreserveCertOrder && p.given != nil && pol.SecretProps.ContentType == certs.ContentTypePEM {
+		// preserveCertOrder: the PEM lists the certificates as they were
+		// given instead of leaf first (a PFX names its leaf either way).
+		secretChain = p.given
+	}
+	value, err := certs.SecretValue(pol.SecretProps.ContentType, priv, secretChain, exportable)
 	if err != nil {
 		return nil, errs.E(op, err)
 	}
