@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,9 +104,15 @@ func NormalizePolicy(p *wire.CertificatePolicy, forCreate bool) (*wire.Certifica
 		if kp.Crv == "" {
 			kp.Crv = "P-256"
 		}
-		want := map[string]int{"P-256": 256, "P-384": 384, "P-521": 521}[kp.Crv]
+		want := map[string]int{"P-256": 256, "P-384": 384, "P-521": 521, "P-256K": 256}[kp.Crv]
 		if want == 0 {
-			return nil, badParameter("Invalid curve name " + kp.Crv + ". Valid curves are P-256, P-384 and P-521.")
+			return nil, badParameter("Invalid curve name " + kp.Crv + ". Valid curves are P-256, P-384, P-521 and P-256K.")
+		}
+		if kp.Crv == "P-256K" && forCreate {
+			// Azure issues P-256K certificates; Coffer keeps such a policy
+			// (as Azure does on a policy update) but cannot sign X.509 on
+			// secp256k1, so issuing one is refused rather than faked.
+			return nil, badParameter("Certificates with curve P-256K are not supported by this vault; use P-256, P-384 or P-521.")
 		}
 		if kp.KeySize != nil && *kp.KeySize != want {
 			return nil, badParameter(fmt.Sprintf("Key size %d does not match curve %s.", *kp.KeySize, kp.Crv))
@@ -471,6 +478,9 @@ func SecretValue(contentType string, priv crypto.Signer, chain []*x509.Certifica
 type Parsed struct {
 	Key   crypto.Signer
 	Chain []*x509.Certificate // leaf first
+	// Given is the same certificates in the order of the value, for
+	// preserveCertOrder.
+	Given []*x509.Certificate
 }
 
 // ParseImport reads an import's value: PEM text for application/x-pem-file,
@@ -529,6 +539,7 @@ func ParseImport(contentType, value, pwd string) (*Parsed, error) {
 		}
 		p.Key, p.Chain = s, append([]*x509.Certificate{leaf}, cas...)
 	}
+	p.Given = slices.Clone(p.Chain)
 	// The leaf is the certificate whose public key is the private key's.
 	for i, c := range p.Chain {
 		if samePublic(c.PublicKey, p.Key.Public()) {

@@ -63,6 +63,13 @@ func TestNormalizePolicy(t *testing.T) {
 		{"RSA size", &wire.CertificatePolicy{KeyProps: &wire.CertKeyProperties{Kty: "RSA", KeySize: intp(1024)}, X509Props: subj}, true, "Invalid key size", nil},
 		{"RSA with curve", &wire.CertificatePolicy{KeyProps: &wire.CertKeyProperties{Kty: "RSA", Crv: "P-256"}, X509Props: subj}, true, "crv", nil},
 		{"curve", &wire.CertificatePolicy{KeyProps: &wire.CertKeyProperties{Kty: "EC", Crv: "P-192"}, X509Props: subj}, true, "Invalid curve", nil},
+		{"P-256K kept on update", &wire.CertificatePolicy{KeyProps: &wire.CertKeyProperties{Kty: "EC", Crv: "P-256K", KeySize: intp(256)}}, false, "", func(t *testing.T, p *wire.CertificatePolicy) {
+			if p.KeyProps.Crv != "P-256K" || *p.KeyProps.KeySize != 256 {
+				t.Errorf("P-256K policy %+v", p.KeyProps)
+			}
+		}},
+		{"P-256K not issued", &wire.CertificatePolicy{KeyProps: &wire.CertKeyProperties{Kty: "EC", Crv: "P-256K"}, X509Props: subj}, true, "P-256K are not supported", nil},
+		{"P-256K size mismatch", &wire.CertificatePolicy{KeyProps: &wire.CertKeyProperties{Kty: "EC", Crv: "P-256K", KeySize: intp(384)}}, false, "does not match", nil},
 		{"curve size mismatch", &wire.CertificatePolicy{KeyProps: &wire.CertKeyProperties{Kty: "EC", Crv: "P-384", KeySize: intp(256)}, X509Props: subj}, true, "does not match", nil},
 		{"content type", &wire.CertificatePolicy{SecretProps: &wire.CertSecretProperties{ContentType: "text/plain"}, X509Props: subj}, true, "Invalid content type", nil},
 		{"validity", &wire.CertificatePolicy{X509Props: &wire.X509CertificateProperties{Subject: "CN=a", ValidityMonths: intp(0)}}, true, "validity_months", nil},

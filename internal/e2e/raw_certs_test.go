@@ -118,7 +118,7 @@ func TestRawCertificateErrors(t *testing.T) {
 		{"restore garbage", "POST", "/certificates/restore", "", map[string]any{"value": b64u([]byte("not a backup"))}, 400, "BadParameter", "", ""},
 		{"restore key backup", "POST", "/certificates/restore", "", map[string]any{"value": ""}, 400, "BadParameter", "", ""},
 		{"contacts without email", "PUT", "/certificates/contacts", "", map[string]any{"contacts": []any{map[string]any{"name": "x"}}}, 400, "BadParameter", "", ""},
-		{"issuer bad provider", "PUT", "/certificates/issuers/i1", "", map[string]any{"provider": "DigiCert"}, 400, "BadParameter", "", ""},
+		{"issuer bad provider", "PUT", "/certificates/issuers/i1", "", map[string]any{"provider": "NoSuchCA"}, 400, "BadParameter", "", ""},
 		{"merge without an operation in progress", "POST", "/certificates/c1/pending/merge", "", map[string]any{"x5c": []string{base64.StdEncoding.EncodeToString(der)}}, 404, "PendingCertificateNotFound", "", ""},
 		{"merge nothing", "POST", "/certificates/c1/pending/merge", "", map[string]any{}, 400, "BadParameter", "", "Property x5c is required."},
 		{"wrong method", "GET", "/certificates/c1/create", "", nil, 405, "BadParameter", "", ""},

@@ -631,7 +631,7 @@ func TestSDKCertificatesLifecycle(t *testing.T) {
 		if _, err := c.GetIssuer(ctx, "mine", nil); err != nil {
 			t.Fatal(err)
 		}
-		_, err = c.SetIssuer(ctx, "ca", azcertificates.SetIssuerParameters{Provider: to.Ptr("DigiCert")}, nil)
+		_, err = c.SetIssuer(ctx, "ca", azcertificates.SetIssuerParameters{Provider: to.Ptr("NoSuchCA")}, nil)
 		wantStatus(t, "unsupported issuer provider", err, http.StatusBadRequest, "BadParameter")
 		if _, err := c.DeleteIssuer(ctx, "mine", nil); err != nil {
 			t.Fatal(err)

@@ -135,7 +135,16 @@ func (req *request) certBundle(v *model.Vault, c *model.Certificate, ver *model.
 		ID: req.certID(c.Name, ver.Version), Kid: req.keyID(c.Name, ver.Version), Sid: req.secretID(c.Name, ver.Version),
 		X5t: certs.Thumbprint(ver.Cer), Cer: base64.StdEncoding.EncodeToString(ver.Cer),
 		Attributes: req.certAttributes(v, ver), Policy: pol, Tags: ver.Tags,
+		PreserveCertOrder: trueOrNil(ver.PreserveCertOrder),
 	}
+}
+
+// trueOrNil renders a flag Azure echoes only when it was set.
+func trueOrNil(b bool) *bool {
+	if !b {
+		return nil
+	}
+	return &b
 }
 
 func (req *request) deletedCertBundle(v *model.Vault, c *model.Certificate) wire.DeletedCertificateBundle {
@@ -154,6 +163,7 @@ func (req *request) certOperation(c *model.Certificate, inProgress bool) wire.Ce
 		ID: req.certID(c.Name, "pending"), Issuer: &wire.CertIssuerParameters{Name: p.Issuer},
 		Csr: base64.StdEncoding.EncodeToString(p.Csr), CancellationRequested: p.Cancelled,
 		Status: p.Status, StatusDetails: p.StatusDetails, RequestID: p.RequestID,
+		PreserveCertOrder: trueOrNil(p.PreserveCertOrder),
 	}
 	if inProgress {
 		o.Status, o.StatusDetails = "inProgress", vaults.PendingDetails
@@ -181,7 +191,8 @@ func (h *Handler) createCertificate(w http.ResponseWriter, req *request) error {
 		return err
 	}
 	c, err := h.Vaults.CreateCertificate(req.r.Context(), v, req.name(), body.Policy,
-		vaults.CertParams{Attributes: toCertAttributes(body.Attributes), Tags: body.Tags})
+		vaults.CertParams{Attributes: toCertAttributes(body.Attributes), Tags: body.Tags,
+			PreserveCertOrder: body.PreserveCertOrder != nil && *body.PreserveCertOrder})
 	if err != nil {
 		return err
 	}
@@ -203,7 +214,8 @@ func (h *Handler) importCertificate(w http.ResponseWriter, req *request) error {
 		return err
 	}
 	c, err := h.Vaults.ImportCertificate(req.r.Context(), v, req.name(), body.Value, body.Pwd, body.Policy,
-		vaults.CertParams{Attributes: toCertAttributes(body.Attributes), Tags: body.Tags})
+		vaults.CertParams{Attributes: toCertAttributes(body.Attributes), Tags: body.Tags,
+			PreserveCertOrder: body.PreserveCertOrder != nil && *body.PreserveCertOrder})
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,9 @@ type CertificateVersion struct {
 	Expires   *int64            `json:"exp,omitempty"`
 	Created   int64             `json:"created"`
 	Updated   int64             `json:"updated"`
+	// PreserveCertOrder: the version was created or imported with
+	// preserveCertOrder (its chain kept in the order given).
+	PreserveCertOrder bool `json:"preserveCertOrder,omitempty"`
 }
 
 // CertificateOperation is the last create operation of a certificate.
@@ -63,6 +66,8 @@ type CertificateOperation struct {
 	StatusDetails string `json:"statusDetails,omitempty"`
 	ErrorCode     string `json:"errorCode,omitempty"`
 	ErrorMessage  string `json:"errorMessage,omitempty"`
+	// PreserveCertOrder is the create request's, echoed on the operation.
+	PreserveCertOrder bool `json:"preserveCertOrder,omitempty"`
 	// Version, Tags and Enabled are those of the version an operation in
 	// progress (issuer Unknown) will become when its certificate is merged;
 	// its private key is stored as key material under Version meanwhile.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/certs"
@@ -48,6 +49,11 @@ func pendingNotFound(op errs.Op, name string) error {
 type CertParams struct {
 	Attributes Attributes
 	Tags       map[string]string
+	// PreserveCertOrder (api-version 7.6) keeps an imported chain in the
+	// order given; it is echoed on the version and the operation.
+	PreserveCertOrder bool
+	// given is an imported or merged chain in the order it came in.
+	given []*x509.Certificate
 }
 
 // DecodePolicy reads a stored policy.
@@ -156,7 +162,8 @@ func (s *Service) CreateCertificate(ctx context.Context, v *model.Vault, name st
 	if err != nil {
 		return nil, errs.E(op, errs.Internal, err)
 	}
-	pending := &model.CertificateOperation{RequestID: NewVersionID(), Issuer: certs.IssuerSelf, Csr: csr, Status: "completed"}
+	pending := &model.CertificateOperation{RequestID: NewVersionID(), Issuer: certs.IssuerSelf, Csr: csr, Status: "completed",
+		PreserveCertOrder: p.PreserveCertOrder}
 	return s.addCertVersion(ctx, op, v, name, norm, priv, []*x509.Certificate{leaf}, p, pending, "")
 }
 
@@ -192,7 +199,8 @@ func (s *Service) startPending(ctx context.Context, op errs.Op, v *model.Vault, 
 			c.Policy = rawPolicy
 		}
 		c.Pending = &model.CertificateOperation{RequestID: NewVersionID(), Issuer: certs.IssuerUnknown, Csr: csr,
-			Status: "inProgress", StatusDetails: PendingDetails, Version: version, Tags: p.Tags, Enabled: p.Attributes.Enabled}
+			Status: "inProgress", StatusDetails: PendingDetails, Version: version, Tags: p.Tags, Enabled: p.Attributes.Enabled,
+			PreserveCertOrder: p.PreserveCertOrder}
 		out = *c
 		return true, nil
 	})
@@ -253,6 +261,7 @@ func (s *Service) MergeCertificate(ctx context.Context, v *model.Vault, name str
 	if leaf < 0 {
 		return nil, badParameter(op, "Public key from x509 certificate and key of this instance doesn't match")
 	}
+	p.given = slices.Clone(chain)
 	chain[0], chain[leaf] = chain[leaf], chain[0]
 	if p.Tags == nil {
 		p.Tags = pend.Tags
@@ -260,6 +269,7 @@ func (s *Service) MergeCertificate(ctx context.Context, v *model.Vault, name str
 	if p.Attributes.Enabled == nil {
 		p.Attributes.Enabled = pend.Enabled
 	}
+	p.PreserveCertOrder = pend.PreserveCertOrder
 	done := *pend
 	done.Status, done.StatusDetails, done.Version, done.Tags, done.Enabled = "completed", "", "", nil, nil
 	pol := DecodePolicy(c.Policy)
@@ -333,6 +343,7 @@ func (s *Service) ImportCertificate(ctx context.Context, v *model.Vault, name st
 	if err := s.checkCertName(ctx, op, v, name); err != nil {
 		return nil, err
 	}
+	p.given = parsed.Given
 	return s.addCertVersion(ctx, op, v, name, norm, parsed.Key, parsed.Chain, p, nil, "")
 }
 
@@ -361,7 +372,13 @@ func (s *Service) addCertVersion(ctx context.Context, op errs.Op, v *model.Vault
 		return nil, errs.E(op, errs.Internal, err)
 	}
 	exportable := pol.KeyProps.Exportable == nil || *pol.KeyProps.Exportable
-	value, err := certs.SecretValue(pol.SecretProps.ContentType, priv, chain, exportable)
+	secretChain := chain
+	if p.PreserveCertOrder && p.given != nil && pol.SecretProps.ContentType == certs.ContentTypePEM {
+		// preserveCertOrder: the PEM lists the certificates as they were
+		// given instead of leaf first (a PFX names its leaf either way).
+		secretChain = p.given
+	}
+	value, err := certs.SecretValue(pol.SecretProps.ContentType, priv, secretChain, exportable)
 	if err != nil {
 		return nil, errs.E(op, err)
 	}
@@ -391,7 +408,7 @@ func (s *Service) addCertVersion(ctx context.Context, op errs.Op, v *model.Vault
 	}
 
 	cver := model.CertificateVersion{Version: version, Cer: leaf.Raw, Tags: p.Tags, Enabled: enabled,
-		NotBefore: &nbf, Expires: &exp, Created: now, Updated: now}
+		NotBefore: &nbf, Expires: &exp, Created: now, Updated: now, PreserveCertOrder: p.PreserveCertOrder}
 	out, err := s.Store.AddCertificateVersion(ctx, v.Name, name, cver, func(c *model.Certificate, exists bool) error {
 		if exists && c.Deleted != nil {
 			return certDeletedButRecoverable(op, c.Name)
@@ -933,8 +950,25 @@ type IssuerParams struct {
 	Enabled     *bool
 }
 
-// SetCertificateIssuer creates or replaces an issuer. Only the Self and
-// Unknown providers are accepted: Coffer talks to no certificate authority.
+// issuerProviders are the providers an issuer may name, in their
+// canonical spelling: Coffer's Self and Unknown, and the ones Azure
+// stores issuer configurations for (Test is the one the Azure SDKs' own
+// test suites use against real vaults). Coffer talks to no certificate
+// authority, so a certificate can only be issued by Self or Unknown; the
+// others are stored and returned as configuration, as in Azure.
+var issuerProviders = []string{certs.IssuerSelf, certs.IssuerUnknown, "DigiCert", "GlobalSign", "OneCertV2-PublicCA", "OneCertV2-PrivateCA", "Test"}
+
+// canonicalProvider returns the canonical spelling of a known provider, or "".
+func canonicalProvider(p string) string {
+	for _, known := range issuerProviders {
+		if strings.EqualFold(p, known) {
+			return known
+		}
+	}
+	return ""
+}
+
+// SetCertificateIssuer creates or replaces an issuer configuration.
 func (s *Service) SetCertificateIssuer(ctx context.Context, v *model.Vault, name string, p IssuerParams, update bool) (*model.CertificateIssuer, error) {
 	const op errs.Op = "vaults.SetCertificateIssuer"
 	if !ValidSecretName(name) {
@@ -943,8 +977,8 @@ func (s *Service) SetCertificateIssuer(ctx context.Context, v *model.Vault, name
 	if !update && p.Provider == "" {
 		return nil, badParameter(op, "Property provider is required.")
 	}
-	if p.Provider != "" && !strings.EqualFold(p.Provider, certs.IssuerSelf) && !strings.EqualFold(p.Provider, certs.IssuerUnknown) {
-		return nil, badParameter(op, "Issuer provider "+p.Provider+" is not supported. Supported providers are Self and Unknown.")
+	if p.Provider != "" && canonicalProvider(p.Provider) == "" {
+		return nil, badParameter(op, "Issuer provider "+p.Provider+" is not supported. Supported providers are "+strings.Join(issuerProviders, ", ")+".")
 	}
 	if len(p.Credentials)+len(p.OrgDetails) > 16<<10 {
 		return nil, badParameter(op, "The issuer is too large.")
@@ -963,12 +997,7 @@ func (s *Service) SetCertificateIssuer(ctx context.Context, v *model.Vault, name
 			*is = model.CertificateIssuer{Name: name, Enabled: true, Created: created}
 		}
 		if p.Provider != "" {
-			is.Provider = p.Provider
-			if strings.EqualFold(p.Provider, certs.IssuerSelf) {
-				is.Provider = certs.IssuerSelf
-			} else {
-				is.Provider = certs.IssuerUnknown
-			}
+			is.Provider = canonicalProvider(p.Provider)
 		}
 		if p.Credentials != nil {
 			is.Credentials = p.Credentials

@@ -24,6 +24,9 @@ type CertificateBundle struct {
 	Attributes  CertificateAttributes `json:"attributes"`
 	Policy      *CertificatePolicy    `json:"policy,omitempty"`
 	Tags        map[string]string     `json:"tags,omitempty"`
+	// PreserveCertOrder (7.6) is echoed when the version was created or
+	// imported with it.
+	PreserveCertOrder *bool `json:"preserveCertOrder,omitempty"`
 }
 
 // DeletedCertificateBundle is a soft-deleted certificate.
@@ -113,9 +116,10 @@ type CertIssuerParameters struct {
 
 // CertificateCreateParameters is the body of POST /certificates/{name}/create.
 type CertificateCreateParameters struct {
-	Policy     *CertificatePolicy     `json:"policy,omitempty"`
-	Attributes *CertificateAttributes `json:"attributes,omitempty"`
-	Tags       map[string]string      `json:"tags,omitempty"`
+	Policy            *CertificatePolicy     `json:"policy,omitempty"`
+	Attributes        *CertificateAttributes `json:"attributes,omitempty"`
+	Tags              map[string]string      `json:"tags,omitempty"`
+	PreserveCertOrder *bool                  `json:"preserveCertOrder,omitempty"`
 }
 
 // CertificateImportParameters is the body of POST /certificates/{name}/import.
@@ -125,6 +129,9 @@ type CertificateImportParameters struct {
 	Policy     *CertificatePolicy     `json:"policy,omitempty"`
 	Attributes *CertificateAttributes `json:"attributes,omitempty"`
 	Tags       map[string]string      `json:"tags,omitempty"`
+	// PreserveCertOrder keeps the chain in the order given instead of
+	// moving the leaf to the front.
+	PreserveCertOrder *bool `json:"preserveCertOrder,omitempty"`
 }
 
 // CertificateUpdateParameters is the body of PATCH /certificates/{name}/{version}.
@@ -145,6 +152,7 @@ type CertificateOperation struct {
 	Error                 *ErrorDetail          `json:"error,omitempty"`
 	Target                string                `json:"target,omitempty"`
 	RequestID             string                `json:"request_id,omitempty"`
+	PreserveCertOrder     *bool                 `json:"preserveCertOrder,omitempty"`
 }
 
 // Contact is one certificate contact.
