@@ -108,7 +108,7 @@ func TestES256K(t *testing.T) {
 		t.Fatal("the library's signature does not verify")
 	}
 	// High-S: s' = n - s is the same signature for ECDSA.
-	n := secp256k1.S256().Params().N
+	n := secp256k1.Params().N
 	hs := new(big.Int).Sub(n, new(big.Int).SetBytes(sb[:]))
 	high := append(rb[:], fixed(hs.Bytes(), 32)...)
 	if ok, _ := Verify(k.Public(), ES256K, digest, high); !ok {
@@ -192,7 +192,7 @@ func TestK256Import(t *testing.T) {
 	if _, err := FromJWK(&hsm); err != nil {
 		t.Errorf("EC-HSM spelling: %v", err)
 	}
-	n := secp256k1.S256().Params().N
+	n := secp256k1.Params().N
 	cases := map[string]func(j *wire.JSONWebKey){
 		"other x":     func(j *wire.JSONWebKey) { j.X = Public(testK256(t), EC).X },
 		"d = 0":       func(j *wire.JSONWebKey) { j.D = b64(make([]byte, 32)) },

@@ -104,11 +104,8 @@ func (t Template) clone() Template {
 // punctuation: "Key, Secret, & Certificate Management" →
 // "key-secret-certificate-management".
 func templateSlug(name string) string {
-	var words []string
-	for _, f := range strings.FieldsFunc(strings.ToLower(name), func(r rune) bool {
+	words := strings.FieldsFunc(strings.ToLower(name), func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
-	}) {
-		words = append(words, f)
-	}
+	})
 	return strings.Join(words, "-")
 }

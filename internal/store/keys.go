@@ -38,9 +38,3 @@ func secretValueKey(vault, name, version string) string {
 }
 
 func versionsPrefix(vault string) string { return prefixVersions + strings.ToLower(vault) + "/" }
-func secretVersionsPrefix(vault, name string) string {
-	return versionsPrefix(vault) + strings.ToUpper(name) + "/"
-}
-func secretVersionKey(vault, name, version string) string {
-	return secretVersionsPrefix(vault, name) + strings.ToLower(version)
-}

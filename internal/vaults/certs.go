@@ -35,8 +35,6 @@ func certNotFound(op errs.Op, name, version string) error {
 	return certKind.notFound(op, name, version)
 }
 
-func deletedCertNotFound(op errs.Op, name string) error { return certKind.deletedNotFound(op, name) }
-
 func certDeletedButRecoverable(op errs.Op, name string) error {
 	return certKind.deletedButRecoverable(op, name)
 }

@@ -28,8 +28,6 @@ func (s *Service) AuthorizeKey(ctx context.Context, v *model.Vault, c Caller, a 
 
 func keyNotFound(op errs.Op, name, version string) error { return keyKind.notFound(op, name, version) }
 
-func deletedKeyNotFound(op errs.Op, name string) error { return keyKind.deletedNotFound(op, name) }
-
 func keyDeletedButRecoverable(op errs.Op, name string) error {
 	return keyKind.deletedButRecoverable(op, name)
 }

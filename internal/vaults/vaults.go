@@ -107,8 +107,6 @@ func secretNotFound(op errs.Op, name, version string) error {
 	return secretKind.notFound(op, name, version)
 }
 
-func deletedNotFound(op errs.Op, name string) error { return secretKind.deletedNotFound(op, name) }
-
 func deletedButRecoverable(op errs.Op, name string) error {
 	return secretKind.deletedButRecoverable(op, name)
 }
