@@ -88,6 +88,7 @@ var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
 
 type authCode struct {
 	oid, clientID, redirectURI, challenge, method, scope string
+	nonce                                                string // the authorize request's, for the id_token
 	expires                                              time.Time
 	redeemed                                             bool
 }
@@ -252,7 +253,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.sweep(now)
 	f.codes[digest(code)] = &authCode{oid: p.ObjectID, clientID: strings.ToLower(clientID), redirectURI: redirect,
-		challenge: ch, method: method, scope: q.Get("scope"), expires: now.Add(CodeLifetime)}
+		challenge: ch, method: method, scope: q.Get("scope"), nonce: q.Get("nonce"), expires: now.Add(CodeLifetime)}
 	f.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: flowCookie, Value: "", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	v := url.Values{"code": {code}}

@@ -99,7 +99,7 @@ func (h *Handler) discoveryV2(w http.ResponseWriter, r *http.Request) {
 		"id_token_signing_alg_values_supported": []string{"RS256"},
 		"response_types_supported":              []string{"code", "id_token", "code id_token", "id_token token"},
 		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
-		"issuer":                                o + "/" + tid + "/v2.0",
+		"issuer":                                identity.IssuerV2URL(o, tid),
 		"request_uri_parameter_supported":       false,
 		"authorization_endpoint":                o + "/" + tid + "/oauth2/v2.0/authorize",
 		"device_authorization_endpoint":         o + "/" + tid + "/oauth2/v2.0/devicecode",

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/httpx"
+	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/model"
 )
 
@@ -24,6 +25,7 @@ type userTokenResponse struct {
 	ExtExpiresIn int64  `json:"ext_expires_in"`
 	AccessToken  string `json:"access_token"`
 	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
 	ClientInfo   string `json:"client_info,omitempty"`
 }
 
@@ -82,7 +84,10 @@ func (h *Handler) userGrant(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.Now()
 	fl := h.flows()
-	var oid, scope string
+	// nonce is the authorization request's; openidScope is the scope
+	// that decides on an id_token: the one the user consented to
+	// (authorize or devicecode request), or the refresh request's.
+	var oid, scope, nonce, openidScope string
 	switch f.Get("grant_type") {
 	case "authorization_code":
 		code, verifier := f.Get("code"), f.Get("code_verifier")
@@ -116,13 +121,14 @@ func (h *Handler) userGrant(w http.ResponseWriter, r *http.Request) {
 			c.redeemed = true
 		}
 		if errCode == "" {
-			oid, scope = c.oid, c.scope
+			oid, scope, nonce = c.oid, c.scope, c.nonce
 		}
 		fl.mu.Unlock()
 		if errCode != "" {
 			h.oauthError(w, r, http.StatusBadRequest, errCode, aadsts, desc)
 			return
 		}
+		openidScope = scope
 		if s := f.Get("scope"); s != "" {
 			scope = s
 		}
@@ -131,6 +137,7 @@ func (h *Handler) userGrant(w http.ResponseWriter, r *http.Request) {
 		if oid, scope, ok = h.pollDevice(w, r, clientID); !ok {
 			return
 		}
+		openidScope = scope
 	case "refresh_token":
 		rt := f.Get("refresh_token")
 		fl.mu.Lock()
@@ -152,6 +159,7 @@ func (h *Handler) userGrant(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		scope = f.Get("scope")
+		openidScope = scope
 	}
 	aud, scp, ok := resourceOf(scope)
 	if !ok {
@@ -191,6 +199,15 @@ func (h *Handler) userGrant(w http.ResponseWriter, r *http.Request) {
 	if f.Get("client_info") == "1" {
 		resp.ClientInfo = clientInfo(p.ObjectID, h.TenantID)
 	}
+	if hasScope(openidScope, "openid") {
+		// The issuer is the one of the v2.0 discovery document on the
+		// host the client used, which is what OIDC clients compare.
+		if resp.IDToken, err = h.Minter.MintIDToken(p, clientID, identity.IssuerV2URL(origin(r), h.TenantID), nonce, UserTokenLifetime); err != nil {
+			h.Logger.ErrorContext(r.Context(), "minting failed", "err", err)
+			h.oauthError(w, r, http.StatusInternalServerError, "server_error", 0, "The token could not be issued.")
+			return
+		}
+	}
 	noStore(w)
 	httpx.WriteJSON(w, http.StatusOK, resp)
 }
@@ -209,6 +226,16 @@ func grantedScope(aud, scp, requested string) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// hasScope reports whether the space-separated scope string holds want.
+func hasScope(scope, want string) bool {
+	for _, s := range strings.Fields(scope) {
+		if strings.EqualFold(s, want) {
+			return true
+		}
+	}
+	return false
 }
 
 // pkceOK checks an RFC 7636 code verifier against its challenge.
