@@ -202,7 +202,7 @@ func (e *credentialError) Unwrap() error { return e.err }
 func (e *credentialError) Hint() string {
 	switch {
 	case e.src.user != "" && e.src.kind == "login":
-		return "Sign in again with `coffer login` (sign-ins last a day, and end when the server restarts), or run `coffer logout` to use the admin of " + e.src.dataDir + "."
+		return "Sign in again with `coffer login` (a sign-in lasts a day unused), or run `coffer logout` to use the admin of " + e.src.dataDir + "."
 	case e.src.user != "":
 		return "Sign in again with `coffer login`."
 	case e.src.kind == "login":

@@ -52,9 +52,9 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, sta
 	t := h.pages[name]
 	p := page{Data: data}
 	if s != nil {
-		p.CSRF, p.User = s.csrf, s.name
+		p.CSRF, p.User = s.CSRF, s.Name
 		if p.User == "" {
-			p.User = s.upn
+			p.User = s.UPN
 		}
 	}
 	if m, ok := data.(message); ok {
