@@ -153,6 +153,7 @@ func (h *Handler) pollDevice(w http.ResponseWriter, r *http.Request, clientID st
 	var out outcome
 	var g deviceGrant
 	err := f.st.UpdateEphemeral(r.Context(), kindDevice, flowID(dc), now, func(b []byte) ([]byte, error) {
+		g = deviceGrant{} // fn may run again: decode afresh
 		if err := json.Unmarshal(b, &g); err != nil {
 			return nil, err
 		}

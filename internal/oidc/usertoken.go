@@ -101,6 +101,7 @@ func (h *Handler) userGrant(w http.ResponseWriter, r *http.Request) {
 		var c authCode
 		err := fl.st.UpdateEphemeral(ctx, kindCode, flowID(code), now, func(b []byte) ([]byte, error) {
 			errCode, aadsts, desc = "", 0, ""
+			c = authCode{} // fn may run again: decode afresh
 			if err := json.Unmarshal(b, &c); err != nil {
 				return nil, err
 			}
