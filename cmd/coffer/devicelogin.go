@@ -122,10 +122,26 @@ func idTokenUser(raw string) string {
 
 // refreshSource gets tokens for the user of the stored login l with its
 // refresh token, storing each rotated refresh token at once: the spent
-// one no longer works.
+// one no longer works. Commands run at once share the login file, so a
+// lock on it serializes their redemptions, each starting from the token
+// the last one stored.
 func refreshSource(c *client.Client, l savedLogin) func(ctx context.Context, resource string) (string, time.Time, error) {
 	rt := l.RefreshToken
 	return func(ctx context.Context, resource string) (string, time.Time, error) {
+		unlock, err := lockLogins()
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		defer unlock()
+		st, err := readLoginStore()
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		cur, stored := st.Logins[absDataDir()]
+		stored = stored && cur.Type == loginUser && cur.UserName == l.UserName
+		if stored {
+			rt = cur.RefreshToken
+		}
 		var tr userTokenResponse
 		if err := postForm(ctx, c, "/oauth2/v2.0/token", url.Values{"grant_type": {"refresh_token"}, "client_id": {oidc.AzureCLIClientID},
 			"refresh_token": {rt}, "scope": {userScope(resource)}}, &tr); err != nil {
@@ -134,11 +150,7 @@ func refreshSource(c *client.Client, l savedLogin) func(ctx context.Context, res
 		exp := time.Now().Add(time.Duration(tr.ExpiresIn) * time.Second)
 		if tr.RefreshToken != "" && tr.RefreshToken != rt {
 			rt = tr.RefreshToken
-			st, err := readLoginStore()
-			if err != nil {
-				return "", time.Time{}, err
-			}
-			if cur, ok := st.Logins[absDataDir()]; ok && cur.Type == loginUser && cur.UserName == l.UserName {
+			if stored {
 				cur.RefreshToken = rt
 				st.Logins[absDataDir()] = cur
 				if err := st.write(); err != nil {

@@ -210,6 +210,26 @@ func TestCLIDeviceCodeLogin(t *testing.T) {
 		t.Fatalf("keyvault create: %v", v)
 	}
 	c.ok("keyvault", "secret", "set", "--vault-name", "dcvault", "-n", "s1", "--value", "from-the-user")
+	// Commands at the same moment each redeem the one stored refresh
+	// token, which rotates: the login file's lock makes them take turns.
+	errs := make(chan string, 4)
+	for range 4 {
+		go func() {
+			cmd := exec.Command(c.coffer, "keyvault", "secret", "show", "--vault-name", "dcvault", "-n", "s1", "--query", "value", "-o", "tsv")
+			cmd.Env = c.env
+			out, err := cmd.CombinedOutput()
+			if err != nil || strings.TrimSpace(string(out)) != "from-the-user" {
+				errs <- fmt.Sprintf("%v: %s", err, out)
+				return
+			}
+			errs <- ""
+		}()
+	}
+	for range 4 {
+		if e := <-errs; e != "" {
+			t.Errorf("a concurrent command: %s", e)
+		}
+	}
 	if s := c.ok("keyvault", "secret", "show", "--vault-name", "dcvault", "-n", "s1"); field(s, "value") != "from-the-user" {
 		t.Errorf("secret show: %v", s)
 	}
