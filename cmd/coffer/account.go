@@ -18,6 +18,9 @@ func newAccountCmd() *cobra.Command {
 			return err
 		}
 		user := map[string]string{"name": s.c.ClientID, "type": "servicePrincipal"}
+		if current != nil && current.user != "" {
+			user = map[string]string{"name": current.user, "type": "user"}
+		}
 		if s.sub == "" {
 			// A principal with no role in a subscription sees none; az
 			// (login --allow-no-subscriptions) shows the tenant instead.

@@ -1,16 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/coffer-dev/coffer/internal/app"
+	"github.com/coffer-dev/coffer/internal/client"
+	"github.com/coffer-dev/coffer/internal/oidc"
 )
 
 // loginFile is where `coffer login` keeps the CLI's credentials (0600):
@@ -42,8 +47,16 @@ type savedLogin struct {
 	Server       string `json:"server"`
 	TenantID     string `json:"tenantId"`
 	ClientID     string `json:"clientId"`
-	ClientSecret string `json:"clientSecret"`
+	ClientSecret string `json:"clientSecret,omitempty"`
+	// Type is loginUser for a user's device code login, which keeps a
+	// refresh token instead of a secret; empty for a service principal.
+	Type         string `json:"type,omitempty"`
+	UserName     string `json:"userName,omitempty"`
+	RefreshToken string `json:"refreshToken,omitempty"`
 }
+
+// loginUser marks a user's login (savedLogin.Type).
+const loginUser = "user"
 
 const loginStoreVersion = 2
 
@@ -98,11 +111,11 @@ func (st *loginStore) write() error {
 	return os.Rename(tmp, loginFile())
 }
 
-// storedLogin returns the credential `coffer login` stored for this
-// server, or nil (the CLI then uses the admin of the data directory). A
-// login made against an earlier instance in the same directory is
-// forgotten, with a note.
-func storedLogin(info *app.ServerInfo) (*app.AdminCredential, error) {
+// storedLogin returns the login `coffer login` stored for this server, or
+// nil (the CLI then uses the admin of the data directory). A login made
+// against an earlier instance in the same directory is forgotten, with a
+// note.
+func storedLogin(info *app.ServerInfo) (*savedLogin, error) {
 	st, err := readLoginStore()
 	if err != nil {
 		return nil, err
@@ -116,11 +129,19 @@ func storedLogin(info *app.ServerInfo) (*app.AdminCredential, error) {
 		if err := st.write(); err != nil {
 			return nil, err
 		}
-		stderrf("note: forgot the login of service principal %s: it was made against an earlier server in %s (tenant %s); using the admin\n",
-			l.ClientID, absDataDir(), l.TenantID)
+		stderrf("note: forgot the login of %s: it was made against an earlier server in %s (tenant %s); using the admin\n",
+			l.who(), absDataDir(), l.TenantID)
 		return nil, nil
 	}
-	return &app.AdminCredential{TenantID: l.TenantID, ClientID: l.ClientID, ClientSecret: l.ClientSecret}, nil
+	return &l, nil
+}
+
+// who names the login's principal.
+func (l savedLogin) who() string {
+	if l.Type == loginUser {
+		return "user " + l.UserName
+	}
+	return "service principal " + l.ClientID
 }
 
 // describeStoredLogin names this server's stored login ("" if none).
@@ -130,22 +151,27 @@ func describeStoredLogin() string {
 		return ""
 	}
 	if l, ok := st.Logins[absDataDir()]; ok {
-		return credSource{kind: "login", clientID: l.ClientID, dataDir: absDataDir()}.String()
+		return l.source().String()
 	}
 	return ""
 }
 
 func newLoginCmd() *cobra.Command {
-	var sp bool
+	var sp, admin bool
 	var user, password, tenant string
 	cmd := &cobra.Command{
 		Use:   "login",
-		Short: "Log the CLI in to this data directory's server (default: as its admin)",
+		Short: "Sign the CLI in to this data directory's server (default: as a user, with a device code)",
 		Long: `login stores the credential the CLI uses with the server of --data-dir
-(one login per server, like az's per-cloud profiles). The credential is
-checked by getting a token first; a failed login keeps the previous one.
-Without --service-principal the CLI returns to the admin of --data-dir,
-as after 'coffer logout'.`,
+(one login per server, like az's per-cloud profiles).
+
+Without flags it signs in a directory user with the device code flow, as
+'az login --use-device-code' does: it prints a web page and a code, you
+open the page, enter the code and sign in (the admin user's password is in
+admin.json), and the CLI then acts as that user. With --service-principal
+it stores an app's id and secret. --admin (or 'coffer logout') returns to
+the admin service principal of --data-dir. The credential is checked
+first; a failed login keeps the previous one.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			info, err := serverInfo(ctx)
@@ -156,48 +182,109 @@ as after 'coffer logout'.`,
 			if err != nil {
 				return err
 			}
-			var c *app.AdminCredential
-			src := credSource{kind: "new", dataDir: absDataDir()}
-			if sp {
+			var s *session
+			var saved *savedLogin
+			switch {
+			case sp:
 				if user == "" || password == "" {
 					return fmt.Errorf("--service-principal needs -u APP_ID and -p SECRET")
 				}
-				c = &app.AdminCredential{TenantID: tenant, ClientID: user, ClientSecret: password}
+				c := &app.AdminCredential{TenantID: tenant, ClientID: user, ClientSecret: password}
 				if c.TenantID == "" {
 					c.TenantID = info.TenantID
 				}
-			} else {
-				if c, err = app.ReadAdminCredential(opts.dataDir); err != nil {
+				// Check before storing: a refused credential leaves the
+				// previous login in place.
+				if s, err = openSession(ctx, info, c, credSource{kind: "new", clientID: c.ClientID, dataDir: absDataDir()}); err != nil {
 					return err
 				}
-				src.kind = "admin"
+				saved = &savedLogin{Server: info.Addr, TenantID: c.TenantID, ClientID: c.ClientID, ClientSecret: c.ClientSecret}
+			case admin:
+				c, err := app.ReadAdminCredential(opts.dataDir)
+				if err != nil {
+					return err
+				}
+				if s, err = openSession(ctx, info, c, credSource{kind: "admin", clientID: c.ClientID, dataDir: absDataDir()}); err != nil {
+					return err
+				}
+			default:
+				if user != "" || password != "" {
+					return fmt.Errorf("-u/-p sign in a service principal: add --service-principal (a user signs in with a device code, without flags)")
+				}
+				if tenant == "" {
+					tenant = info.TenantID
+				}
+				if s, saved, err = userLogin(ctx, info, tenant, cmd.ErrOrStderr()); err != nil {
+					return err
+				}
 			}
-			src.clientID = c.ClientID
-			// Check before storing: a refused credential leaves the
-			// previous login in place.
-			s, err := openSession(ctx, info, c, src)
-			if err != nil {
-				return err
-			}
-			if sp {
-				st.Logins[absDataDir()] = savedLogin{Server: info.Addr, TenantID: c.TenantID, ClientID: c.ClientID, ClientSecret: c.ClientSecret}
+			if saved != nil {
+				st.Logins[absDataDir()] = *saved
 			} else {
 				delete(st.Logins, absDataDir())
 			}
 			if err := st.write(); err != nil {
 				return err
 			}
+			who := map[string]string{"name": s.c.ClientID, "type": "servicePrincipal"}
+			if saved != nil && saved.Type == loginUser {
+				who = map[string]string{"name": saved.UserName, "type": "user"}
+			}
 			return printResult(cmd.OutOrStdout(), []map[string]any{{
 				"cloudName": s.info.Cloud, "id": s.sub, "isDefault": true, "name": "Coffer", "state": "Enabled",
-				"tenantId": s.c.TenantID, "user": map[string]string{"name": s.c.ClientID, "type": "servicePrincipal"},
+				"tenantId": s.c.TenantID, "user": who,
 			}})
 		},
 	}
 	cmd.Flags().BoolVar(&sp, "service-principal", false, "log in as a service principal (-u/-p/--tenant)")
+	cmd.Flags().BoolVar(&admin, "admin", false, "use the admin service principal of --data-dir again (as `coffer logout`)")
+	cmd.Flags().Bool("use-device-code", false, "sign in a user with a device code (the default, accepted as az takes it)")
 	cmd.Flags().StringVarP(&user, "username", "u", "", "app (client) id")
 	cmd.Flags().StringVarP(&password, "password", "p", "", "client secret")
 	cmd.Flags().StringVarP(&tenant, "tenant", "t", "", "tenant id (default: the server's)")
+	cmd.MarkFlagsMutuallyExclusive("service-principal", "admin")
 	return cmd
+}
+
+// userLogin signs a user in with the device code flow and checks the
+// token; it returns the session and the login to store.
+func userLogin(ctx context.Context, info *app.ServerInfo, tenant string, msg io.Writer) (*session, *savedLogin, error) {
+	c, err := newClient(info, tenant, oidc.AzureCLIClientID, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	src := credSource{kind: "new", clientID: oidc.AzureCLIClientID, dataDir: absDataDir(), user: "(device code)"}
+	tr, err := deviceCodeLogin(ctx, c, msg)
+	if err != nil {
+		var ce *client.Error
+		if errors.As(err, &ce) {
+			return nil, nil, &credentialError{src: src, err: err}
+		}
+		return nil, nil, fmt.Errorf("login failed: %w", err)
+	}
+	l := &savedLogin{Server: info.Addr, TenantID: tenant, ClientID: oidc.AzureCLIClientID, Type: loginUser,
+		UserName: idTokenUser(tr.IDToken), RefreshToken: tr.RefreshToken}
+	if l.UserName == "" || l.RefreshToken == "" {
+		return nil, nil, fmt.Errorf("login failed: the server's answer named no user or had no refresh token")
+	}
+	src.user = l.UserName
+	// The device code's token is for ARM, which the check needs first;
+	// further resources are redeemed with the refresh token. The check
+	// rotates nothing, so the refresh token stored is the one received.
+	first := true
+	refresh := refreshSource(c, *l)
+	c.Source = func(ctx context.Context, resource string) (string, time.Time, error) {
+		if first && resource == c.ManagementResource() {
+			first = false
+			return tr.AccessToken, time.Now().Add(time.Duration(tr.ExpiresIn) * time.Second), nil
+		}
+		return refresh(ctx, resource)
+	}
+	s, err := checkSession(ctx, info, c, src)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, l, nil
 }
 
 func newLogoutCmd() *cobra.Command {

@@ -31,16 +31,32 @@ type credSource struct {
 	kind     string
 	clientID string
 	dataDir  string
+	// user is the user of a login by device code ("" for a service
+	// principal).
+	user string
 }
 
 func (c credSource) String() string {
-	switch c.kind {
-	case "login":
+	switch {
+	case c.kind == "login" && c.user != "":
+		return fmt.Sprintf("user %s (signed in by `coffer login` for %s)", c.user, c.dataDir)
+	case c.kind == "login":
 		return fmt.Sprintf("service principal %s (stored by `coffer login` for %s)", c.clientID, c.dataDir)
-	case "new":
+	case c.kind == "new" && c.user != "":
+		return "user " + c.user
+	case c.kind == "new":
 		return fmt.Sprintf("service principal %s", c.clientID)
 	}
 	return fmt.Sprintf("the admin of %s (%s)", c.dataDir, filepath.Join(c.dataDir, app.AdminCredFile))
+}
+
+// source describes a stored login as a credSource.
+func (l savedLogin) source() credSource {
+	src := credSource{kind: "login", clientID: l.ClientID, dataDir: absDataDir()}
+	if l.Type == loginUser {
+		src.user = l.UserName
+	}
+	return src
 }
 
 // current is the credential of the command's session, for error hints.
@@ -53,33 +69,50 @@ func openConnect(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := absDataDir()
-	cred, err := storedLogin(info)
+	l, err := storedLogin(info)
 	if err != nil {
 		return nil, err
 	}
-	src := credSource{kind: "login", dataDir: dir}
-	if cred == nil {
-		if cred, err = app.ReadAdminCredential(opts.dataDir); err != nil {
+	if l != nil && l.Type == loginUser {
+		c, err := newClient(info, l.TenantID, l.ClientID, "")
+		if err != nil {
 			return nil, err
 		}
-		src.kind = "admin"
+		c.Source = refreshSource(c, *l)
+		return checkSession(ctx, info, c, l.source())
 	}
-	src.clientID = cred.ClientID
-	return openSession(ctx, info, cred, src)
+	if l != nil {
+		return openSession(ctx, info, &app.AdminCredential{TenantID: l.TenantID, ClientID: l.ClientID, ClientSecret: l.ClientSecret}, l.source())
+	}
+	cred, err := app.ReadAdminCredential(opts.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	return openSession(ctx, info, cred, credSource{kind: "admin", clientID: cred.ClientID, dataDir: absDataDir()})
+}
+
+// newClient is an API client of the server for one principal.
+func newClient(info *app.ServerInfo, tenant, clientID, secret string) (*client.Client, error) {
+	p, err := cloud.Lookup(info.Cloud)
+	if err != nil {
+		return nil, err
+	}
+	return client.New(info.Addr, p, info.CAFile, tenant, clientID, secret)
 }
 
 // openSession builds a client for cred and checks it by listing the
 // subscriptions (which gets a token first).
 func openSession(ctx context.Context, info *app.ServerInfo, cred *app.AdminCredential, src credSource) (*session, error) {
-	p, err := cloud.Lookup(info.Cloud)
+	c, err := newClient(info, cred.TenantID, cred.ClientID, cred.ClientSecret)
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.New(info.Addr, p, info.CAFile, cred.TenantID, cred.ClientID, cred.ClientSecret)
-	if err != nil {
-		return nil, err
-	}
+	return checkSession(ctx, info, c, src)
+}
+
+// checkSession checks client c of credential src by listing the
+// subscriptions.
+func checkSession(ctx context.Context, info *app.ServerInfo, c *client.Client, src credSource) (*session, error) {
 	current = &src
 	s := &session{c: c, info: info}
 	var subs struct {
@@ -140,7 +173,11 @@ func (e *noSubscriptionError) Error() string {
 }
 
 func (e *noSubscriptionError) Hint() string {
-	grant := fmt.Sprintf("Give it a role on the subscription, as the admin: `coffer role assignment create --assignee %s --role Reader --scope /subscriptions/SUBSCRIPTION_ID` (the admin's `coffer account show` prints the id)", e.src.clientID)
+	who := e.src.clientID
+	if e.src.user != "" {
+		who = e.src.user
+	}
+	grant := fmt.Sprintf("Give it a role on the subscription, as the admin: `coffer role assignment create --assignee %s --role Reader --scope /subscriptions/SUBSCRIPTION_ID` (the admin's `coffer account show` prints the id)", who)
 	if e.src.kind == "login" {
 		return grant + ", or run `coffer logout` to use the admin of " + e.src.dataDir + " again."
 	}
@@ -163,10 +200,14 @@ func (e *credentialError) Error() string {
 func (e *credentialError) Unwrap() error { return e.err }
 
 func (e *credentialError) Hint() string {
-	switch e.src.kind {
-	case "login":
+	switch {
+	case e.src.user != "" && e.src.kind == "login":
+		return "Sign in again with `coffer login` (a sign-in lasts a day unused), or run `coffer logout` to use the admin of " + e.src.dataDir + "."
+	case e.src.user != "":
+		return "Sign in again with `coffer login`."
+	case e.src.kind == "login":
 		return "Run `coffer logout` to use the admin of " + e.src.dataDir + " again, or log in anew with `coffer login --service-principal -u APP_ID -p SECRET`."
-	case "new":
+	case e.src.kind == "new":
 		if prev := describeStoredLogin(); prev != "" {
 			return "Check the app id (-u), the secret (-p) and the tenant; the CLI still uses " + prev + "."
 		}

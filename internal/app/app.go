@@ -340,9 +340,10 @@ func (s *Server) routes(keys *identity.KeySet) http.Handler {
 		Logger: s.logger, Now: s.cfg.Now}
 	(&msi.Handler{Resources: s.Resources, TenantID: s.Instance.TenantID, Profile: s.Profile, Logger: s.logger,
 		KnownResource: s.knownResource}).Mount(mux)
-	(&oidc.Handler{Minter: s.Minter, Keys: keys, Principals: s.Store, Users: s.Store, TenantID: s.Instance.TenantID, Logger: s.logger, Now: s.cfg.Now,
-		KnownResource: s.knownResource}).Mount(mux)
-	portalh := s.portal()
+	oidch := &oidc.Handler{Minter: s.Minter, Keys: keys, Principals: s.Store, Users: s.Store, Flows: s.Store, TenantID: s.Instance.TenantID,
+		Logger: s.logger, Now: s.cfg.Now, KnownResource: s.knownResource}
+	oidch.Mount(mux)
+	portalh := s.portal(oidch)
 	handler := httpx.Middleware(s.logger, s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		class, _ := s.Profile.Classify(r.Host)
 		switch {

@@ -55,6 +55,9 @@ type Client struct {
 	ClientID     string
 	ClientSecret string
 	HTTP         *http.Client
+	// Source, if set, gets tokens instead of the client credentials grant
+	// (a signed-in user's refresh token); Token still caches them.
+	Source func(ctx context.Context, resource string) (raw string, expires time.Time, err error)
 
 	mu     sync.Mutex
 	tokens map[string]cachedToken
@@ -173,6 +176,16 @@ func (c *Client) Token(ctx context.Context, resource string) (string, time.Time,
 		return t.raw, t.expires, nil
 	}
 	c.mu.Unlock()
+	if c.Source != nil {
+		raw, exp, err := c.Source(ctx, resource)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		c.mu.Lock()
+		c.tokens[resource] = cachedToken{raw, exp}
+		c.mu.Unlock()
+		return raw, exp, nil
+	}
 	// The audience is the resource verbatim, so a trailing slash (ARM's
 	// usual form) is kept: "https://management.azure.com/" + ".default".
 	scope := resource + "/.default"

@@ -7,8 +7,8 @@
 // and the OData query options Graph serves on them ($filter through
 // package odata, $search, $select, $top with @odata.nextLink paging,
 // $count, $orderby). Client secrets are returned once and stored hashed,
-// passwords only as argon2id hashes. /me answers as Graph does for
-// app-only tokens. Any principal may read; only the bootstrap admins (the
+// passwords only as argon2id hashes. /me is the user of a delegated
+// token, and answers as Graph does for app-only ones. Any principal may read; only the bootstrap admins (the
 // service principal and the admin user) may write, because Azure RBAC
 // roles (even Owner of the subscription) are not directory roles.
 package graph
@@ -258,8 +258,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	case strings.EqualFold(coll, "me"):
-		// Every Coffer token is app-only; Graph answers /me for those so.
-		return &gerr{http.StatusBadRequest, "BadRequest", "/me request is only valid with delegated authentication flow."}
+		// /me is the signed-in user of a delegated token (az keyvault
+		// create asks it for the creator's object id); app-only tokens
+		// get Graph's answer for those.
+		if claims.IDType != "user" || p.Type != model.PrincipalUser {
+			return &gerr{http.StatusBadRequest, "BadRequest", "/me request is only valid with delegated authentication flow."}
+		}
+		if len(rest) == 0 && m == http.MethodGet {
+			return h.getEntity(w, r, userSchema, "users", h.userJSON(p))
+		}
 	}
 	return &gerr{http.StatusBadRequest, "BadRequest", "Resource not found for the segment '" + segs[len(segs)-1] + "'."}
 }

@@ -7,8 +7,11 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"html/template"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -65,7 +68,7 @@ var publicClients = map[string]publicClient{
 
 // Lifetimes of the user flows' artifacts (Entra: codes 10 min, access
 // tokens 60-90 min, refresh tokens up to 90 days; Coffer keeps refresh
-// tokens in memory, so it keeps them short).
+// tokens only a day).
 const (
 	CodeLifetime         = 5 * time.Minute
 	UserTokenLifetime    = time.Hour
@@ -86,36 +89,63 @@ var templateFS embed.FS
 
 var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
 
+// The flows' records, kept in the shared store (see FlowStore) as JSON.
+const (
+	kindCode     = "code"
+	kindRefresh  = "refresh"
+	kindDevice   = "device"
+	kindUserCode = "usercode"
+)
+
 type authCode struct {
-	oid, clientID, redirectURI, challenge, method, scope string
-	expires                                              time.Time
-	redeemed                                             bool
+	OID         string `json:"oid"`
+	ClientID    string `json:"clientId"`
+	RedirectURI string `json:"redirectUri"`
+	Challenge   string `json:"challenge"`
+	Method      string `json:"method"`
+	Scope       string `json:"scope"`
+	Nonce       string `json:"nonce,omitempty"` // the authorize request's, for the id_token
+	Redeemed    bool   `json:"redeemed,omitempty"`
 }
 
 type refreshGrant struct {
-	oid, clientID string
-	expires       time.Time
+	OID      string `json:"oid"`
+	ClientID string `json:"clientId"`
 }
 
-// userFlows holds the in-memory state of interactive flows.
+// FlowStore keeps the state of the interactive flows (authorization
+// codes, refresh tokens, device codes) where every replica sees it:
+// *store.Store, whose records are encrypted and expire. Ids are digests
+// of the secrets (see flowID), never the secrets.
+type FlowStore interface {
+	CreateEphemeral(ctx context.Context, kind, id string, value []byte, expires time.Time) error
+	GetEphemeral(ctx context.Context, kind, id string, now time.Time) ([]byte, error)
+	UpdateEphemeral(ctx context.Context, kind, id string, now time.Time, fn func(value []byte) ([]byte, error)) error
+	TakeEphemeral(ctx context.Context, kind, id string, now time.Time) ([]byte, error)
+	DeleteEphemeral(ctx context.Context, kind, id string) error
+	SweepEphemeral(ctx context.Context, kind string, now time.Time) (int, error)
+}
+
+// userFlows holds what of the interactive flows is per replica: the
+// sign-in throttles and the sweep schedule.
 type userFlows struct {
 	once     sync.Once
 	mu       sync.Mutex
-	codes    map[[32]byte]*authCode
-	refresh  map[[32]byte]*refreshGrant
-	devices  map[[32]byte]*deviceGrant
+	st       FlowStore
 	perUser  *failureLimiter
 	perAddr  *failureLimiter
 	sweepAt  time.Time
 	sweepGap time.Duration
+	// devices is the number of live device codes at the last sweep plus
+	// those created since on this replica: a bound on unauthenticated
+	// writes.
+	devices int
 }
 
 func (h *Handler) flows() *userFlows {
 	f := &h.userFlows
 	f.once.Do(func() {
-		f.codes = map[[32]byte]*authCode{}
-		f.refresh = map[[32]byte]*refreshGrant{}
-		f.devices = map[[32]byte]*deviceGrant{}
+		f.st = h.Flows
 		f.perUser = newFailureLimiter(userFailLimit, failWindow)
 		f.perAddr = newFailureLimiter(addrFailLimit, failWindow)
 		f.sweepGap = time.Minute
@@ -123,25 +153,27 @@ func (h *Handler) flows() *userFlows {
 	return f
 }
 
-// sweep drops expired codes and refresh tokens; callers hold mu.
-func (f *userFlows) sweep(now time.Time) {
-	if now.Before(f.sweepAt) {
+// sweep removes expired records, at most once per sweepGap per replica.
+func (f *userFlows) sweep(ctx context.Context, now time.Time, log *slog.Logger) {
+	f.mu.Lock()
+	due := !now.Before(f.sweepAt)
+	if due {
+		f.sweepAt = now.Add(f.sweepGap)
+	}
+	f.mu.Unlock()
+	if !due {
 		return
 	}
-	f.sweepAt = now.Add(f.sweepGap)
-	for k, c := range f.codes {
-		if now.After(c.expires) {
-			delete(f.codes, k)
+	for _, kind := range []string{kindCode, kindRefresh, kindDevice, kindUserCode} {
+		live, err := f.st.SweepEphemeral(ctx, kind, now)
+		if err != nil {
+			log.WarnContext(ctx, "sweeping expired sign-in records failed", "kind", kind, "err", err)
+			continue
 		}
-	}
-	for k, g := range f.refresh {
-		if now.After(g.expires) {
-			delete(f.refresh, k)
-		}
-	}
-	for k, g := range f.devices {
-		if now.After(g.expires.Add(time.Minute)) {
-			delete(f.devices, k)
+		if kind == kindDevice {
+			f.mu.Lock()
+			f.devices = live
+			f.mu.Unlock()
 		}
 	}
 }
@@ -152,7 +184,24 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func digest(s string) [32]byte { return sha256.Sum256([]byte(s)) }
+// flowID is a record's id for a secret: its SHA-256, so the store's key
+// names (which are not encrypted) give nothing away.
+func flowID(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// storeFailed answers a store error of a flow: a store that cannot answer
+// is the server's fault (503 when it says so, so clients retry).
+func (h *Handler) storeFailed(w http.ResponseWriter, r *http.Request, err error) {
+	h.Logger.ErrorContext(r.Context(), "sign-in state unavailable", "err", err)
+	if errs.KindOf(err) == errs.Unavailable {
+		w.Header().Set("Retry-After", "5")
+		h.oauthError(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", 0, "The directory is temporarily unavailable. Retry the request.")
+		return
+	}
+	h.oauthError(w, r, http.StatusInternalServerError, "server_error", 0, "The token could not be issued.")
+}
 
 // authzParams are the authorize request's parameters Coffer uses.
 var authzParams = []string{"client_id", "response_type", "redirect_uri", "scope", "state", "code_challenge",
@@ -249,11 +298,15 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	code := randomToken()
 	now := h.Now()
 	f := h.flows()
-	f.mu.Lock()
-	f.sweep(now)
-	f.codes[digest(code)] = &authCode{oid: p.ObjectID, clientID: strings.ToLower(clientID), redirectURI: redirect,
-		challenge: ch, method: method, scope: q.Get("scope"), expires: now.Add(CodeLifetime)}
-	f.mu.Unlock()
+	f.sweep(r.Context(), now, h.Logger)
+	rec, _ := json.Marshal(authCode{OID: p.ObjectID, ClientID: strings.ToLower(clientID), RedirectURI: redirect,
+		Challenge: ch, Method: method, Scope: q.Get("scope"), Nonce: q.Get("nonce")})
+	if err := f.st.CreateEphemeral(r.Context(), kindCode, flowID(code), rec, now.Add(CodeLifetime)); err != nil {
+		h.Logger.ErrorContext(r.Context(), "storing an authorization code failed", "err", err)
+		page.Error = "The sign-in could not be completed. Try again."
+		h.signinForm(w, http.StatusServiceUnavailable, page)
+		return
+	}
 	http.SetCookie(w, &http.Cookie{Name: flowCookie, Value: "", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	v := url.Values{"code": {code}}
 	if s := q.Get("state"); s != "" {

@@ -3,11 +3,13 @@ package oidc
 import (
 	"crypto/rand"
 	"crypto/subtle"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/coffer-dev/coffer/internal/errs"
 	"github.com/coffer-dev/coffer/internal/httpx"
 )
 
@@ -25,11 +27,19 @@ const (
 )
 
 type deviceGrant struct {
-	userCode, clientID, scope string
-	expires, lastPoll         time.Time
-	oid                       string // set when the user approved
-	declined                  bool
+	UserCode string `json:"userCode"`
+	ClientID string `json:"clientId"`
+	Scope    string `json:"scope"`
+	// Expires is the code's end; the record stays a minute longer, so a
+	// late poll hears expired_token rather than an unknown code.
+	Expires  time.Time `json:"expires"`
+	LastPoll time.Time `json:"lastPoll,omitzero"`
+	OID      string    `json:"oid,omitempty"` // set when the user approved
+	Declined bool      `json:"declined,omitempty"`
 }
+
+// deviceRecordSlack is how long a device record outlives its code.
+const deviceRecordSlack = time.Minute
 
 // userCodeAlphabet avoids look-alike characters (0/O, 1/I).
 const userCodeAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -76,18 +86,45 @@ func (h *Handler) deviceCode(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.Now()
 	f := h.flows()
-	dc := randomToken()
-	uc := newUserCode()
+	ctx := r.Context()
+	f.sweep(ctx, now, h.Logger)
 	f.mu.Lock()
-	f.sweep(now)
-	if len(f.devices) >= maxDeviceGrants {
-		f.mu.Unlock()
+	full := f.devices >= maxDeviceGrants
+	if !full {
+		f.devices++
+	}
+	f.mu.Unlock()
+	if full {
 		w.Header().Set("Retry-After", "30")
 		h.oauthError(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", 0, "Too many pending device sign-ins. Retry later.")
 		return
 	}
-	f.devices[digest(dc)] = &deviceGrant{userCode: uc, clientID: clientID, scope: scope, expires: now.Add(DeviceCodeLifetime)}
-	f.mu.Unlock()
+	dc := randomToken()
+	var uc string
+	keep := now.Add(DeviceCodeLifetime + deviceRecordSlack)
+	// The user code indexes the device code for the verification page;
+	// a user code still in use is drawn again.
+	for range 5 {
+		uc = newUserCode()
+		err := f.st.CreateEphemeral(ctx, kindUserCode, flowID(uc), []byte(flowID(dc)), keep)
+		if err == nil {
+			break
+		}
+		if errs.KindOf(err) != errs.Exist {
+			h.storeFailed(w, r, err)
+			return
+		}
+		uc = ""
+	}
+	rec, _ := json.Marshal(deviceGrant{UserCode: uc, ClientID: clientID, Scope: scope, Expires: now.Add(DeviceCodeLifetime)})
+	if uc == "" {
+		h.storeFailed(w, r, errs.E(errs.Internal, errs.Msg("no free user code")))
+		return
+	}
+	if err := f.st.CreateEphemeral(ctx, kindDevice, flowID(dc), rec, keep); err != nil {
+		h.storeFailed(w, r, err)
+		return
+	}
 	uri := origin(r) + DeviceLoginPath
 	noStore(w)
 	httpx.WriteJSON(w, http.StatusOK, deviceCodeResponse{UserCode: uc, DeviceCode: dc, VerificationURI: uri,
@@ -102,38 +139,61 @@ func (h *Handler) pollDevice(w http.ResponseWriter, r *http.Request, clientID st
 	if dc == "" {
 		dc = r.PostForm.Get("code") // the v1 parameter name
 	}
-	now := h.Now()
-	f := h.flows()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	g := f.devices[digest(dc)]
-	fail := func(code string, aadsts int, desc string) (string, string, bool) {
-		h.oauthError(w, r, http.StatusBadRequest, code, aadsts, desc)
+	if dc == "" {
+		h.oauthError(w, r, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'device_code'.")
 		return "", "", false
 	}
+	now := h.Now()
+	f := h.flows()
+	type outcome struct {
+		code   string
+		aadsts int
+		desc   string
+	}
+	var out outcome
+	var g deviceGrant
+	err := f.st.UpdateEphemeral(r.Context(), kindDevice, flowID(dc), now, func(b []byte) ([]byte, error) {
+		g = deviceGrant{} // fn may run again: decode afresh
+		if err := json.Unmarshal(b, &g); err != nil {
+			return nil, err
+		}
+		out = outcome{}
+		switch {
+		case g.ClientID != clientID:
+			out = outcome{"invalid_grant", 70000, "The provided value for the input parameter 'device_code' is not valid."}
+			return b, nil
+		case now.After(g.Expires):
+			out = outcome{"expired_token", 70020, "The provided value for the input parameter 'device_code' is not valid. This device code has expired."}
+			return nil, nil
+		case g.Declined:
+			out = outcome{"authorization_declined", 70000, "The user declined the sign-in request."}
+			return nil, nil
+		case g.OID != "":
+			return nil, nil // redeemed: the code is spent
+		}
+		// Pending. A client polling faster than the interval is told to
+		// slow down (RFC 8628 §3.5); a little slack absorbs timer jitter.
+		early := !g.LastPoll.IsZero() && now.Sub(g.LastPoll) < DevicePollInterval-time.Second
+		if early {
+			out = outcome{"slow_down", 0, "The client is polling too often; wait the interval between polls."}
+		} else {
+			out = outcome{"authorization_pending", 70016, "OAuth 2.0 device flow error. Authorization is pending. Continue polling."}
+		}
+		g.LastPoll = now
+		return json.Marshal(g)
+	})
 	switch {
-	case dc == "":
-		return fail("invalid_request", 900144, "The request body must contain the following parameter: 'device_code'.")
-	case g == nil || g.clientID != clientID:
-		return fail("invalid_grant", 70000, "The provided value for the input parameter 'device_code' is not valid.")
-	case now.After(g.expires):
-		delete(f.devices, digest(dc))
-		return fail("expired_token", 70020, "The provided value for the input parameter 'device_code' is not valid. This device code has expired.")
-	case g.declined:
-		delete(f.devices, digest(dc))
-		return fail("authorization_declined", 70000, "The user declined the sign-in request.")
-	case g.oid != "":
-		delete(f.devices, digest(dc))
-		return g.oid, g.scope, true
+	case errs.KindOf(err) == errs.NotExist:
+		out = outcome{"invalid_grant", 70000, "The provided value for the input parameter 'device_code' is not valid."}
+	case err != nil:
+		h.storeFailed(w, r, err)
+		return "", "", false
 	}
-	// Pending. A client polling faster than the interval is told to slow
-	// down (RFC 8628 §3.5); a little slack absorbs timer jitter.
-	early := !g.lastPoll.IsZero() && now.Sub(g.lastPoll) < DevicePollInterval-time.Second
-	g.lastPoll = now
-	if early {
-		return fail("slow_down", 0, "The client is polling too often; wait the interval between polls.")
+	if out.code != "" {
+		h.oauthError(w, r, http.StatusBadRequest, out.code, out.aadsts, out.desc)
+		return "", "", false
 	}
-	return fail("authorization_pending", 70016, "OAuth 2.0 device flow error. Authorization is pending. Continue polling.")
+	return g.OID, g.Scope, true
 }
 
 type devicePage struct {
@@ -175,27 +235,66 @@ func (h *Handler) deviceLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.Now()
 	f := h.flows()
-	find := func() *deviceGrant {
-		for _, g := range f.devices {
-			if subtle.ConstantTimeCompare([]byte(g.userCode), []byte(page.Code)) == 1 && now.Before(g.expires) && g.oid == "" && !g.declined {
-				return g
-			}
-		}
-		return nil
+	ctx := r.Context()
+	// The user code leads to the device code's record; a code that is
+	// unknown, expired or already used "didn't work".
+	var dcID string
+	var g deviceGrant
+	b, err := f.st.GetEphemeral(ctx, kindUserCode, flowID(page.Code), now)
+	if err == nil {
+		dcID = string(b)
+		b, err = f.st.GetEphemeral(ctx, kindDevice, dcID, now)
 	}
-	f.mu.Lock()
-	g := find()
-	f.mu.Unlock()
-	if g == nil {
+	if err == nil {
+		err = json.Unmarshal(b, &g)
+	}
+	if err != nil && errs.KindOf(err) != errs.NotExist {
+		h.Logger.ErrorContext(ctx, "device code lookup failed", "err", err)
+		page.Error = "The sign-in could not be completed. Try again."
+		h.deviceLoginForm(w, http.StatusServiceUnavailable, page)
+		return
+	}
+	pending := func(g *deviceGrant) bool { return now.Before(g.Expires) && g.OID == "" && !g.Declined }
+	if err != nil || !pending(&g) || page.Code == "" {
 		page.Error = "That code didn't work. Check the code and try again."
 		h.deviceLoginForm(w, http.StatusOK, page)
 		return
 	}
-	client := publicClients[g.clientID]
+	client := publicClients[g.ClientID]
+	// decide records the user's answer if the code is still pending.
+	decide := func(set func(g *deviceGrant)) error {
+		err := f.st.UpdateEphemeral(ctx, kindDevice, dcID, now, func(b []byte) ([]byte, error) {
+			var cur deviceGrant
+			if err := json.Unmarshal(b, &cur); err != nil {
+				return nil, err
+			}
+			if !pending(&cur) {
+				return nil, errs.E(errs.NotExist)
+			}
+			set(&cur)
+			return json.Marshal(cur)
+		})
+		if err == nil {
+			// The user code has done its work: it cannot be entered again.
+			_ = f.st.DeleteEphemeral(ctx, kindUserCode, flowID(page.Code))
+		}
+		return err
+	}
+	failed := func(err error) {
+		if errs.KindOf(err) == errs.NotExist {
+			page.Error = "That code didn't work. Check the code and try again."
+			h.deviceLoginForm(w, http.StatusOK, page)
+			return
+		}
+		h.Logger.ErrorContext(ctx, "device code update failed", "err", err)
+		page.Error = "The sign-in could not be completed. Try again."
+		h.deviceLoginForm(w, http.StatusServiceUnavailable, page)
+	}
 	if pf.Get("op") == "cancel" {
-		f.mu.Lock()
-		g.declined = true
-		f.mu.Unlock()
+		if err := decide(func(g *deviceGrant) { g.Declined = true }); err != nil {
+			failed(err)
+			return
+		}
 		h.deviceLoginForm(w, http.StatusOK, devicePage{Done: "Sign-in canceled", Message: "You canceled signing in to " + client.name + " on your device."})
 		return
 	}
@@ -205,9 +304,10 @@ func (h *Handler) deviceLogin(w http.ResponseWriter, r *http.Request) {
 		h.deviceLoginForm(w, status, page)
 		return
 	}
-	f.mu.Lock()
-	g.oid = p.ObjectID
-	f.mu.Unlock()
+	if err := decide(func(g *deviceGrant) { g.OID = p.ObjectID }); err != nil {
+		failed(err)
+		return
+	}
 	h.deviceLoginForm(w, http.StatusOK, devicePage{Done: client.name, Message: "You have signed in to the " + client.name +
 		" application on your device. You may now close this window."})
 }

@@ -3,8 +3,12 @@
 // credentials grant on the v2 (scope=…/.default) and v1 (resource=) token
 // endpoints, and for directory users the authorization code flow with
 // PKCE (a sign-in page at /authorize, code and refresh_token grants at the
-// v2 token endpoint; see authorize.go). Error bodies are OAuth2's {"error","error_description"} with
-// Entra's AADSTS codes, which MSAL surfaces to users.
+// v2 token endpoint; see authorize.go) and the device code flow
+// (devicecode.go), with an id_token for the openid scope. The flows'
+// codes and refresh tokens are kept in the shared store, so replicas
+// behind a load balancer serve any step of any flow. Error bodies are
+// OAuth2's {"error","error_description"} with Entra's AADSTS codes, which
+// MSAL surfaces to users.
 package oidc
 
 import (
@@ -41,7 +45,11 @@ type Handler struct {
 	Principals Principals
 	// Users signs in directory users (authorization code flow); nil
 	// turns interactive sign-in off.
-	Users    Users
+	Users Users
+	// Flows keeps the flows' codes and refresh tokens where every replica
+	// sees them (the shared store). Interactive sign-in needs both Users
+	// and Flows; without them only the client credentials grant is served.
+	Flows    FlowStore
 	TenantID string
 	Logger   *slog.Logger
 	Now      func() time.Time
@@ -62,13 +70,18 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /common/discovery/instance", h.instanceDiscovery)
 	mux.HandleFunc("GET /{tenant}/discovery/instance", h.instanceDiscovery)
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", h.tokenV2)
-	mux.HandleFunc("GET /{tenant}/oauth2/v2.0/authorize", h.authorize)
-	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/authorize", h.authorize)
-	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/devicecode", h.deviceCode)
-	mux.HandleFunc("GET "+DeviceLoginPath, h.deviceLogin)
-	mux.HandleFunc("POST "+DeviceLoginPath, h.deviceLogin)
+	if h.interactive() {
+		mux.HandleFunc("GET /{tenant}/oauth2/v2.0/authorize", h.authorize)
+		mux.HandleFunc("POST /{tenant}/oauth2/v2.0/authorize", h.authorize)
+		mux.HandleFunc("POST /{tenant}/oauth2/v2.0/devicecode", h.deviceCode)
+		mux.HandleFunc("GET "+DeviceLoginPath, h.deviceLogin)
+		mux.HandleFunc("POST "+DeviceLoginPath, h.deviceLogin)
+	}
 	mux.HandleFunc("POST /{tenant}/oauth2/token", h.tokenV1)
 }
+
+// interactive reports whether users can sign in (see Users and Flows).
+func (h *Handler) interactive() bool { return h.Users != nil && h.Flows != nil }
 
 func origin(r *http.Request) string {
 	return "https://" + strings.TrimSuffix(strings.ToLower(r.Host), ":443")
@@ -99,7 +112,7 @@ func (h *Handler) discoveryV2(w http.ResponseWriter, r *http.Request) {
 		"id_token_signing_alg_values_supported": []string{"RS256"},
 		"response_types_supported":              []string{"code", "id_token", "code id_token", "id_token token"},
 		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
-		"issuer":                                o + "/" + tid + "/v2.0",
+		"issuer":                                identity.IssuerV2URL(o, tid),
 		"request_uri_parameter_supported":       false,
 		"authorization_endpoint":                o + "/" + tid + "/oauth2/v2.0/authorize",
 		"device_authorization_endpoint":         o + "/" + tid + "/oauth2/v2.0/devicecode",
@@ -213,7 +226,7 @@ func (h *Handler) tokenV2(w http.ResponseWriter, r *http.Request) {
 		h.oauthError(w, r, http.StatusBadRequest, "invalid_request", 900144, "The request body must be application/x-www-form-urlencoded and at most 64 KiB.")
 		return
 	}
-	if h.Users != nil {
+	if h.interactive() {
 		if gt := r.PostForm.Get("grant_type"); gt == "authorization_code" || gt == "refresh_token" || gt == deviceCodeGrant || gt == "device_code" {
 			h.userGrant(w, r)
 			return

@@ -1,20 +1,20 @@
 package oidc
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
+	"github.com/coffer-dev/coffer/internal/errs"
 	"github.com/coffer-dev/coffer/internal/httpx"
+	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/model"
 )
-
-// maxRefreshTokens bounds the in-memory refresh tokens.
-const maxRefreshTokens = 100_000
 
 // userTokenResponse is the v2.0 token endpoint's answer to a user grant.
 type userTokenResponse struct {
@@ -24,6 +24,7 @@ type userTokenResponse struct {
 	ExtExpiresIn int64  `json:"ext_expires_in"`
 	AccessToken  string `json:"access_token"`
 	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
 	ClientInfo   string `json:"client_info,omitempty"`
 }
 
@@ -82,7 +83,12 @@ func (h *Handler) userGrant(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.Now()
 	fl := h.flows()
-	var oid, scope string
+	fl.sweep(r.Context(), now, h.Logger)
+	ctx := r.Context()
+	// nonce is the authorization request's; openidScope is the scope
+	// that decides on an id_token: the one the user consented to
+	// (authorize or devicecode request), or the refresh request's.
+	var oid, scope, nonce, openidScope string
 	switch f.Get("grant_type") {
 	case "authorization_code":
 		code, verifier := f.Get("code"), f.Get("code_verifier")
@@ -90,39 +96,49 @@ func (h *Handler) userGrant(w http.ResponseWriter, r *http.Request) {
 			h.oauthError(w, r, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'code'.")
 			return
 		}
-		fl.mu.Lock()
-		fl.sweep(now)
-		c := fl.codes[digest(code)]
-		var errCode string
+		var errCode, desc string
 		var aadsts int
-		var desc string
-		switch {
-		case c == nil || now.After(c.expires):
-			errCode, aadsts, desc = "invalid_grant", 70008, "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource."
-		case c.redeemed:
-			errCode, aadsts, desc = "invalid_grant", 54005, "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token."
-		case c.clientID != clientID:
-			errCode, aadsts, desc = "invalid_grant", 70000, "The provided value for the 'code' parameter is not valid: it was issued to another client."
-		case f.Get("redirect_uri") != c.redirectURI:
-			errCode, aadsts, desc = "invalid_grant", 500117, "The reply uri specified in the request isn't expected."
-		case verifier == "":
-			errCode, aadsts, desc = "invalid_request", 900144, "The request body must contain the following parameter: 'code_verifier'."
-		case !pkceOK(c.method, c.challenge, verifier):
-			errCode, aadsts, desc = "invalid_grant", 501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request."
-		}
-		if c != nil && errCode != "invalid_request" {
+		var c authCode
+		err := fl.st.UpdateEphemeral(ctx, kindCode, flowID(code), now, func(b []byte) ([]byte, error) {
+			errCode, aadsts, desc = "", 0, ""
+			c = authCode{} // fn may run again: decode afresh
+			if err := json.Unmarshal(b, &c); err != nil {
+				return nil, err
+			}
+			switch {
+			case c.Redeemed:
+				errCode, aadsts, desc = "invalid_grant", 54005, "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token."
+			case c.ClientID != clientID:
+				errCode, aadsts, desc = "invalid_grant", 70000, "The provided value for the 'code' parameter is not valid: it was issued to another client."
+			case f.Get("redirect_uri") != c.RedirectURI:
+				errCode, aadsts, desc = "invalid_grant", 500117, "The reply uri specified in the request isn't expected."
+			case verifier == "":
+				errCode, aadsts, desc = "invalid_request", 900144, "The request body must contain the following parameter: 'code_verifier'."
+			case !pkceOK(c.Method, c.Challenge, verifier):
+				errCode, aadsts, desc = "invalid_grant", 501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request."
+			}
+			if errCode == "invalid_request" {
+				return b, nil
+			}
 			// A code is good for one attempt: a failed redemption (a
 			// guessed verifier) burns it too.
-			c.redeemed = true
+			burnt := c
+			burnt.Redeemed = true
+			return json.Marshal(burnt)
+		})
+		switch {
+		case errs.KindOf(err) == errs.NotExist:
+			errCode, aadsts, desc = "invalid_grant", 70008, "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource."
+		case err != nil:
+			h.storeFailed(w, r, err)
+			return
 		}
-		if errCode == "" {
-			oid, scope = c.oid, c.scope
-		}
-		fl.mu.Unlock()
 		if errCode != "" {
 			h.oauthError(w, r, http.StatusBadRequest, errCode, aadsts, desc)
 			return
 		}
+		oid, scope, nonce = c.OID, c.Scope, c.Nonce
+		openidScope = scope
 		if s := f.Get("scope"); s != "" {
 			scope = s
 		}
@@ -131,27 +147,28 @@ func (h *Handler) userGrant(w http.ResponseWriter, r *http.Request) {
 		if oid, scope, ok = h.pollDevice(w, r, clientID); !ok {
 			return
 		}
+		openidScope = scope
 	case "refresh_token":
-		rt := f.Get("refresh_token")
-		fl.mu.Lock()
-		fl.sweep(now)
-		g := fl.refresh[digest(rt)]
-		if g != nil && (now.After(g.expires) || g.clientID != clientID) {
-			g = nil
+		// Refresh tokens rotate (RFC 9700 §4.14.2 for public clients):
+		// taking one spends it, the answer carries the next, so each
+		// sign-in holds one at a time and a stolen, already-used one is
+		// dead. Of two replicas redeeming one at once, one wins.
+		b, err := fl.st.TakeEphemeral(ctx, kindRefresh, flowID(f.Get("refresh_token")), now)
+		var g refreshGrant
+		if err == nil {
+			err = json.Unmarshal(b, &g)
 		}
-		if g != nil {
-			// Refresh tokens rotate (RFC 9700 §4.14.2 for public
-			// clients): the answer carries the next one, so each sign-in
-			// holds one at a time and a stolen, already-used one is dead.
-			oid = g.oid
-			delete(fl.refresh, digest(rt))
+		if err != nil && errs.KindOf(err) != errs.NotExist {
+			h.storeFailed(w, r, err)
+			return
 		}
-		fl.mu.Unlock()
-		if g == nil {
+		if err != nil || g.ClientID != clientID {
 			h.oauthError(w, r, http.StatusBadRequest, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid: the refresh token is unknown, expired or issued to another client.")
 			return
 		}
+		oid = g.OID
 		scope = f.Get("scope")
+		openidScope = scope
 	}
 	aud, scp, ok := resourceOf(scope)
 	if !ok {
@@ -174,25 +191,38 @@ func (h *Handler) userGrant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	refresh := randomToken()
-	fl.mu.Lock()
-	if len(fl.refresh) >= maxRefreshTokens {
-		fl.sweepAt = time.Time{}
-		fl.sweep(now)
+	rec, _ := json.Marshal(refreshGrant{OID: p.ObjectID, ClientID: clientID})
+	if err := fl.st.CreateEphemeral(ctx, kindRefresh, flowID(refresh), rec, now.Add(RefreshTokenLifetime)); err != nil {
+		h.storeFailed(w, r, err)
+		return
 	}
-	if len(fl.refresh) < maxRefreshTokens {
-		fl.refresh[digest(refresh)] = &refreshGrant{oid: p.ObjectID, clientID: clientID, expires: now.Add(RefreshTokenLifetime)}
-	} else {
-		refresh = "" // full: the client signs in again when its token expires
-	}
-	fl.mu.Unlock()
 	secs := int64(tok.Expires.Sub(tok.NotBefore).Seconds())
 	resp := userTokenResponse{TokenType: "Bearer", Scope: grantedScope(aud, scp, scope), ExpiresIn: secs, ExtExpiresIn: secs,
 		AccessToken: tok.Raw, RefreshToken: refresh}
 	if f.Get("client_info") == "1" {
 		resp.ClientInfo = clientInfo(p.ObjectID, h.TenantID)
 	}
+	if hasScope(openidScope, "openid") {
+		// The issuer is the one of the v2.0 discovery document on the
+		// host the client used, which is what OIDC clients compare.
+		if resp.IDToken, err = h.Minter.MintIDToken(p, clientID, identity.IssuerV2URL(origin(r), h.TenantID), nonce, UserTokenLifetime); err != nil {
+			h.Logger.ErrorContext(r.Context(), "minting failed", "err", err)
+			h.oauthError(w, r, http.StatusInternalServerError, "server_error", 0, "The token could not be issued.")
+			return
+		}
+	}
 	noStore(w)
 	httpx.WriteJSON(w, http.StatusOK, resp)
+}
+
+// RevokeRefreshToken ends a refresh token at once (the portal's sign-out):
+// whichever replica is asked next refuses it. An unknown or spent token is
+// no error.
+func (h *Handler) RevokeRefreshToken(ctx context.Context, rt string) error {
+	if rt == "" || h.Flows == nil {
+		return nil
+	}
+	return h.flows().st.DeleteEphemeral(ctx, kindRefresh, flowID(rt))
 }
 
 // grantedScope is the response's scope: the scp claim's scopes qualified
@@ -209,6 +239,16 @@ func grantedScope(aud, scp, requested string) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// hasScope reports whether the space-separated scope string holds want.
+func hasScope(scope, want string) bool {
+	for _, s := range strings.Fields(scope) {
+		if strings.EqualFold(s, want) {
+			return true
+		}
+	}
+	return false
 }
 
 // pkceOK checks an RFC 7636 code verifier against its challenge.

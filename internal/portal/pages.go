@@ -52,9 +52,9 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, sta
 	t := h.pages[name]
 	p := page{Data: data}
 	if s != nil {
-		p.CSRF, p.User = s.csrf, s.name
+		p.CSRF, p.User = s.CSRF, s.Name
 		if p.User == "" {
-			p.User = s.upn
+			p.User = s.UPN
 		}
 	}
 	if m, ok := data.(message); ok {
@@ -159,6 +159,22 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, s *session, p st
 		h.secretPage(w, r, s, rg, name)
 	case kind == "kv" && sub == "/deleted-secrets" && (get || post):
 		h.deletedSecrets(w, r, s, rg, name)
+	case kind == "kv" && sub == "/keys" && get:
+		h.keys(w, r, s, rg, name)
+	case kind == "kv" && sub == "/keys/new" && (get || post):
+		h.keyNew(w, r, s, rg, name)
+	case kind == "kv" && sub == "/key" && (get || post):
+		h.keyPage(w, r, s, rg, name)
+	case kind == "kv" && sub == "/deleted-keys" && (get || post):
+		h.deletedObjects(w, r, s, rg, name, "keys")
+	case kind == "kv" && sub == "/certificates" && get:
+		h.certificates(w, r, s, rg, name)
+	case kind == "kv" && sub == "/certificates/new" && (get || post):
+		h.certNew(w, r, s, rg, name)
+	case kind == "kv" && sub == "/certificate" && (get || post):
+		h.certPage(w, r, s, rg, name)
+	case kind == "kv" && sub == "/deleted-certificates" && (get || post):
+		h.deletedObjects(w, r, s, rg, name, "certificates")
 	case kind == "kv" && sub == "/access-policies" && get:
 		h.policies(w, r, s, rg, name, "")
 	case kind == "kv" && sub == "/access-policies" && post:

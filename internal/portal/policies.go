@@ -105,9 +105,7 @@ func (h *Handler) policies(w http.ResponseWriter, r *http.Request, s *session, r
 		}
 		rows = append(rows, row{p.DisplayName, p.Type, count(ap.Permissions.Keys), count(ap.Permissions.Secrets), count(ap.Permissions.Certificates)})
 	}
-	s.mu.Lock()
-	drafts := slices.Clone(s.drafts[d.Vault.ID])
-	s.mu.Unlock()
+	drafts := s.draftsOf(d.Vault.ID)
 	h.render(w, r, s, http.StatusOK, "policies", map[string]any{"V": d, "Rows": rows, "Drafts": drafts, "Flash": flash,
 		"RBAC": d.RBAC})
 }
@@ -129,13 +127,14 @@ func (h *Handler) policiesSave(w http.ResponseWriter, r *http.Request, s *sessio
 	if d == nil {
 		return
 	}
-	s.mu.Lock()
-	drafts := s.drafts[d.Vault.ID]
+	drafts := s.draftsOf(d.Vault.ID)
 	if r.PostForm.Get("op") == "discard" {
-		delete(s.drafts, d.Vault.ID)
+		if err := h.clearDrafts(r.Context(), s, d.Vault.ID); err != nil {
+			h.fail(w, r, s, "Discarding the changes failed", err)
+			return
+		}
 		drafts = nil
 	}
-	s.mu.Unlock()
 	if len(drafts) == 0 {
 		h.policies(w, r, s, rg, name, "")
 		return
@@ -151,9 +150,9 @@ func (h *Handler) policiesSave(w http.ResponseWriter, r *http.Request, s *sessio
 		h.fail(w, r, s, "Saving the access policies failed", err)
 		return
 	}
-	s.mu.Lock()
-	delete(s.drafts, d.Vault.ID)
-	s.mu.Unlock()
+	if err := h.clearDrafts(r.Context(), s, d.Vault.ID); err != nil {
+		h.Logger.ErrorContext(r.Context(), "clearing saved access policy drafts failed", "err", err)
+	}
 	h.policies(w, r, s, rg, name, "Successfully updated the access policies of "+name+".")
 }
 
@@ -242,10 +241,11 @@ func (h *Handler) policyAdd(w http.ResponseWriter, r *http.Request, s *session, 
 		h.render(w, r, s, http.StatusBadRequest, "policyadd", f)
 		return
 	}
-	s.mu.Lock()
-	s.drafts[d.Vault.ID] = append(s.drafts[d.Vault.ID], draftPolicy{ObjectID: f.Selected.ID, DisplayName: f.Selected.DisplayName, Type: f.Selected.Type,
-		Keys: f.Keys, Secrets: f.Secrets, Certificates: f.Certificates})
-	s.mu.Unlock()
+	if err := h.addDraft(r.Context(), s, d.Vault.ID, draftPolicy{ObjectID: f.Selected.ID, DisplayName: f.Selected.DisplayName, Type: f.Selected.Type,
+		Keys: f.Keys, Secrets: f.Secrets, Certificates: f.Certificates}); err != nil {
+		h.fail(w, r, s, "Adding the access policy failed", err)
+		return
+	}
 	http.Redirect(w, r, d.Link+"/access-policies", http.StatusSeeOther)
 }
 

@@ -10,8 +10,9 @@
 // the portal exactly as to the CLI and the SDKs. Calls go in-process
 // through the same routed handler that serves the network.
 //
-// Sessions live in memory (a server restart signs everyone out). The
-// session cookie is Secure, HttpOnly and SameSite=Lax; every form carries a
+// Sessions live in the shared store (sessions.go), so any replica serves
+// them and a restart keeps them; signing out ends the session and revokes
+// its refresh token. The session cookie is Secure, HttpOnly and SameSite=Lax; every form carries a
 // CSRF token bound to the session; pages send a strict
 // Content-Security-Policy (no scripts at all).
 package portal
@@ -69,44 +70,20 @@ type Handler struct {
 	Profile        cloud.Profile
 	Logger         *slog.Logger
 	Now            func() time.Time
+	// Sessions keeps the portal's sessions (the shared store).
+	Sessions SessionStore
+	// RevokeRefreshToken ends a refresh token at the issuer (sign-out).
+	RevokeRefreshToken func(ctx context.Context, rt string) error
 
-	once     sync.Once
-	pages    map[string]*template.Template
-	mu       sync.Mutex
-	sessions map[[32]byte]*session
-	pending  map[[32]byte]*pendingSignin
-}
-
-type pendingSignin struct {
-	verifier, state, returnTo string
-	expires                   time.Time
-}
-
-type cachedToken struct {
-	raw     string
-	expires time.Time
-}
-
-type session struct {
-	// tokMu serializes token refreshes: refresh tokens rotate, so two
-	// pages refreshing at once with one token would sign one of them out.
-	tokMu    sync.Mutex
-	mu       sync.Mutex
-	csrf     string
-	oid      string
-	name     string
-	upn      string
-	refresh  string
-	tokens   map[string]cachedToken
-	drafts   map[string][]draftPolicy // vault resource id → policies added, not yet saved
-	expires  time.Time
-	hashedID [32]byte
+	once       sync.Once
+	pages      map[string]*template.Template
+	mu         sync.Mutex
+	sweepAt    time.Time
+	refreshing map[string]*refreshLock
 }
 
 func (h *Handler) init() {
 	h.once.Do(func() {
-		h.sessions = map[[32]byte]*session{}
-		h.pending = map[[32]byte]*pendingSignin{}
 		base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/kvnav.html"))
 		h.pages = map[string]*template.Template{}
 		names, _ := fs.Glob(templateFS, "templates/*.html")
@@ -125,8 +102,6 @@ func randomString() string {
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
-
-func digest(s string) [32]byte { return sha256.Sum256([]byte(s)) }
 
 // ServeHTTP routes /portal/...
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -152,7 +127,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, nil, http.StatusOK, "signedout", nil)
 		return
 	}
-	s := h.session(r)
+	s := h.loadSession(r)
 	if s == nil {
 		if r.Method != http.MethodGet {
 			http.Error(w, "Your session has expired. Sign in again.", http.StatusUnauthorized)
@@ -163,16 +138,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, 256<<10)
-		if err := r.ParseForm(); err != nil || subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(s.csrf)) != 1 {
+		if err := r.ParseForm(); err != nil || subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(s.CSRF)) != 1 {
 			h.render(w, r, s, http.StatusForbidden, "message", msgPage("Request refused",
 				"The form was not submitted from this portal session (missing or wrong anti-forgery token). Reload the page and try again."))
 			return
 		}
 	}
 	if p == "/signout" && r.Method == http.MethodPost {
-		h.mu.Lock()
-		delete(h.sessions, s.hashedID)
-		h.mu.Unlock()
+		h.endSession(r.Context(), s)
 		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: Prefix, MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 		http.Redirect(w, r, Prefix+"/signedout", http.StatusSeeOther)
 		return
@@ -188,21 +161,6 @@ func secureHeaders(w http.ResponseWriter) {
 	hd.Set("Referrer-Policy", "same-origin")
 }
 
-// session returns the caller's live session, or nil.
-func (h *Handler) session(r *http.Request) *session {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || c.Value == "" {
-		return nil
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	s := h.sessions[digest(c.Value)]
-	if s == nil || h.Now().After(s.expires) {
-		return nil
-	}
-	return s
-}
-
 // startSignin begins the authorization code flow with PKCE (S256) against
 // this server's issuer, on the host the browser used.
 func (h *Handler) startSignin(w http.ResponseWriter, r *http.Request, returnTo string) {
@@ -210,15 +168,13 @@ func (h *Handler) startSignin(w http.ResponseWriter, r *http.Request, returnTo s
 		returnTo = Prefix + "/"
 	}
 	key, verifier, state := randomString(), randomString()+randomString()[:20], randomString()
-	now := h.Now()
-	h.mu.Lock()
-	for k, p := range h.pending {
-		if now.After(p.expires) {
-			delete(h.pending, k)
-		}
+	h.sweep(r.Context())
+	rec, _ := json.Marshal(pendingSignin{Verifier: verifier, State: state, ReturnTo: returnTo})
+	if err := h.sessionStore().CreateEphemeral(r.Context(), kindSignin, sessionID(key), rec, h.Now().Add(oidc.CodeLifetime*2)); err != nil {
+		h.Logger.ErrorContext(r.Context(), "storing a portal sign-in failed", "err", err)
+		h.render(w, r, nil, http.StatusServiceUnavailable, "message", msgPage("Sign-in failed", "The portal could not start the sign-in. Try again."))
+		return
 	}
-	h.pending[digest(key)] = &pendingSignin{verifier: verifier, state: state, returnTo: returnTo, expires: now.Add(oidc.CodeLifetime * 2)}
-	h.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: pendingCookie, Value: key, Path: Prefix, MaxAge: 900, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	sum := sha256.Sum256([]byte(verifier))
 	q := url.Values{
@@ -239,42 +195,40 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	c, err := r.Cookie(pendingCookie)
 	var p *pendingSignin
 	if err == nil {
-		h.mu.Lock()
-		p = h.pending[digest(c.Value)]
-		delete(h.pending, digest(c.Value))
-		h.mu.Unlock()
+		// Single use, whichever replica the browser comes back to.
+		if b, err := h.sessionStore().TakeEphemeral(r.Context(), kindSignin, sessionID(c.Value), h.Now()); err == nil {
+			p = &pendingSignin{}
+			if json.Unmarshal(b, p) != nil {
+				p = nil
+			}
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: pendingCookie, Value: "", Path: Prefix, MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	if e := q.Get("error"); e != "" {
 		h.render(w, r, nil, http.StatusUnauthorized, "message", msgPage("Sign-in failed", q.Get("error_description")))
 		return
 	}
-	if p == nil || h.Now().After(p.expires) || subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(p.state)) != 1 {
+	if p == nil || subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(p.State)) != 1 {
 		h.render(w, r, nil, http.StatusBadRequest, "message", msgPage("Sign-in failed", "The sign-in request expired or did not start here. Sign in again."))
 		return
 	}
 	form := url.Values{"grant_type": {"authorization_code"}, "client_id": {oidc.PortalClientID}, "code": {q.Get("code")},
-		"redirect_uri": {h.redirectURI(r)}, "code_verifier": {p.verifier}, "scope": {armScope}}
+		"redirect_uri": {h.redirectURI(r)}, "code_verifier": {p.Verifier}, "scope": {armScope}}
 	tr, err := h.tokenCall(r.Context(), r.Host, form)
 	if err != nil {
 		h.render(w, r, nil, http.StatusUnauthorized, "message", msgPage("Sign-in failed", err.Error()))
 		return
 	}
 	claims := parseClaims(tr.AccessToken)
-	sid := randomString()
-	s := &session{csrf: randomString(), oid: claims.OID, name: claims.Name, upn: claims.UPN, refresh: tr.RefreshToken,
-		tokens: map[string]cachedToken{armAudience: {tr.AccessToken, h.Now().Add(time.Duration(tr.ExpiresIn)*time.Second - time.Minute)}},
-		drafts: map[string][]draftPolicy{}, expires: h.Now().Add(SessionLifetime), hashedID: digest(sid)}
-	h.mu.Lock()
-	for k, old := range h.sessions {
-		if h.Now().After(old.expires) {
-			delete(h.sessions, k)
-		}
+	sid, err := h.createSession(r.Context(), sessionRecord{CSRF: randomString(), OID: claims.OID, Name: claims.Name, UPN: claims.UPN,
+		Refresh: tr.RefreshToken, Tokens: map[string]storedToken{armAudience: {tr.AccessToken, h.Now().Add(time.Duration(tr.ExpiresIn)*time.Second - time.Minute)}}})
+	if err != nil {
+		h.Logger.ErrorContext(r.Context(), "storing a portal session failed", "err", err)
+		h.render(w, r, nil, http.StatusServiceUnavailable, "message", msgPage("Sign-in failed", "The portal could not keep your session. Try again."))
+		return
 	}
-	h.sessions[s.hashedID] = s
-	h.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sid, Path: Prefix, MaxAge: int(SessionLifetime.Seconds()), Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	http.Redirect(w, r, p.returnTo, http.StatusSeeOther)
+	http.Redirect(w, r, p.ReturnTo, http.StatusSeeOther)
 }
 
 const (
@@ -325,36 +279,6 @@ func parseClaims(raw string) tokenClaims {
 		}
 	}
 	return c
-}
-
-// token returns the session's access token for audience, redeeming the
-// refresh token when it has none that is still valid.
-func (h *Handler) token(r *http.Request, s *session, audience string) (string, error) {
-	s.tokMu.Lock()
-	defer s.tokMu.Unlock()
-	s.mu.Lock()
-	t, ok := s.tokens[audience]
-	rt := s.refresh
-	s.mu.Unlock()
-	if ok && h.Now().Before(t.expires) {
-		return t.raw, nil
-	}
-	scope := strings.TrimSuffix(audience, "/") + "/.default"
-	if audience == armAudience {
-		scope = armScope
-	}
-	tr, err := h.tokenCall(r.Context(), r.Host, url.Values{"grant_type": {"refresh_token"}, "client_id": {oidc.PortalClientID},
-		"refresh_token": {rt}, "scope": {scope}})
-	if err != nil {
-		return "", err
-	}
-	s.mu.Lock()
-	s.tokens[audience] = cachedToken{tr.AccessToken, h.Now().Add(time.Duration(tr.ExpiresIn)*time.Second - time.Minute)}
-	if tr.RefreshToken != "" {
-		s.refresh = tr.RefreshToken
-	}
-	s.mu.Unlock()
-	return tr.AccessToken, nil
 }
 
 // apiError is an API's error answer, shown to the user in plain words.

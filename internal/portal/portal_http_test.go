@@ -120,7 +120,9 @@ func TestPortalSession(t *testing.T) {
 		"/portal/rg/coffer", "/portal/keyvaults", "/portal/virtualmachines", "/portal/kv/coffer/default/overview", "/portal/kv/coffer/default/secrets",
 		"/portal/kv/coffer/default/access-policies", "/portal/kv/coffer/default/access-policies/add", "/portal/kv/coffer/default/secrets/new",
 		"/portal/rg/coffer/delete", "/portal/managedidentities", "/portal/create/virtualmachine/form", "/portal/rg/coffer/iam",
-		"/portal/kv/coffer/default/iam", "/portal/kv/coffer/default/deleted-secrets"} {
+		"/portal/kv/coffer/default/iam", "/portal/kv/coffer/default/deleted-secrets", "/portal/kv/coffer/default/keys",
+		"/portal/kv/coffer/default/keys/new", "/portal/kv/coffer/default/deleted-keys", "/portal/kv/coffer/default/certificates",
+		"/portal/kv/coffer/default/certificates/new", "/portal/kv/coffer/default/deleted-certificates"} {
 		if resp := b.get(p); resp.StatusCode != 200 {
 			t.Errorf("%s: %d %s", p, resp.StatusCode, b.last)
 		}
@@ -139,6 +141,11 @@ func TestPortalSession(t *testing.T) {
 	if resp := b.post("/portal/rg/coffer/delete", url.Values{"csrf": {csrf}, "confirm": {"cofe"}}); resp.StatusCode != 400 {
 		t.Errorf("wrong confirmation: %d", resp.StatusCode)
 	}
+	// Keep the session cookie: a copy of it must open nothing after
+	// sign-out (the session is ended on the server, not only forgotten
+	// by this browser).
+	u, _ := url.Parse(b.base + "/portal/")
+	kept := b.c.Jar.Cookies(u)
 	resp = b.post("/portal/signout", url.Values{"csrf": {csrf}})
 	if !strings.Contains(b.last, "You signed out") {
 		t.Errorf("sign out: %d %s", resp.StatusCode, b.last)
@@ -146,6 +153,10 @@ func TestPortalSession(t *testing.T) {
 	b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	if resp := b.get("/portal/resourcegroups"); resp.StatusCode != 302 || !strings.Contains(resp.Header.Get("Location"), "/oauth2/v2.0/authorize") {
 		t.Errorf("after sign-out: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	b.c.Jar.SetCookies(u, kept)
+	if resp := b.get("/portal/resourcegroups"); resp.StatusCode != 302 || !strings.Contains(resp.Header.Get("Location"), "/oauth2/v2.0/authorize") {
+		t.Errorf("the session cookie of before sign-out: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
 

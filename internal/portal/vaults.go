@@ -146,7 +146,7 @@ func (h *Handler) vaultWizard(w http.ResponseWriter, r *http.Request, s *session
 		// As the Azure portal does, the creator gets an access policy with
 		// the "Key, Secret, & Certificate Management" template.
 		t := templates[0]
-		props.AccessPolicies = []wire.AccessPolicyEntry{{TenantID: h.TenantID, ObjectID: s.oid,
+		props.AccessPolicies = []wire.AccessPolicyEntry{{TenantID: h.TenantID, ObjectID: s.OID,
 			Permissions: wire.Permissions{Keys: t.Keys, Secrets: t.Secrets, Certificates: t.Certificates}}}
 	}
 	path := h.sub(r) + "/resourceGroups/" + url.PathEscape(rg) + "/providers/Microsoft.KeyVault/vaults/" + url.PathEscape(in.Name) + "?api-version=" + armVaultAPI

@@ -346,6 +346,27 @@ var mutants = []mutant{
 		Repl: `if !h.knownTenant(r.PathValue("tenant"), true) && false {`,
 		Pkgs: []string{"./internal/oidc"}, Run: "TestTokenEndpoint",
 	},
+	{
+		Name: "oidc/refresh token reusable",
+		File: "internal/oidc/usertoken.go",
+		Orig: `b, err := fl.st.TakeEphemeral(ctx, kindRefresh, flowID(f.Get("refresh_token")), now)`,
+		Repl: `b, err := fl.st.GetEphemeral(ctx, kindRefresh, flowID(f.Get("refresh_token")), now)`,
+		Pkgs: []string{"./internal/oidc"}, Run: "TestRefreshTokenSingleUse|TestAuthCodePKCE",
+	},
+	{
+		Name: "oidc/PKCE verifier not checked",
+		File: "internal/oidc/usertoken.go",
+		Orig: `case !pkceOK(c.Method, c.Challenge, verifier):`,
+		Repl: `case !pkceOK(c.Method, c.Challenge, verifier) && false:`,
+		Pkgs: []string{"./internal/oidc"}, Run: "TestAuthCodePKCE",
+	},
+	{
+		Name: "portal/sign-out keeps the session",
+		File: "internal/portal/sessions.go",
+		Orig: `b, err := h.sessionStore().TakeEphemeral(ctx, kindSession, s.id, h.Now())`,
+		Repl: `b, err := h.sessionStore().GetEphemeral(ctx, kindSession, s.id, h.Now())`,
+		Pkgs: []string{"./internal/portal"}, Run: "TestPortalSession",
+	},
 	// --- The run proxy (internal/runproxy). ---
 	{
 		Name: "runproxy/bare host on any port",
