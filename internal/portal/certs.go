@@ -98,10 +98,7 @@ func (h *Handler) certNew(w http.ResponseWriter, r *http.Request, s *session, rg
 		return
 	}
 	x509 := map[string]any{"subject": in.Subject, "validity_months": months}
-	var dns []string
-	for _, n := range strings.FieldsFunc(in.DNSNames, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' }) {
-		dns = append(dns, n)
-	}
+	dns := strings.FieldsFunc(in.DNSNames, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' })
 	if len(dns) > 0 {
 		x509["sans"] = map[string]any{"dns_names": dns}
 	}

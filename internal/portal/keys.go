@@ -2,7 +2,7 @@ package portal
 
 import (
 	"encoding/base64"
-	"fmt"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -86,7 +86,8 @@ func attributesFrom(enabledField string, setAct bool, act string, setExp bool, e
 		}
 		t, err := time.Parse("2006-01-02", x.val)
 		if err != nil {
-			return nil, fmt.Errorf("Dates must be given as YYYY-MM-DD.")
+			//lint:ignore ST1005 the portal shows it to the person as a sentence
+			return nil, errors.New("Dates must be given as YYYY-MM-DD.")
 		}
 		attrs[x.attr] = t.Unix()
 	}
