@@ -242,10 +242,19 @@ type keyBackupPayload struct {
 // BackupKey returns a sealed blob with every version of a live key, its
 // private material included; only this Coffer instance can open it.
 func (s *Service) BackupKey(ctx context.Context, v *model.Vault, name string) ([]byte, error) {
+	return s.backupKey(ctx, v, name, false)
+}
+
+// backupKey is BackupKey; managedOK lets a certificate's backup take its
+// own key, which the keys API may not.
+func (s *Service) backupKey(ctx context.Context, v *model.Vault, name string, managedOK bool) ([]byte, error) {
 	const op errs.Op = "vaults.BackupKey"
 	k, err := s.lookupKeyAll(ctx, op, v, name)
 	if err != nil {
 		return nil, err
+	}
+	if !managedOK && k.Latest().Managed {
+		return nil, managedByKeyVault(op, "backup", "KeyManagedByKeyVault")
 	}
 	if len(k.Versions) > MaxVersionsInBackup {
 		return nil, badParameter(op, fmt.Sprintf("The key has more than %d versions and cannot be backed up.", MaxVersionsInBackup))

@@ -236,6 +236,12 @@ type KeyUpdateParams struct {
 
 // UpdateKey changes key_ops, attributes or tags of one version.
 func (s *Service) UpdateKey(ctx context.Context, v *model.Vault, name, version string, p KeyUpdateParams) (*model.Key, *model.KeyVersion, error) {
+	return s.updateKey(ctx, v, name, version, p, false)
+}
+
+// updateKey is UpdateKey; managedOK lets a certificate update its own key,
+// which the keys API may not.
+func (s *Service) updateKey(ctx context.Context, v *model.Vault, name, version string, p KeyUpdateParams, managedOK bool) (*model.Key, *model.KeyVersion, error) {
 	const op errs.Op = "vaults.UpdateKey"
 	if !ValidSecretName(name) {
 		return nil, nil, invalidName(op, name)
@@ -256,6 +262,9 @@ func (s *Service) UpdateKey(ctx context.Context, v *model.Vault, name, version s
 	k, ver, err := s.Store.UpdateKeyVersion(ctx, v.Name, name, version, func(k *model.Key, ver *model.KeyVersion, exists bool) error {
 		if !exists || k.Deleted != nil || ver == nil {
 			return keyNotFound(op, name, version)
+		}
+		if ver.Managed && !managedOK {
+			return managedByKeyVault(op, "update", "KeyManagedByKeyVault")
 		}
 		if p.KeyOps != nil {
 			ver.KeyOps = ops
