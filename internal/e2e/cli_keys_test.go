@@ -17,7 +17,7 @@ import (
 // lifecycle, with the real binary against `coffer serve`.
 func TestCLIKeys(t *testing.T) {
 	c := startAzCLIEnv(t)
-	c.ok("keyvault", "create", "-n", "kvkeys", "-g", "rgk", "-o", "none")
+	c.ok("keyvault", "create", "-n", "kvkeys", "-g", "rgk", "--sku", "premium", "-o", "none")
 	dir := t.TempDir()
 
 	k := c.ok("keyvault", "key", "create", "--vault-name", "kvkeys", "-n", "signer", "--kty", "EC", "--curve", "P-384", "--protection", "hsm", "--tags", "team=a")
