@@ -73,6 +73,9 @@ func TestRawKeyProtectionBySKU(t *testing.T) {
 			"Hardware key operation not allowed on standard vault"},
 		{"standard: import to HSM", "PUT", std("/keys/k1"), map[string]any{"key": k, "hsm": true}, 403, "Forbidden",
 			"Hardware key operation not allowed on standard vault"},
+		{"standard: certificate with an RSA-HSM key", "POST", std("/certificates/c1/create"), map[string]any{"policy": map[string]any{
+			"key_props": map[string]any{"kty": "RSA-HSM", "key_size": 2048}, "x509_props": map[string]any{"subject": "CN=x"}, "issuer": map[string]any{"name": "Self"}}},
+			403, "Forbidden", "Hardware key operation not allowed on standard vault"},
 		{"standard: exportable", "POST", std("/keys/k1/create"), map[string]any{"kty": "RSA", "attributes": exportable, "release_policy": policy}, 400, "BadParameter",
 			"AKV.SKR.1001: The exportable attribute is only supported with premium vaults and API version >= '7.3-preview'."},
 		{"standard: release policy without exportable", "POST", std("/keys/k1/create"), map[string]any{"kty": "RSA", "release_policy": policy}, 400, "BadParameter",
@@ -89,6 +92,7 @@ func TestRawKeyProtectionBySKU(t *testing.T) {
 			"AKV.SKR.1020: Immutable Key Release Policy cannot be modified."},
 	}
 	recs, mats := keyKV(t, env)
+	objects := objectKV(t, env)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := rawDo(t, env, tt.method, tt.url+api, tok, jsonBody(t, tt.body), nil)
@@ -103,6 +107,11 @@ func TestRawKeyProtectionBySKU(t *testing.T) {
 	}
 	if r, m := keyKV(t, env); r != recs || m != mats {
 		t.Fatalf("refused requests stored something: records %d→%d, material %d→%d", recs, r, mats, m)
+	}
+	for p, n := range objectKV(t, env) {
+		if objects[p] != n {
+			t.Errorf("refused requests stored something under %s: %d → %d", p, objects[p], n)
+		}
 	}
 	// What a standard vault and a premium one accept.
 	for _, ok := range []struct{ url, body string }{

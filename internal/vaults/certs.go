@@ -128,6 +128,9 @@ func (s *Service) CreateCertificate(ctx context.Context, v *model.Vault, name st
 		return nil, err
 	}
 	kp := norm.KeyProps
+	if strings.HasSuffix(kp.Kty, "-HSM") && !premium(v) {
+		return nil, errs.E(op, errHardwareOnStandard)
+	}
 	size := *kp.KeySize
 	if kp.Crv != "" {
 		size = 0 // the curve fixes it; keys.Generate takes no size for EC
@@ -323,6 +326,9 @@ func (s *Service) ImportCertificate(ctx context.Context, v *model.Vault, name st
 		return nil, errs.E(op, err)
 	}
 	norm = certs.PolicyFromCertificate(norm, parsed.Chain[0], parsed.Key)
+	if pol != nil && pol.KeyProps != nil && strings.HasSuffix(pol.KeyProps.Kty, "-HSM") && !premium(v) {
+		return nil, errs.E(op, errHardwareOnStandard)
+	}
 	if pol == nil || pol.KeyProps == nil || pol.KeyProps.Kty == "" {
 		// The key type comes from the certificate; a policy naming another is refused.
 	} else if keys.BaseKty(pol.KeyProps.Kty) != norm.KeyProps.Kty {
