@@ -9,11 +9,13 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -269,12 +271,38 @@ func newKeyCmd() *cobra.Command {
 		c.Flags().StringVarP(&file, "file", "f", "", "backup file")
 		_ = c.MarkFlagRequired("file")
 	}
+	// az keyvault key rotation-policy show/update: --value is the policy as
+	// JSON (the REST shape, lifetimeActions and attributes.expiryTime), or
+	// the path of a file holding it.
+	rotationPolicy := &cobra.Command{Use: "rotation-policy", Short: "Manage a key's rotation policy"}
+	rpShow := &cobra.Command{Use: "show", Short: "Show a key's rotation policy", RunE: run(false, func(cmd *cobra.Command, s *session) (any, error) {
+		return kv(cmd, s, "GET", "/keys/"+url.PathEscape(name)+"/rotationpolicy", nil)
+	})}
+	var policyValue string
+	rpUpdate := &cobra.Command{Use: "update", Short: "Set a key's rotation policy", RunE: run(false, func(cmd *cobra.Command, s *session) (any, error) {
+		raw := []byte(strings.TrimSpace(policyValue))
+		if !strings.HasPrefix(string(raw), "{") {
+			b, err := os.ReadFile(strings.TrimPrefix(policyValue, "@"))
+			if err != nil {
+				return nil, err
+			}
+			raw = b
+		}
+		var body any
+		if err := json.Unmarshal(raw, &body); err != nil {
+			return nil, fmt.Errorf("--value: not a JSON rotation policy: %v", err)
+		}
+		return kv(cmd, s, "PUT", "/keys/"+url.PathEscape(name)+"/rotationpolicy", body)
+	})}
+	rpUpdate.Flags().StringVar(&policyValue, "value", "", "the rotation policy: JSON, or the path of a JSON file")
+	_ = rpUpdate.MarkFlagRequired("value")
+	rotationPolicy.AddCommand(rpShow, rpUpdate)
 	withID := map[*cobra.Command]string{
 		show: "key id (https://VAULT.vault.azure.net/keys/NAME[/VERSION])", download: "key id", listVersions: "key id",
 		del: "key id", backup: "key id", rotate: "key id", recoverCmd: "recovery id of the deleted key", purge: "recovery id of the deleted key",
 	}
 	all := []*cobra.Command{create, importCmd, show, download, list, listVersions, listDeleted, del, recoverCmd, purge, rotate, backup, restore}
-	for _, c := range all {
+	for _, c := range append(slices.Clone(all), rpShow, rpUpdate) {
 		c.Flags().StringVar(&vault, "vault-name", "", "vault name")
 		if help, ok := withID[c]; ok {
 			c.Flags().StringVar(&id, "id", "", help+"; if given, omit --vault-name and --name")
@@ -291,6 +319,7 @@ func newKeyCmd() *cobra.Command {
 		c.Flags().StringVarP(&version, "version", "v", "", "key version (default: the latest)")
 	}
 	cmd.AddCommand(all...)
+	cmd.AddCommand(rotationPolicy)
 	return cmd
 }
 

@@ -60,7 +60,7 @@ func findVault(ctx context.Context, s *session, name, rg string) (string, map[st
 func newKeyVaultCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "keyvault", Short: "Manage key vaults, their access policies and secrets"}
 	var (
-		name, rg, location          string
+		name, rg, location, sku     string
 		rbac, purgeProtection, noPP bool
 		retention                   int
 		tags                        []string
@@ -75,7 +75,7 @@ func newKeyVaultCmd() *cobra.Command {
 			return err
 		}
 		props := map[string]any{
-			"tenantId": s.c.TenantID, "sku": map[string]string{"family": "A", "name": "standard"},
+			"tenantId": s.c.TenantID, "sku": map[string]string{"family": "A", "name": strings.ToLower(sku)},
 			"enableRbacAuthorization": rbac, "softDeleteRetentionInDays": retention,
 			"accessPolicies": []any{},
 		}
@@ -105,6 +105,7 @@ func newKeyVaultCmd() *cobra.Command {
 		return printResult(cmd.OutOrStdout(), out)
 	}}
 	create.Flags().StringVarP(&location, "location", "l", app.DefaultLocation, "location")
+	create.Flags().StringVar(&sku, "sku", "standard", "the vault's SKU: standard or premium (HSM-protected and exportable keys need premium)")
 	boolVar(create.Flags(), &rbac, "enable-rbac-authorization", "authorize data-plane access with Azure RBAC instead of access policies")
 	boolVar(create.Flags(), &purgeProtection, "enable-purge-protection", "enable purge protection (irreversible)")
 	boolVar(create.Flags(), &noPP, "no-self-perms", "don't add permissions for the current user/service principal in the new vault")

@@ -120,9 +120,12 @@ func bootstrap(ctx context.Context, st *store.Store, now time.Time, adminCredPat
 		if err := st.CreateResourceGroup(ctx, g); err != nil && errs.KindOf(err) != errs.Exist {
 			return nil, nil, nil, err
 		}
+		// The default vault is premium, so that HSM-protected and
+		// exportable keys work in it as in a premium Azure vault; vaults
+		// created later are standard unless asked otherwise, as in Azure.
 		v := &model.Vault{
 			Name: DefaultVaultName, SubscriptionID: inst.SubscriptionID, ResourceGroup: DefaultGroupName,
-			Location: DefaultLocation, TenantID: inst.TenantID, SKU: "standard",
+			Location: DefaultLocation, TenantID: inst.TenantID, SKU: "premium",
 			AccessPolicies: []model.AccessPolicy{{
 				TenantID: inst.TenantID, ObjectID: inst.AdminObjectID,
 				Permissions: model.Permissions{Keys: []string{model.PermAll}, Secrets: []string{model.PermAll}, Certificates: []string{model.PermAll}},

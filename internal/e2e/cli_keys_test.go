@@ -17,7 +17,7 @@ import (
 // lifecycle, with the real binary against `coffer serve`.
 func TestCLIKeys(t *testing.T) {
 	c := startAzCLIEnv(t)
-	c.ok("keyvault", "create", "-n", "kvkeys", "-g", "rgk", "-o", "none")
+	c.ok("keyvault", "create", "-n", "kvkeys", "-g", "rgk", "--sku", "premium", "-o", "none")
 	dir := t.TempDir()
 
 	k := c.ok("keyvault", "key", "create", "--vault-name", "kvkeys", "-n", "signer", "--kty", "EC", "--curve", "P-384", "--protection", "hsm", "--tags", "team=a")
@@ -89,4 +89,22 @@ func TestCLIKeys(t *testing.T) {
 	}
 	checkK256Download(t, c, dir, k256)
 	c.fails("BadParameter", "keyvault", "key", "create", "--vault-name", "kvkeys", "-n", "x", "--kty", "EC", "--curve", "P-192")
+
+	// rotation-policy: the default, then one given inline and one from a file.
+	if p := c.ok("keyvault", "key", "rotation-policy", "show", "--vault-name", "kvkeys", "-n", "k256"); field(p, "id") == "" {
+		t.Errorf("rotation-policy show = %v", p)
+	}
+	inline := `{"lifetimeActions":[{"trigger":{"timeAfterCreate":"P90D"},"action":{"type":"Rotate"}}],"attributes":{"expiryTime":"P1Y"}}`
+	if p := c.ok("keyvault", "key", "rotation-policy", "update", "--vault-name", "kvkeys", "-n", "k256", "--value", inline); field(p, "attributes", "expiryTime") != "P1Y" {
+		t.Errorf("rotation-policy update (inline) = %v", p)
+	}
+	polPath := filepath.Join(dir, "policy.json")
+	if err := os.WriteFile(polPath, []byte(`{"lifetimeActions":[{"trigger":{"timeBeforeExpiry":"P30D"},"action":{"type":"Notify"}}],"attributes":{"expiryTime":"P90D"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if p := c.ok("keyvault", "key", "rotation-policy", "update", "--vault-name", "kvkeys", "-n", "k256", "--value", polPath); field(p, "attributes", "expiryTime") != "P90D" {
+		t.Errorf("rotation-policy update (file) = %v", p)
+	}
+	c.fails("BadParameter", "keyvault", "key", "rotation-policy", "update", "--vault-name", "kvkeys", "-n", "k256", "--value", `{"attributes":{"expiryTime":"P7D"}}`)
+	c.fails("not a JSON rotation policy", "keyvault", "key", "rotation-policy", "update", "--vault-name", "kvkeys", "-n", "k256", "--value", "{nope")
 }

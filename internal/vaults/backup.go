@@ -75,10 +75,19 @@ func (s *Service) openBackup(marker string, blob []byte, payload any) bool {
 // BackupSecret returns a sealed blob with every version of a live secret.
 // The blob cannot be read or altered outside this Coffer instance.
 func (s *Service) BackupSecret(ctx context.Context, v *model.Vault, name string) ([]byte, error) {
+	return s.backupSecret(ctx, v, name, false)
+}
+
+// backupSecret is BackupSecret; managedOK lets a certificate's backup take
+// its own secret, which the secrets API may not.
+func (s *Service) backupSecret(ctx context.Context, v *model.Vault, name string, managedOK bool) ([]byte, error) {
 	const op errs.Op = "vaults.BackupSecret"
 	sec, err := s.lookupAll(ctx, op, v, name)
 	if err != nil {
 		return nil, err
+	}
+	if !managedOK && sec.Latest().Managed {
+		return nil, managedByKeyVault(op, "backup", "SecretManagedByKeyVault")
 	}
 	if len(sec.Versions) > MaxVersionsInBackup {
 		return nil, badParameter(op, fmt.Sprintf("The secret has more than %d versions and cannot be backed up.", MaxVersionsInBackup))

@@ -132,6 +132,9 @@ func (s *Service) CreateCertificate(ctx context.Context, v *model.Vault, name st
 		return nil, err
 	}
 	kp := norm.KeyProps
+	if strings.HasSuffix(kp.Kty, "-HSM") && !premium(v) {
+		return nil, errs.E(op, errHardwareOnStandard)
+	}
 	size := *kp.KeySize
 	if kp.Crv != "" {
 		size = 0 // the curve fixes it; keys.Generate takes no size for EC
@@ -331,6 +334,9 @@ func (s *Service) ImportCertificate(ctx context.Context, v *model.Vault, name st
 		return nil, errs.E(op, err)
 	}
 	norm = certs.PolicyFromCertificate(norm, parsed.Chain[0], parsed.Key)
+	if pol != nil && pol.KeyProps != nil && strings.HasSuffix(pol.KeyProps.Kty, "-HSM") && !premium(v) {
+		return nil, errs.E(op, errHardwareOnStandard)
+	}
 	if pol == nil || pol.KeyProps == nil || pol.KeyProps.Kty == "" {
 		// The key type comes from the certificate; a policy naming another is refused.
 	} else if keys.BaseKty(pol.KeyProps.Kty) != norm.KeyProps.Kty {
@@ -592,11 +598,11 @@ func (s *Service) UpdateCertificate(ctx context.Context, v *model.Vault, name, v
 	verID := ver.Version
 	if p.Attributes.Enabled != nil || p.TagsSet {
 		kp := KeyUpdateParams{Attributes: Attributes{Enabled: p.Attributes.Enabled}, Tags: p.Tags, TagsSet: p.TagsSet}
-		if _, _, err := s.UpdateKey(ctx, v, out.Name, verID, kp); err != nil && errs.KindOf(err) != errs.NotExist {
+		if _, _, err := s.updateKey(ctx, v, out.Name, verID, kp, true); err != nil && errs.KindOf(err) != errs.NotExist {
 			return nil, nil, errs.E(op, err)
 		}
 		sp := UpdateParams{Attributes: Attributes{Enabled: p.Attributes.Enabled}, Tags: p.Tags, TagsSet: p.TagsSet}
-		if _, _, err := s.UpdateSecret(ctx, v, out.Name, verID, sp); err != nil && errs.KindOf(err) != errs.NotExist {
+		if _, _, err := s.updateSecret(ctx, v, out.Name, verID, sp, true); err != nil && errs.KindOf(err) != errs.NotExist {
 			return nil, nil, errs.E(op, err)
 		}
 	}
@@ -821,10 +827,10 @@ func (s *Service) BackupCertificate(ctx context.Context, v *model.Vault, name st
 		return nil, err
 	}
 	p := certBackupPayload{Cert: *c}
-	if p.Key, err = s.BackupKey(ctx, v, c.Name); err != nil {
+	if p.Key, err = s.backupKey(ctx, v, c.Name, true); err != nil {
 		return nil, errs.E(op, err)
 	}
-	if p.Secret, err = s.BackupSecret(ctx, v, c.Name); err != nil {
+	if p.Secret, err = s.backupSecret(ctx, v, c.Name, true); err != nil {
 		return nil, errs.E(op, err)
 	}
 	return s.sealBackup(op, certBackupMarker, p)
@@ -1062,10 +1068,21 @@ func (s *Service) DeleteCertificateIssuer(ctx context.Context, v *model.Vault, n
 }
 
 // managedByKeyVault is Azure's refusal to change a certificate's key or
-// secret through the keys or secrets API.
+// secret through the keys or secrets API (inner is SecretManagedByKeyVault
+// or KeyManagedByKeyVault). Azure's current text names the object kind,
+// "secret" in lower case but "Key" capitalised: both spellings are copied
+// from Key Vault answers seen in the field (a secret delete, a key backup).
+// Older Key Vault builds said "... is not allowed as this object's lifetime
+// is managed by Key Vault." instead; clients key on the codes, not the text.
 func managedByKeyVault(op errs.Op, operation, inner string) error {
+	noun := "secret"
+	if inner == "KeyManagedByKeyVault" {
+		noun = "Key"
+	}
 	return errs.E(op, errs.Permission, errs.Code("Forbidden"), errs.Inner(inner), errs.Msg(
-		"Operation \""+operation+"\" is not allowed as this object's lifetime is managed by Key Vault."))
+		"Operation \""+operation+"\" is not allowed on this "+noun+", since it is associated with a certificate. "+
+			"Perform the operation on the corresponding certificate. For more information refer to "+
+			"https://docs.microsoft.com/en-us/azure/key-vault/certificates/about-certificates#composition-of-a-certificate"))
 }
 
 // refuseManagedKey refuses a new key version through the keys API for a

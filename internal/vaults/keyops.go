@@ -140,16 +140,22 @@ func (s *Service) SetKeyRotationPolicy(ctx context.Context, v *model.Vault, name
 	if !ValidSecretName(name) {
 		return nil, invalidName(op, name)
 	}
+	// Key Vault's documented limits: an expiry of at least 28 days; a
+	// trigger at least 7 days after creation and at least 7 days before
+	// the expiry; one Rotate and one Notify at most. Its error texts for
+	// them are not published, so these are Coffer's.
+	var expiry time.Duration
 	if pol.ExpiryTime != "" {
 		d, ok := parseISODuration(pol.ExpiryTime)
 		if !ok {
 			return nil, badParameter(op, "The expiryTime '"+pol.ExpiryTime+"' is not a valid ISO 8601 duration.")
 		}
-		if d.approx() < 28*24*time.Hour {
+		if d.approx() < minRotationExpiry {
 			return nil, badParameter(op, "The expiryTime must be at least 28 days (P28D).")
 		}
+		expiry = d.approx()
 	}
-	rotates := 0
+	rotates, notifies := 0, 0
 	for i := range pol.LifetimeActions {
 		a := &pol.LifetimeActions[i]
 		switch {
@@ -158,6 +164,7 @@ func (s *Service) SetKeyRotationPolicy(ctx context.Context, v *model.Vault, name
 			rotates++
 		case strings.EqualFold(a.Action, "Notify"):
 			a.Action = "Notify"
+			notifies++
 		default:
 			return nil, badParameter(op, "The lifetime action type '"+a.Action+"' is invalid. Valid types are: Rotate, Notify.")
 		}
@@ -165,8 +172,18 @@ func (s *Service) SetKeyRotationPolicy(ctx context.Context, v *model.Vault, name
 			return nil, badParameter(op, "A lifetime action trigger must set exactly one of timeAfterCreate and timeBeforeExpiry.")
 		}
 		for _, d := range []string{a.TimeAfterCreate, a.TimeBeforeExpiry} {
-			if _, ok := parseISODuration(d); d != "" && !ok {
+			if d == "" {
+				continue
+			}
+			iso, ok := parseISODuration(d)
+			if !ok {
 				return nil, badParameter(op, "The trigger '"+d+"' is not a valid ISO 8601 duration.")
+			}
+			if iso.approx() < minRotationTrigger {
+				return nil, badParameter(op, "The trigger '"+d+"' is shorter than the minimum of 7 days (P7D).")
+			}
+			if expiry != 0 && iso.approx() > expiry-minRotationTrigger {
+				return nil, badParameter(op, "The trigger '"+d+"' must fall at least 7 days after creation and at least 7 days before the expiryTime '"+pol.ExpiryTime+"'.")
 			}
 		}
 		if a.Action == "Notify" && a.TimeBeforeExpiry == "" {
@@ -175,6 +192,9 @@ func (s *Service) SetKeyRotationPolicy(ctx context.Context, v *model.Vault, name
 	}
 	if rotates > 1 {
 		return nil, badParameter(op, "A rotation policy may have at most one Rotate action.")
+	}
+	if notifies > 1 {
+		return nil, badParameter(op, "A rotation policy may have at most one Notify action.")
 	}
 	now := s.Now().Unix()
 	var out model.Key
@@ -195,6 +215,12 @@ func (s *Service) SetKeyRotationPolicy(ctx context.Context, v *model.Vault, name
 	}
 	return &out, nil
 }
+
+// Limits of a rotation policy, as Key Vault documents them.
+const (
+	minRotationExpiry  = 28 * 24 * time.Hour
+	minRotationTrigger = 7 * 24 * time.Hour
+)
 
 // isoDuration is an ISO 8601 duration (PnYnMnWnDTnHnMnS).
 type isoDuration struct {
@@ -242,10 +268,19 @@ type keyBackupPayload struct {
 // BackupKey returns a sealed blob with every version of a live key, its
 // private material included; only this Coffer instance can open it.
 func (s *Service) BackupKey(ctx context.Context, v *model.Vault, name string) ([]byte, error) {
+	return s.backupKey(ctx, v, name, false)
+}
+
+// backupKey is BackupKey; managedOK lets a certificate's backup take its
+// own key, which the keys API may not.
+func (s *Service) backupKey(ctx context.Context, v *model.Vault, name string, managedOK bool) ([]byte, error) {
 	const op errs.Op = "vaults.BackupKey"
 	k, err := s.lookupKeyAll(ctx, op, v, name)
 	if err != nil {
 		return nil, err
+	}
+	if !managedOK && k.Latest().Managed {
+		return nil, managedByKeyVault(op, "backup", "KeyManagedByKeyVault")
 	}
 	if len(k.Versions) > MaxVersionsInBackup {
 		return nil, badParameter(op, fmt.Sprintf("The key has more than %d versions and cannot be backed up.", MaxVersionsInBackup))

@@ -241,6 +241,12 @@ func (s *Service) lookupAll(ctx context.Context, op errs.Op, v *model.Vault, nam
 // UpdateSecret changes the attributes, content type or tags of one version
 // (latest when version is empty). Allowed on disabled versions.
 func (s *Service) UpdateSecret(ctx context.Context, v *model.Vault, name, version string, p UpdateParams) (*model.Secret, *model.SecretVersion, error) {
+	return s.updateSecret(ctx, v, name, version, p, false)
+}
+
+// updateSecret is UpdateSecret; managedOK lets a certificate update its own
+// secret, which the secrets API may not.
+func (s *Service) updateSecret(ctx context.Context, v *model.Vault, name, version string, p UpdateParams, managedOK bool) (*model.Secret, *model.SecretVersion, error) {
 	const op errs.Op = "vaults.UpdateSecret"
 	if !ValidSecretName(name) {
 		return nil, nil, invalidName(op, name)
@@ -254,6 +260,9 @@ func (s *Service) UpdateSecret(ctx context.Context, v *model.Vault, name, versio
 	sec, ver, err := s.Store.UpdateSecretVersion(ctx, v.Name, name, version, func(sec *model.Secret, ver *model.SecretVersion, exists bool) error {
 		if !exists || sec.Deleted != nil || ver == nil {
 			return secretNotFound(op, name, version)
+		}
+		if ver.Managed && !managedOK {
+			return managedByKeyVault(op, "update", "SecretManagedByKeyVault")
 		}
 		if p.ContentType != nil {
 			ver.ContentType = *p.ContentType
