@@ -206,8 +206,15 @@ func managedMsg(op, noun string) string {
 
 // ecJWK is k as a JWK with its private part, for an import.
 func ecJWK(k *ecdsa.PrivateKey) map[string]any {
-	part := func(n *big.Int) string { return b64u(n.FillBytes(make([]byte, 32))) }
-	return map[string]any{"kty": "EC", "crv": "P-256", "x": part(k.X), "y": part(k.Y), "d": part(k.D)}
+	pub, err := k.PublicKey.Bytes() // 0x04 || X || Y
+	if err != nil {
+		panic(err)
+	}
+	d, err := k.Bytes()
+	if err != nil {
+		panic(err)
+	}
+	return map[string]any{"kty": "EC", "crv": "P-256", "x": b64u(pub[1:33]), "y": b64u(pub[33:]), "d": b64u(d)}
 }
 
 // TestRawCertificateShapes checks the JSON Azure's clients parse: the 202
