@@ -170,7 +170,7 @@ func New(inner kv.Store, opts Options) *Cache {
 	c.stop, c.done = cancel, make(chan struct{})
 	go func() {
 		defer close(c.done)
-		c.coh.Watch(ctx, c.invalidate, c.reset, func() { c.up.Store(true) })
+		c.coh.Watch(ctx, c.invalidate, c.reset, c.ready)
 	}()
 	return c
 }
@@ -376,6 +376,15 @@ func (c *Cache) reset() {
 		sh.seq++
 		sh.mu.Unlock()
 	}
+}
+
+// ready starts caching after a reset. It begins a new epoch as well: a
+// fill that began reading before the watch started may have read a value
+// older than the watch's first revision, whose change will never be
+// reported.
+func (c *Cache) ready() {
+	c.epoch.Add(1)
+	c.up.Store(true)
 }
 
 // Len returns the number of cached entries.
