@@ -109,6 +109,9 @@ type Cache struct {
 // Stats counts what the cache did, for tests and benchmarks.
 type Stats struct {
 	Hits, Misses, Fills, Bypasses atomic.Uint64
+	// Evictions counts entries dropped to stay within the bounds (not
+	// those dropped because their key changed).
+	Evictions atomic.Uint64
 	// Syncs counts Coherence.Sync calls, each shared by a batch of reads.
 	Syncs atomic.Uint64
 }
@@ -124,6 +127,8 @@ type shard struct {
 	seq uint64
 	// writing counts in-flight writes per key.
 	writing map[string]int
+	// evictions is the cache's Stats.Evictions.
+	evictions *atomic.Uint64
 }
 
 type entry struct {
@@ -160,7 +165,8 @@ func New(inner kv.Store, opts Options) *Cache {
 	// values cannot empty it.
 	c.maxValue = int(perBytes / 8)
 	for i := range c.shards {
-		c.shards[i] = shard{entries: map[string]*entry{}, writing: map[string]int{}, maxEntries: perEntries, maxBytes: perBytes}
+		c.shards[i] = shard{entries: map[string]*entry{}, writing: map[string]int{}, maxEntries: perEntries, maxBytes: perBytes,
+			evictions: &c.stats.Evictions}
 	}
 	if c.coh == nil {
 		c.up.Store(true)
@@ -313,6 +319,7 @@ func (sh *shard) insert(e *entry) {
 	sh.bytes += e.size
 	for sh.tail != nil && (len(sh.entries) > sh.maxEntries || sh.bytes > sh.maxBytes) {
 		sh.remove(sh.tail)
+		sh.evictions.Add(1)
 	}
 }
 
