@@ -256,14 +256,17 @@ func TestFeedCachesOnOldEtcd(t *testing.T) {
 		if err := r.Put(ctx, "k", []byte(want)); err != nil {
 			t.Fatal(err)
 		}
-		for range 3 {
+		// Let the watch report the write before the fill: its event
+		// drops the entry again when it comes after.
+		time.Sleep(10 * time.Millisecond)
+		for range 3 { // a fill, then two hits
 			if v, err := r.Get(ctx, "k"); err != nil || string(v) != want {
 				t.Fatalf("Get = %q, %v, want %q", v, err, want)
 			}
 		}
 	}
 	if h := r.Stats().Hits.Load(); h < 30 {
-		t.Errorf("hits = %d of 60 reads over etcd %s, want most", h, version)
+		t.Errorf("hits = %d of 40 possible over etcd %s, want most", h, version)
 	}
 	if b := r.Stats().Bypasses.Load(); b > 5 {
 		t.Errorf("%d reads went to etcd although only this replica writes", b)
