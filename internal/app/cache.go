@@ -4,7 +4,9 @@ import (
 	"net/http"
 
 	"github.com/coffer-dev/coffer/internal/kv"
+	"github.com/coffer-dev/coffer/internal/kv/etcdkv"
 	"github.com/coffer-dev/coffer/internal/kv/kvcache"
+	"github.com/coffer-dev/coffer/internal/metrics"
 )
 
 // withCache puts the read cache (kvcache) above decryption, so a hit
@@ -24,10 +26,28 @@ func (s *Server) withCache(st kv.Store) kv.Store {
 		return st
 	}
 	opts := kvcache.Options{MaxBytes: size}
+	var feed *etcdkv.Feed
 	if s.etcd != nil {
-		opts.Coherence = s.etcd.Feed()
+		feed = s.etcd.Feed()
+		opts.Coherence = feed
 	}
-	return kvcache.New(st, opts)
+	c := kvcache.New(st, opts)
+	s.metrics.ObserveCache(func() metrics.CacheStats { return cacheStats(c, feed) })
+	return c
+}
+
+// cacheStats is the cache's and its feed's counters for /metrics.
+func cacheStats(c *kvcache.Cache, feed *etcdkv.Feed) metrics.CacheStats {
+	st := c.Stats()
+	out := metrics.CacheStats{
+		Hits: st.Hits.Load(), Misses: st.Misses.Load(), Evictions: st.Evictions.Load(),
+		ReadThroughs: st.Bypasses.Load(), Barriers: st.Syncs.Load(), Entries: c.Len(),
+	}
+	if feed != nil {
+		fs := feed.Stats()
+		out.BarrierWaits, out.BarrierBehind = fs.Waits, fs.Behind
+	}
+	return out
 }
 
 // cacheSessions makes each request one cache session on etcd: the

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -161,6 +162,15 @@ func TestMetrics(t *testing.T) {
 	} {
 		if got := metricValue(after, series); got != want {
 			t.Errorf("%s = %q, want %q", series, got, want)
+		}
+	}
+	// The read cache's counters: the GET read records the SET had just
+	// read (hits), and the first reads filled it (misses).
+	for _, name := range []string{"coffer_cache_hits_total", "coffer_cache_misses_total"} {
+		b, _ := strconv.ParseFloat(metricValue(before, name), 64)
+		a, err := strconv.ParseFloat(metricValue(after, name), 64)
+		if err != nil || a <= b {
+			t.Errorf("%s went from %q to %q, want it to grow", name, metricValue(before, name), metricValue(after, name))
 		}
 	}
 	if strings.Contains(after, secretName) || strings.Contains(after, secretValue) || strings.Contains(after, env.Instance.DefaultVault) {

@@ -19,10 +19,8 @@ import (
 )
 
 // cachedWorld starts two replicas with their read caches on, over the
-// embedded etcd (etcdtest.Endpoint) rather than Debian's: the cache
-// refuses etcd older than 3.4.31/3.5.13 (etcdkv.Feed), and on such a
-// cluster it would pass every read through and test nothing.
-func cachedWorld(t *testing.T) (a, b *replica) {
+// etcd at endpoints.
+func cachedWorld(t *testing.T, endpoints []string) (a, b *replica) {
 	t.Helper()
 	rnd := make([]byte, 6)
 	_, _ = rand.Read(rnd)
@@ -31,7 +29,7 @@ func cachedWorld(t *testing.T) (a, b *replica) {
 	start := func(name string) *testenv.Env {
 		cfg := app.Config{
 			Addr: "127.0.0.1:0", Cloud: cloud.Local, DataDir: filepath.Join(t.TempDir(), name),
-			EtcdEndpoints: []string{etcdtest.Endpoint(t)}, EtcdPrefix: prefix,
+			EtcdEndpoints: endpoints, EtcdPrefix: prefix,
 			MasterKeyFile: filepath.Join(shared, "master.key"),
 			Logger:        slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError})),
 		}
@@ -71,9 +69,16 @@ func cacheOf(t *testing.T, r *replica) *kvcache.Cache {
 // TestPolicyRemovalWithCaches: with both replicas' caches warm, a policy
 // removed through a is enforced on b's very next request, and a grant
 // added back through a is honoured on b's next request; a secret set
-// through a reads back new through b at once.
+// through a reads back new through b at once. It runs on the embedded
+// etcd (3.7: the barrier uses progress notifications) and on Debian's
+// (3.4.23: it waits for the watch to reach the cluster's revision).
 func TestPolicyRemovalWithCaches(t *testing.T) {
-	a, b := cachedWorld(t)
+	t.Run("embedded", func(t *testing.T) { testPolicyRemovalWithCaches(t, []string{etcdtest.Endpoint(t)}) })
+	t.Run("debian", func(t *testing.T) { testPolicyRemovalWithCaches(t, etcdtest.StartCluster(t, 1).Endpoints()) })
+}
+
+func testPolicyRemovalWithCaches(t *testing.T, endpoints []string) {
+	a, b := cachedWorld(t, endpoints)
 	ctx := t.Context()
 	cache := cacheOf(t, b)
 	if res := a.setSecret("cached", "v0"); res.status != 200 {

@@ -27,8 +27,14 @@ func (e *decodeError) Error() string { return e.err.Error() }
 // value, receives a deep copy of the shared decoded value, so callers may
 // change what they get as they always could.
 func getMemo(ctx context.Context, dg decodedGetter, op errs.Op, key string, v any) error {
-	pt := reflect.TypeOf(v)
-	d, err := dg.GetDecoded(ctx, key, pt, decoderOf(pt))
+	return getMemoWith(ctx, dg, op, key, v, decoderOf(reflect.TypeOf(v)))
+}
+
+// getMemoWith is getMemo with the decoder given: it must return a value
+// of v's type (a pointer) and wrap its errors in a decodeError. v's type
+// names the memo's kind, so one type must have one decoder.
+func getMemoWith(ctx context.Context, dg decodedGetter, op errs.Op, key string, v any, decode func([]byte) (any, error)) error {
+	d, err := dg.GetDecoded(ctx, key, reflect.TypeOf(v), decode)
 	if err != nil {
 		if de, ok := errors.AsType[*decodeError](err); ok {
 			return errs.E(op, errs.Internal, de.err)
@@ -67,8 +73,8 @@ func memoizable(v any) bool {
 }
 
 // deepCopy sets dst, which must be settable, to a copy of src that shares
-// no memory reachable through exported fields, pointers, slices, maps and
-// interfaces. Unexported fields are copied shallowly: JSON never sets
+// no memory reachable through exported fields (promoted ones included),
+// pointers, slices, maps and interfaces. Unexported fields are copied shallowly: JSON never sets
 // them, and those of the standard library's types (time.Time's location)
 // are immutable.
 func deepCopy(dst, src reflect.Value) {
@@ -124,15 +130,29 @@ func deepCopy(dst, src reflect.Value) {
 		dst.Set(n)
 	case reflect.Struct:
 		dst.Set(src)
-		for i := range t.NumField() {
-			if f := t.Field(i); f.IsExported() && needsDeep(f.Type) {
-				deepCopy(dst.Field(i), src.Field(i))
-			}
-		}
+		deepFields(dst, src)
 	case reflect.Array:
 		dst.Set(src)
 		for i := range src.Len() {
 			deepCopy(dst.Index(i), src.Index(i))
+		}
+	}
+}
+
+// deepFields deep-copies the fields of struct src that need it into dst,
+// which already holds a shallow copy. An unexported embedded struct (the
+// store's keyHead embeds headMeta) is entered: JSON sets its exported
+// fields, promoted, and reflect lets them be set through it too.
+func deepFields(dst, src reflect.Value) {
+	t := src.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		switch {
+		case !needsDeep(f.Type):
+		case f.IsExported():
+			deepCopy(dst.Field(i), src.Field(i))
+		case f.Anonymous && f.Type.Kind() == reflect.Struct:
+			deepFields(dst.Field(i), src.Field(i))
 		}
 	}
 }
@@ -153,7 +173,9 @@ func needsDeep(t reflect.Type) bool {
 		deep = needsDeep(t.Elem())
 	case reflect.Struct:
 		for i := range t.NumField() {
-			if f := t.Field(i); f.IsExported() && needsDeep(f.Type) {
+			f := t.Field(i)
+			reach := f.IsExported() || (f.Anonymous && f.Type.Kind() == reflect.Struct)
+			if reach && needsDeep(f.Type) {
 				deep = true
 				break
 			}

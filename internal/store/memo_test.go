@@ -107,3 +107,85 @@ func BenchmarkGetVault(b *testing.B) {
 		})
 	}
 }
+
+// TestMemoCopiesVersioned: secret and key heads and version records come
+// through the memo too; what a read returns is still the caller's own.
+// Keys' heads embed an unexported struct whose fields JSON sets (promoted):
+// those must be copied deeply as well.
+func TestMemoCopiesVersioned(t *testing.T) {
+	ctx := t.Context()
+	c := kvcache.New(memkv.New(), kvcache.Options{})
+	defer c.Close()
+	s := store.New(c)
+	for _, v := range []string{"v1", "v2"} {
+		ver := model.SecretVersion{Version: v, Tags: map[string]string{"t": v}, Enabled: true}
+		if _, err := s.AddSecretVersion(ctx, "vault", "sec", ver, "value-"+v,
+			func(*model.Secret, bool) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		kver := model.KeyVersion{Version: v, Kty: "EC", KeyOps: []string{"sign"}, Tags: map[string]string{"t": v}, Enabled: true}
+		if _, err := s.AddKeyVersion(ctx, "vault", "key", kver, []byte("der"),
+			func(*model.Key, bool) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name   string
+		read   func() (any, error)
+		mutate func(got any)
+	}{
+		{"secret latest", func() (any, error) {
+			sec, ver, err := s.GetSecretVersion(ctx, "vault", "sec", "")
+			return []any{sec, ver}, err
+		}, func(got any) {
+			sec, ver := got.([]any)[0].(*model.Secret), got.([]any)[1].(*model.SecretVersion)
+			sec.Versions[0].Tags["t"] = "changed"
+			sec.Deleted = &model.DeletedInfo{}
+			ver.Tags["t"] = "changed"
+		}},
+		{"secret older version", func() (any, error) {
+			_, ver, err := s.GetSecretVersion(ctx, "vault", "sec", "v1")
+			return ver, err
+		}, func(got any) { got.(*model.SecretVersion).Tags["t"] = "changed" }},
+		{"secret head", func() (any, error) { return s.GetSecretHead(ctx, "vault", "sec") },
+			func(got any) { got.(*model.Secret).Versions[0].Tags["u"] = "added" }},
+		{"key head", func() (any, error) { return s.GetKeyHead(ctx, "vault", "key") }, func(got any) {
+			k := got.(*model.Key)
+			k.Versions[0].KeyOps[0] = "changed"
+			k.Versions[0].Tags["t"] = "changed"
+		}},
+		{"key older version", func() (any, error) {
+			_, ver, err := s.GetKeyVersion(ctx, "vault", "key", "v1")
+			return ver, err
+		}, func(got any) { got.(*model.KeyVersion).KeyOps[0] = "changed" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want, err := tt.read()
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantJSON, _ := json.Marshal(want)
+			for range 2 {
+				got, err := tt.read()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if j, _ := json.Marshal(got); string(j) != string(wantJSON) {
+					t.Fatalf("read = %s, want %s", j, wantJSON)
+				}
+				tt.mutate(got)
+			}
+		})
+	}
+	if c.Stats().Hits.Load() == 0 {
+		t.Error("no read was served from the cache: the test did not exercise the memo")
+	}
+	// A missing name and version keep their meaning.
+	if _, err := s.GetSecretHead(ctx, "vault", "missing"); errs.KindOf(err) != errs.NotExist {
+		t.Errorf("GetSecretHead(missing) = %v, want NotExist", err)
+	}
+	if _, _, err := s.GetSecretVersion(ctx, "vault", "sec", "nope"); errs.KindOf(err) != errs.NotExist {
+		t.Errorf("GetSecretVersion(nope) = %v, want NotExist", err)
+	}
+}

@@ -207,6 +207,54 @@ func (k *objects[O, V, H]) readHead(ctx context.Context, s *Store, op errs.Op, v
 	return h, raw, true, nil
 }
 
+// viewHead is readHead for reads that write nothing back: it needs no
+// stored bytes, so it decodes through the read cache's memo (getJSON), and
+// a head read again is copied, not decoded again.
+func (k *objects[O, V, H]) viewHead(ctx context.Context, s *Store, op errs.Op, vault, name string) (*H, bool, error) {
+	h := new(H)
+	err := getJSON(ctx, s.kv, op, k.headKey(vault, name), h)
+	if errors.Is(err, kv.ErrNotFound) {
+		return new(H), false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return h, true, nil
+}
+
+// readVersion reads one version record, decoded through the read cache's
+// memo when there is one (a deep copy of the shared decoded record).
+func (k *objects[O, V, H]) readVersion(ctx context.Context, s *Store, op errs.Op, vault, name, version string) (verRecord[V], error) {
+	key := k.versionKey(vault, name, version)
+	dg, ok := s.kv.(decodedGetter)
+	if !ok {
+		b, err := s.kv.Get(ctx, key)
+		if err != nil {
+			return verRecord[V]{}, mapErr(op, err)
+		}
+		r, err := decodeVersion[V](b)
+		if err != nil {
+			return r, errs.E(op, errs.Internal, err)
+		}
+		return r, nil
+	}
+	var r verRecord[V]
+	if err := getMemoWith(ctx, dg, op, key, &r, decodeVersionAny[V]); err != nil {
+		return verRecord[V]{}, err
+	}
+	return r, nil
+}
+
+// decodeVersionAny is decodeVersion as a memo decoder: one function value
+// per V, so a cache hit allocates no closure.
+func decodeVersionAny[V any](b []byte) (any, error) {
+	r, err := decodeVersion[V](b)
+	if err != nil {
+		return nil, &decodeError{err}
+	}
+	return &r, nil
+}
+
 // versionRecords lists the version records of generation gen, by Seq.
 func (k *objects[O, V, H]) versionRecords(ctx context.Context, s *Store, op errs.Op, vault, name, gen string) ([]verRecord[V], error) {
 	pairs, err := s.kv.List(ctx, k.versionsPrefix(vault, name))
@@ -415,7 +463,7 @@ func (k *objects[O, V, H]) add(ctx context.Context, s *Store, op errs.Op, vault,
 // head returns an object (possibly soft-deleted) with its latest version
 // only: one read, however many versions it has.
 func (k *objects[O, V, H]) head(ctx context.Context, s *Store, op errs.Op, vault, name string) (*O, error) {
-	h, _, exists, err := k.readHead(ctx, s, op, vault, name)
+	h, exists, err := k.viewHead(ctx, s, op, vault, name)
 	if err != nil {
 		return nil, err
 	}
@@ -429,7 +477,7 @@ func (k *objects[O, V, H]) head(ctx context.Context, s *Store, op errs.Op, vault
 // versions (the latest when version is empty) without reading the others.
 // The version is errs.NotExist when the object has no such version.
 func (k *objects[O, V, H]) version(ctx context.Context, s *Store, op errs.Op, vault, name, version string) (*O, *V, error) {
-	h, _, exists, err := k.readHead(ctx, s, op, vault, name)
+	h, exists, err := k.viewHead(ctx, s, op, vault, name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -460,13 +508,9 @@ func (k *objects[O, V, H]) version(ctx context.Context, s *Store, op errs.Op, va
 		latest := *m.Latest
 		return obj, &latest, nil
 	}
-	b, err := s.kv.Get(ctx, k.versionKey(vault, name, version))
+	r, err := k.readVersion(ctx, s, op, vault, name, version)
 	if err != nil {
-		return nil, nil, mapErr(op, err)
-	}
-	r, err := decodeVersion[V](b)
-	if err != nil {
-		return nil, nil, errs.E(op, errs.Internal, err)
+		return nil, nil, err
 	}
 	if r.Gen != m.Gen {
 		return nil, nil, errs.E(op, errs.NotExist) // a leftover of an earlier incarnation
@@ -477,7 +521,7 @@ func (k *objects[O, V, H]) version(ctx context.Context, s *Store, op errs.Op, va
 // all returns one object (possibly soft-deleted) with every version,
 // oldest first. It reads every version record; head and version do not.
 func (k *objects[O, V, H]) all(ctx context.Context, s *Store, op errs.Op, vault, name string) (*O, error) {
-	h, _, exists, err := k.readHead(ctx, s, op, vault, name)
+	h, exists, err := k.viewHead(ctx, s, op, vault, name)
 	if err != nil {
 		return nil, err
 	}

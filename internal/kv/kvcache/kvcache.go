@@ -109,6 +109,9 @@ type Cache struct {
 // Stats counts what the cache did, for tests and benchmarks.
 type Stats struct {
 	Hits, Misses, Fills, Bypasses atomic.Uint64
+	// Evictions counts entries dropped to stay within the bounds (not
+	// those dropped because their key changed).
+	Evictions atomic.Uint64
 	// Syncs counts Coherence.Sync calls, each shared by a batch of reads.
 	Syncs atomic.Uint64
 }
@@ -124,6 +127,8 @@ type shard struct {
 	seq uint64
 	// writing counts in-flight writes per key.
 	writing map[string]int
+	// evictions is the cache's Stats.Evictions.
+	evictions *atomic.Uint64
 }
 
 type entry struct {
@@ -160,7 +165,8 @@ func New(inner kv.Store, opts Options) *Cache {
 	// values cannot empty it.
 	c.maxValue = int(perBytes / 8)
 	for i := range c.shards {
-		c.shards[i] = shard{entries: map[string]*entry{}, writing: map[string]int{}, maxEntries: perEntries, maxBytes: perBytes}
+		c.shards[i] = shard{entries: map[string]*entry{}, writing: map[string]int{}, maxEntries: perEntries, maxBytes: perBytes,
+			evictions: &c.stats.Evictions}
 	}
 	if c.coh == nil {
 		c.up.Store(true)
@@ -170,7 +176,7 @@ func New(inner kv.Store, opts Options) *Cache {
 	c.stop, c.done = cancel, make(chan struct{})
 	go func() {
 		defer close(c.done)
-		c.coh.Watch(ctx, c.invalidate, c.reset, func() { c.up.Store(true) })
+		c.coh.Watch(ctx, c.invalidate, c.reset, c.ready)
 	}()
 	return c
 }
@@ -313,6 +319,7 @@ func (sh *shard) insert(e *entry) {
 	sh.bytes += e.size
 	for sh.tail != nil && (len(sh.entries) > sh.maxEntries || sh.bytes > sh.maxBytes) {
 		sh.remove(sh.tail)
+		sh.evictions.Add(1)
 	}
 }
 
@@ -376,6 +383,15 @@ func (c *Cache) reset() {
 		sh.seq++
 		sh.mu.Unlock()
 	}
+}
+
+// ready starts caching after a reset. It begins a new epoch as well: a
+// fill that began reading before the watch started may have read a value
+// older than the watch's first revision, whose change will never be
+// reported.
+func (c *Cache) ready() {
+	c.epoch.Add(1)
+	c.up.Store(true)
 }
 
 // Len returns the number of cached entries.

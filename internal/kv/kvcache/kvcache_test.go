@@ -126,6 +126,11 @@ func TestBounds(t *testing.T) {
 			if n := c.Len(); n > tt.maxLen || (!tt.uncached && n == 0) {
 				t.Errorf("Len = %d, want 1 to %d", n, tt.maxLen)
 			}
+			// Every kept entry is still cached or was evicted.
+			st := c.Stats()
+			if ev, fills := st.Evictions.Load(), st.Fills.Load(); ev+uint64(c.Len()) != fills {
+				t.Errorf("evictions %d + Len %d != fills %d", ev, c.Len(), fills)
+			}
 		})
 	}
 }
