@@ -79,7 +79,7 @@ func newRoundRobin(t *testing.T, backends ...string) *roundRobin {
 // authorization code, session) and the pages after it (with token
 // refreshes for Graph and Key Vault, the refresh token rotating on either
 // replica) work; signing out ends the session on both replicas and revokes
-// its refresh token.
+// its refresh token; failed sign-ins are counted across the replicas.
 func TestPortalBehindLoadBalancer(t *testing.T) {
 	endpoint := etcdtest.Endpoint(t)
 	b := make([]byte, 6)
@@ -205,6 +205,36 @@ func TestPortalBehindLoadBalancer(t *testing.T) {
 		r.Body.Close()
 		if r.StatusCode != http.StatusFound || !strings.Contains(r.Header.Get("Location"), "/oauth2/v2.0/authorize") {
 			t.Errorf("old session cookie at %s: %d %s", env.Addr, r.StatusCode, r.Header.Get("Location"))
+		}
+	}
+	// Bad passwords through the balancer, then the right one directly on
+	// each replica: both refuse it, though at least one of them saw fewer
+	// failures than the limit itself (the count is in the shared store).
+	for i := range 5 {
+		resp := get("/portal/")
+		post(resp.Request.URL.RequestURI(), formOf(url.Values{"login": {admin.UserPrincipalName}, "passwd": {"wrong"}}))
+		if !strings.Contains(last, "AADSTS50126") {
+			t.Fatalf("bad password %d: %s", i, last)
+		}
+	}
+	for _, env := range []*testenv.Env{a, bEnv} {
+		direct := &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: env.Transport()}
+		r, err := direct.Get("https://localhost:" + env.Port() + "/portal/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		last = string(page)
+		form := formOf(url.Values{"login": {admin.UserPrincipalName}, "passwd": {admin.Password}})
+		r, err = direct.PostForm(r.Request.URL.String(), form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ = io.ReadAll(r.Body)
+		r.Body.Close()
+		if r.StatusCode != http.StatusTooManyRequests || !strings.Contains(string(page), "AADSTS50053") {
+			t.Errorf("right password after 5 bad ones, at %s: %d %.300s", env.Addr, r.StatusCode, page)
 		}
 	}
 	if lb.served[0].Load() < 5 || lb.served[1].Load() < 5 {

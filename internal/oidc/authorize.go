@@ -119,6 +119,7 @@ type refreshGrant struct {
 // of the secrets (see flowID), never the secrets.
 type FlowStore interface {
 	CreateEphemeral(ctx context.Context, kind, id string, value []byte, expires time.Time) error
+	PutEphemeral(ctx context.Context, kind, id string, value []byte, expires time.Time) error
 	GetEphemeral(ctx context.Context, kind, id string, now time.Time) ([]byte, error)
 	UpdateEphemeral(ctx context.Context, kind, id string, now time.Time, fn func(value []byte) ([]byte, error)) error
 	TakeEphemeral(ctx context.Context, kind, id string, now time.Time) ([]byte, error)
@@ -134,6 +135,7 @@ type userFlows struct {
 	st       FlowStore
 	perUser  *failureLimiter
 	perAddr  *failureLimiter
+	shared   *sharedFailures
 	sweepAt  time.Time
 	sweepGap time.Duration
 	// devices is the number of live device codes at the last sweep plus
@@ -148,6 +150,7 @@ func (h *Handler) flows() *userFlows {
 		f.st = h.Flows
 		f.perUser = newFailureLimiter(userFailLimit, failWindow)
 		f.perAddr = newFailureLimiter(addrFailLimit, failWindow)
+		f.shared = &sharedFailures{st: h.Flows, limit: userFailLimit, window: failWindow}
 		f.sweepGap = time.Minute
 	})
 	return f
@@ -164,7 +167,7 @@ func (f *userFlows) sweep(ctx context.Context, now time.Time, log *slog.Logger) 
 	if !due {
 		return
 	}
-	for _, kind := range []string{kindCode, kindRefresh, kindDevice, kindUserCode} {
+	for _, kind := range []string{kindCode, kindRefresh, kindDevice, kindUserCode, kindSignInFailures} {
 		live, err := f.st.SweepEphemeral(ctx, kind, now)
 		if err != nil {
 			log.WarnContext(ctx, "sweeping expired sign-in records failed", "kind", kind, "err", err)
@@ -329,7 +332,7 @@ func (h *Handler) checkPassword(r *http.Request, login, pw string) (*model.Princ
 	if err != nil {
 		addr = r.RemoteAddr
 	}
-	if f.perUser.Locked(userKey, now) || f.perAddr.Locked(addr, now) {
+	if f.perUser.Locked(userKey, now) || f.perAddr.Locked(addr, now) || f.shared.Locked(r.Context(), userKey, now) {
 		h.Logger.WarnContext(r.Context(), "sign-in throttled", "addr", addr)
 		return nil, "AADSTS50053: Your account is locked because you've tried to sign in too many times with an incorrect user ID or password. Try again later.", http.StatusTooManyRequests
 	}
@@ -350,6 +353,11 @@ func (h *Handler) checkPassword(r *http.Request, login, pw string) (*model.Princ
 	if !identity.CheckPassword(hash, pw) || p == nil {
 		f.perUser.Fail(userKey, now)
 		f.perAddr.Fail(addr, now)
+		if p != nil {
+			if err := f.shared.Fail(r.Context(), userKey, now); err != nil {
+				h.Logger.WarnContext(r.Context(), "recording a failed sign-in failed", "err", err)
+			}
+		}
 		h.Logger.InfoContext(r.Context(), "sign-in failed", "addr", addr)
 		return nil, "AADSTS50126: Error validating credentials due to invalid username or password.", http.StatusOK
 	}
@@ -357,6 +365,9 @@ func (h *Handler) checkPassword(r *http.Request, login, pw string) (*model.Princ
 		return nil, "AADSTS50057: The user account is disabled.", http.StatusOK
 	}
 	f.perUser.Reset(userKey)
+	if err := f.shared.Reset(r.Context(), userKey, now); err != nil {
+		h.Logger.WarnContext(r.Context(), "clearing failed sign-ins failed", "err", err)
+	}
 	return p, "", 0
 }
 
