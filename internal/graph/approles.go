@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -320,11 +321,21 @@ func (h *Handler) deleteAssignment(ctx context.Context, w http.ResponseWriter, i
 // refused by every API. Managed identities belong to their Azure resource:
 // Entra refuses to change their service principals, even for admins.
 func (h *Handler) patchServicePrincipal(ctx context.Context, w http.ResponseWriter, r *http.Request, id ref) error {
+	var raw map[string]json.RawMessage
+	if err := decode(r, &raw); err != nil {
+		return err
+	}
 	var b struct {
 		AccountEnabled *bool `json:"accountEnabled"`
 	}
-	if err := decode(r, &b); err != nil {
-		return err
+	for k, v := range raw {
+		if k != "accountEnabled" {
+			// Silently ignoring it would tell the caller it was set.
+			return badRequest("Property '" + k + "' cannot be updated on a service principal in Coffer; only accountEnabled can.")
+		}
+		if err := json.Unmarshal(v, &b.AccountEnabled); err != nil || b.AccountEnabled == nil {
+			return badRequest("Invalid value specified for property 'accountEnabled' of resource 'ServicePrincipal'.")
+		}
 	}
 	if h.isGraphSP(id) {
 		return errDenied()

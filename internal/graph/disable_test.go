@@ -131,6 +131,11 @@ func TestDisableServicePrincipal(t *testing.T) {
 	if code, _ := g.do(t, "PATCH", "/servicePrincipals/"+g.env.Instance.AdminObjectID, map[string]any{"accountEnabled": false}).want(t, 400).graphErr(t); code != "Request_BadRequest" {
 		t.Errorf("disabling the admin: %s", code)
 	}
+	for _, body := range []map[string]any{{"displayName": "renamed"}, {"accountEnabled": "no"}, {"accountEnabled": nil}} {
+		if code, _ := g.do(t, "PATCH", "/servicePrincipals/"+oid, body).want(t, 400).graphErr(t); code != "Request_BadRequest" {
+			t.Errorf("PATCH %v: %s", body, code)
+		}
+	}
 	// Only the admin disables.
 	if code, _ := g.as(graphTok).do(t, "PATCH", "/servicePrincipals/"+oid, map[string]any{"accountEnabled": false}).want(t, 403).graphErr(t); code != "Authorization_RequestDenied" {
 		t.Errorf("self-service disable: %s", code)
