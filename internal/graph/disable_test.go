@@ -99,7 +99,9 @@ func TestDisableServicePrincipal(t *testing.T) {
 		t.Errorf("token for a disabled principal: %s, want unauthorized_client %q", r.body, want)
 	}
 
-	var kvErr struct{ Error struct{ Code, Message string } }
+	var kvErr struct {
+		Error struct{ Code, Message string }
+	}
 	_ = json.Unmarshal(g.bearer(t, "GET", kvURL, kvTok).want(t, 401).body, &kvErr)
 	if kvErr.Error.Code != "Unauthorized" || !strings.Contains(kvErr.Error.Message, "AKV10001") {
 		t.Errorf("Key Vault with a disabled principal's token: %+v", kvErr)
