@@ -320,10 +320,45 @@ var mutants = []mutant{
 	// --- Graph and the token endpoints (being changed elsewhere; re-check). ---
 	{
 		Name: "graph/anyone may write",
-		File: "internal/graph/graph.go",
-		Orig: `if !read && !h.isAdmin(claims.ObjectID) {`,
-		Repl: `if !read && claims.ObjectID == "" {`,
+		File: "internal/graph/approles.go",
+		Orig: "\tif !read {\n\t\treturn errDenied()",
+		Repl: "\tif false {\n\t\treturn errDenied()",
 		Pkgs: []string{"./internal/graph"}, Run: "TestGraphRequests",
+	},
+	{
+		Name: "graph/app-only reads without a permission",
+		File: "internal/graph/approles.go",
+		Orig: `if c.IDType == "user" {`,
+		Repl: `if c.IDType != "none" {`,
+		Pkgs: []string{"./internal/graph"}, Run: "TestGraphReadAuthorization",
+	},
+	{
+		Name: "graph/disabled principal's token accepted",
+		File: "internal/graph/graph.go",
+		Orig: "\tif p.Disabled {\n\t\treturn &gerr{",
+		Repl: "\tif false {\n\t\treturn &gerr{",
+		Pkgs: []string{"./internal/graph"}, Run: "TestDisableServicePrincipal",
+	},
+	{
+		Name: "keyvault/disabled principal's token accepted",
+		File: "internal/keyvault/auth.go",
+		Orig: "\tif p.Disabled {\n\t\t// accountEnabled=false bites at once",
+		Repl: "\tif false {\n\t\t// accountEnabled=false bites at once",
+		Pkgs: []string{"./internal/graph"}, Run: "TestDisableServicePrincipal",
+	},
+	{
+		Name: "oidc/disabled principal gets tokens",
+		File: "internal/oidc/oidc.go",
+		Orig: "\tif p.Disabled {\n\t\t// Entra's answer for a service principal",
+		Repl: "\tif false {\n\t\t// Entra's answer for a service principal",
+		Pkgs: []string{"./internal/graph"}, Run: "TestDisableServicePrincipal",
+	},
+	{
+		Name: "resources/expired credential renewed",
+		File: "internal/resources/resources.go",
+		Orig: `(c.Expires.IsZero() || now.Before(c.Expires))`,
+		Repl: `true`,
+		Pkgs: []string{"./internal/app"}, Run: "TestCredentialRenewal",
 	},
 	{
 		Name: "oidc/client secret not checked",
