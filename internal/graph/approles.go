@@ -118,10 +118,9 @@ func (h *Handler) servicePrincipalsWithGraph(r *http.Request) renderAll {
 
 // assignmentJSON renders an appRoleAssignment of Graph's app role to p.
 func (h *Handler) assignmentJSON(p *model.Principal, a model.AppRoleAssignment) map[string]any {
-	typ := "ServicePrincipal"
 	return map[string]any{
 		"id": a.ID, "deletedDateTime": nil, "appRoleId": a.AppRoleID, "createdDateTime": graphTime(a.Created),
-		"principalDisplayName": p.DisplayName, "principalId": p.ObjectID, "principalType": typ,
+		"principalDisplayName": p.DisplayName, "principalId": p.ObjectID, "principalType": "ServicePrincipal",
 		"resourceDisplayName": "Microsoft Graph", "resourceId": h.graphSPID(),
 	}
 }
@@ -156,8 +155,8 @@ func (h *Handler) serveAppRoles(w http.ResponseWriter, r *http.Request, id ref, 
 	return false, nil
 }
 
-// principalOrGraph resolves a service principal of the path, Graph's
-// included (as nil with ok true).
+// principalOrGraph resolves the service principal of the path: nil (and
+// no error) is Microsoft Graph's own.
 func (h *Handler) principalOrGraph(ctx context.Context, id ref) (*model.Principal, error) {
 	if h.isGraphSP(id) {
 		return nil, nil
