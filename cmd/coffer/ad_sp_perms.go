@@ -31,7 +31,10 @@ func newSPUpdateCmd() *cobra.Command {
 			// As az: a value that parses as JSON is JSON (false, 3,
 			// [..]), anything else a string.
 			var val any
-			if json.Unmarshal([]byte(v), &val) != nil {
+			switch {
+			case strings.EqualFold(v, "true") || strings.EqualFold(v, "false"):
+				val = strings.EqualFold(v, "true") // az takes Python's True/False too
+			case json.Unmarshal([]byte(v), &val) != nil:
 				val = v
 			}
 			body[k] = val
