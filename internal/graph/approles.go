@@ -18,12 +18,14 @@ import (
 	"github.com/coffer-dev/coffer/internal/model"
 )
 
-// Directory permissions. In Entra an application reads the directory only
-// with an application permission of Microsoft Graph (an app role granted
-// to its service principal as an appRoleAssignment on Graph's service
-// principal), which its Graph tokens carry in the roles claim. Users
-// (delegated tokens) have the default user permissions, which read the
-// directory. Writes stay with the bootstrap admins (see isAdmin).
+// Directory permissions. In Entra an application reads or writes the
+// directory only with an application permission of Microsoft Graph (an app
+// role granted to its service principal as an appRoleAssignment on Graph's
+// service principal), which its Graph tokens carry in the roles claim.
+// Users (delegated tokens) have the default user permissions: they read
+// the directory. The bootstrap admins (see isAdmin) do everything, and
+// their own objects can be changed by nobody else (protectAdmins), so that
+// no permission short of theirs leads to theirs.
 
 // readRoles are the app roles that let an app-only caller read a
 // collection; the ReadWrite roles imply read.
@@ -34,32 +36,87 @@ func readRoles(coll string) []string {
 	return []string{"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
 }
 
+// writeRoles are the app roles that let an app-only caller write: app
+// role grants need AppRoleAssignment.ReadWrite.All, as in Entra.
+func writeRoles(coll string, rest []string) []string {
+	if len(rest) > 0 && (strings.EqualFold(rest[0], "appRoleAssignments") || strings.EqualFold(rest[0], "appRoleAssignedTo")) {
+		return []string{"AppRoleAssignment.ReadWrite.All"}
+	}
+	if strings.EqualFold(coll, "users") {
+		return []string{"User.ReadWrite.All", "Directory.ReadWrite.All"}
+	}
+	return []string{"Application.ReadWrite.All", "Directory.ReadWrite.All"}
+}
+
 // errDenied is Graph's answer to a caller without the permission.
 func errDenied() error {
 	return &gerr{http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."}
 }
 
-// authorize decides a request on collection coll by the token's claims:
-// admins do anything; delegated (user) tokens read; app-only tokens read
-// with one of readRoles in their roles claim. Everything else is denied.
-func (h *Handler) authorize(c *identity.Claims, coll string, read bool) error {
+// hasRole reports whether the token's roles claim holds one of want.
+func hasRole(c *identity.Claims, want []string) bool {
+	for _, r := range c.Roles {
+		if slices.ContainsFunc(want, func(w string) bool { return strings.EqualFold(r, w) }) {
+			return true
+		}
+	}
+	return false
+}
+
+// authorize decides a request on collection coll (rest: the path after
+// the object) by the token's claims: admins do anything; delegated (user)
+// tokens read; app-only tokens read with one of readRoles and write with
+// one of writeRoles in their roles claim. Everything else is denied.
+func (h *Handler) authorize(c *identity.Claims, coll string, rest []string, read bool) error {
 	if h.isAdmin(c.ObjectID) || !slices.ContainsFunc([]string{"applications", "servicePrincipals", "directoryObjects", "users"},
 		func(known string) bool { return strings.EqualFold(coll, known) }) {
 		// An unknown segment gets Graph's 400 whoever asks.
 		return nil
 	}
-	if !read {
-		return errDenied()
-	}
-	if c.IDType == "user" {
+	switch {
+	case read && c.IDType == "user":
+		return nil
+	case read && hasRole(c, readRoles(coll)):
+		return nil
+	case !read && c.IDType != "user" && hasRole(c, writeRoles(coll, rest)):
 		return nil
 	}
-	for _, r := range c.Roles {
-		if slices.ContainsFunc(readRoles(coll), func(want string) bool { return strings.EqualFold(r, want) }) {
+	return errDenied()
+}
+
+// protectAdmins refuses a write by anyone but the admins to the admins'
+// own objects (the bootstrap service principal, its application and the
+// admin user): a permission such as Application.ReadWrite.All would
+// otherwise add a password to the admin and become it.
+func (h *Handler) protectAdmins(ctx context.Context, coll string, id *ref) error {
+	if id == nil {
+		return nil
+	}
+	switch {
+	case strings.EqualFold(coll, "users"):
+		if id.appID != "" || h.AdminUserObjectID == "" {
 			return nil
 		}
+		u, err := h.user(ctx, id.id)
+		if err == nil && strings.EqualFold(u.ObjectID, h.AdminUserObjectID) {
+			return errDenied()
+		}
+		return nil
+	case strings.EqualFold(coll, "applications") || strings.EqualFold(coll, "servicePrincipals"):
+		admin, err := h.Store.GetPrincipal(ctx, h.AdminObjectID)
+		if err != nil {
+			if errs.KindOf(err) == errs.NotExist {
+				return nil
+			}
+			return err
+		}
+		if id.appID != "" && strings.EqualFold(id.appID, admin.AppID) ||
+			strings.EqualFold(coll, "servicePrincipals") && strings.EqualFold(id.id, admin.ObjectID) ||
+			strings.EqualFold(coll, "applications") && admin.ApplicationObjectID != "" && strings.EqualFold(id.id, admin.ApplicationObjectID) {
+			return errDenied()
+		}
 	}
-	return errDenied()
+	return nil
 }
 
 // msGraphOwnerTenant is the tenant Microsoft's first-party applications,

@@ -290,3 +290,85 @@ func mustPrincipal(t *testing.T, g *gw, oid string) *model.Principal {
 	}
 	return p
 }
+
+const (
+	appWrite   = "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9" // Application.ReadWrite.All
+	userWrite  = "741f803b-c850-494e-b5df-cde7c675a1ca" // User.ReadWrite.All
+	grantWrite = "06b708a9-e830-4db3-a914-8e69da51d44f" // AppRoleAssignment.ReadWrite.All
+)
+
+// TestGraphWriteAuthorization: app-only callers write with the ReadWrite
+// permission of the collection (app role grants with
+// AppRoleAssignment.ReadWrite.All), never to the admins' own objects.
+func TestGraphWriteAuthorization(t *testing.T) {
+	g := start(t)
+	ctx := context.Background()
+	graphSP := g.graphSPID(t)
+	writer := func(name string, roleIDs ...string) *gw {
+		oid, appID, secret := g.newSP(t, name)
+		for _, id := range roleIDs {
+			g.do(t, "POST", "/servicePrincipals/"+oid+"/appRoleAssignments",
+				map[string]any{"principalId": oid, "resourceId": graphSP, "appRoleId": id}).want(t, 201)
+		}
+		tok, _ := g.graphToken(t, appID, secret)
+		return g.as(tok)
+	}
+	targetOID, targetAppID, _ := g.newSP(t, "target")
+	targetApp := g.do(t, "GET", filterURL("applications", "appId eq '"+targetAppID+"'"), nil).want(t, 200).values(t)[0]["id"].(string)
+	admin := mustPrincipal(t, g, g.env.Instance.AdminObjectID)
+	if admin.ApplicationObjectID == "" || g.env.Instance.AdminUserObjectID == "" {
+		t.Fatalf("the admins lack an application or a user: %+v", admin)
+	}
+	u := g.do(t, "POST", "/users", map[string]any{"accountEnabled": true, "displayName": "Eve", "mailNickname": "eve",
+		"userPrincipalName": "eve@" + app.TenantDomain, "passwordProfile": map[string]any{"password": "Correct-Horse-9"}}).want(t, 201).obj(t)
+
+	apps := writer("app-writer", appWrite)
+	users := writer("user-writer", userWrite)
+	grants := writer("grant-writer", grantWrite)
+	type call struct {
+		name, method, path string
+		body               map[string]any
+	}
+	calls := []call{
+		{"create application", "POST", "/applications", map[string]any{"displayName": "made-by-a-writer"}},
+		{"password on an application", "POST", "/applications/" + targetApp + "/addPassword", map[string]any{}},
+		{"disable a service principal", "PATCH", "/servicePrincipals/" + targetOID, map[string]any{"accountEnabled": true}},
+		{"update a user", "PATCH", "/users/" + u["id"].(string), map[string]any{"displayName": "Eve E."}},
+		{"grant an app role", "POST", "/servicePrincipals/" + targetOID + "/appRoleAssignments", map[string]any{"principalId": targetOID, "resourceId": graphSP, "appRoleId": appReadAll}},
+		// The admins' own objects: nobody else's to change.
+		{"password on the admin", "POST", "/applications/" + admin.ApplicationObjectID + "/addPassword", map[string]any{}},
+		{"password on the admin by appId", "POST", "/servicePrincipals(appId='" + admin.AppID + "')/addPassword", map[string]any{}},
+		{"disable the admin", "PATCH", "/servicePrincipals/" + admin.ObjectID, map[string]any{"accountEnabled": false}},
+		{"reset the admin user's password", "PATCH", "/users/" + g.env.Instance.AdminUserObjectID, map[string]any{"passwordProfile": map[string]any{"password": "Another-Horse-7"}}},
+		{"reset the admin user's password by UPN", "PATCH", "/users/admin@" + app.TenantDomain, map[string]any{"passwordProfile": map[string]any{"password": "Another-Horse-7"}}},
+	}
+	allowed := map[*gw]map[string]int{
+		apps:   {"create application": 201, "password on an application": 200, "disable a service principal": 204},
+		users:  {"update a user": 204},
+		grants: {"grant an app role": 201},
+	}
+	for _, w := range []struct {
+		name string
+		g    *gw
+	}{{"app-writer", apps}, {"user-writer", users}, {"grant-writer", grants}} {
+		for _, c := range calls {
+			t.Run(w.name+"/"+c.name, func(t *testing.T) {
+				r := w.g.do(t, c.method, c.path, c.body)
+				if want, ok := allowed[w.g][c.name]; ok {
+					r.want(t, want)
+					return
+				}
+				if code, _ := r.want(t, http.StatusForbidden).graphErr(t); code != "Authorization_RequestDenied" {
+					t.Errorf("code %s", code)
+				}
+			})
+		}
+	}
+	// The admin's credentials are as they were.
+	if got := mustPrincipal(t, g, admin.ObjectID); len(got.Credentials) != len(admin.Credentials) || got.Disabled {
+		t.Errorf("the admin changed: %d credentials (was %d), disabled %v", len(got.Credentials), len(admin.Credentials), got.Disabled)
+	}
+	if _, err := g.env.Store.GetPrincipal(ctx, g.env.Instance.AdminUserObjectID); err != nil {
+		t.Fatal(err)
+	}
+}

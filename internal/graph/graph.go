@@ -9,12 +9,13 @@
 // $count, $orderby). Client secrets are returned once and stored hashed,
 // passwords only as argon2id hashes. /me answers as Graph does for
 // app-only tokens. Users read the directory; service principals and
-// managed identities read it only with a Microsoft Graph application
-// permission (Application.Read.All, Directory.Read.All, ...) granted as an
-// appRoleAssignment on Graph's service principal and carried in their
-// tokens' roles claim (approles.go). Only the bootstrap admins (the
-// service principal and the admin user) may write, because Azure RBAC
-// roles (even Owner of the subscription) are not directory roles.
+// managed identities read or write it only with a Microsoft Graph
+// application permission (Application.Read.All, Application.ReadWrite.All,
+// Directory.Read.All, ...) granted as an appRoleAssignment on Graph's
+// service principal and carried in their tokens' roles claim
+// (approles.go); Azure RBAC roles (even Owner of the subscription) are
+// not directory roles. The bootstrap admins (the service principal and
+// the admin user) do everything, and only they change their own objects.
 // accountEnabled disables a service principal (PATCH).
 package graph
 
@@ -208,8 +209,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		// Every app-only token gets this answer, permissions or not.
 		return &gerr{http.StatusBadRequest, "BadRequest", "/me request is only valid with delegated authentication flow."}
 	}
-	if err := h.authorize(claims, coll, read); err != nil {
+	if err := h.authorize(claims, coll, rest, read); err != nil {
 		return err
+	}
+	if !read && !h.isAdmin(claims.ObjectID) {
+		if err := h.protectAdmins(r.Context(), coll, id); err != nil {
+			return err
+		}
 	}
 	ctx := r.Context()
 	m := r.Method

@@ -321,16 +321,23 @@ var mutants = []mutant{
 	{
 		Name: "graph/anyone may write",
 		File: "internal/graph/approles.go",
-		Orig: "\tif !read {\n\t\treturn errDenied()",
-		Repl: "\tif false {\n\t\treturn errDenied()",
+		Orig: `case !read && c.IDType != "user" && hasRole(c, writeRoles(coll, rest)):`,
+		Repl: `case !read:`,
 		Pkgs: []string{"./internal/graph"}, Run: "TestGraphRequests",
 	},
 	{
 		Name: "graph/app-only reads without a permission",
 		File: "internal/graph/approles.go",
-		Orig: `if c.IDType == "user" {`,
-		Repl: `if c.IDType != "none" {`,
+		Orig: `case read && hasRole(c, readRoles(coll)):`,
+		Repl: `case read:`,
 		Pkgs: []string{"./internal/graph"}, Run: "TestGraphReadAuthorization",
+	},
+	{
+		Name: "graph/admins' objects writable by writers",
+		File: "internal/graph/graph.go",
+		Orig: `if err := h.protectAdmins(r.Context(), coll, id); err != nil {`,
+		Repl: `if err := h.protectAdmins(r.Context(), coll, id); false {`,
+		Pkgs: []string{"./internal/graph"}, Run: "TestGraphWriteAuthorization",
 	},
 	{
 		Name: "graph/disabled principal's token accepted",
