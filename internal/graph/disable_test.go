@@ -102,9 +102,10 @@ func TestDisableServicePrincipal(t *testing.T) {
 	var kvErr struct {
 		Error struct{ Code, Message string }
 	}
-	_ = json.Unmarshal(g.bearer(t, "GET", kvURL, kvTok).want(t, 401).body, &kvErr)
-	if kvErr.Error.Code != "Unauthorized" || !strings.Contains(kvErr.Error.Message, "AKV10001") {
-		t.Errorf("Key Vault with a disabled principal's token: %+v", kvErr)
+	kvResp := g.bearer(t, "GET", kvURL, kvTok).want(t, 401)
+	_ = json.Unmarshal(kvResp.body, &kvErr)
+	if kvErr.Error.Code != "Unauthorized" || !strings.Contains(kvErr.Error.Message, "AKV10001") || kvResp.header.Get("WWW-Authenticate") == "" {
+		t.Errorf("Key Vault with a disabled principal's token: %+v, challenge %q", kvErr, kvResp.header.Get("WWW-Authenticate"))
 	}
 	var armErr struct{ Error struct{ Code string } }
 	_ = json.Unmarshal(g.bearer(t, "GET", armURL, armTok).want(t, 401).body, &armErr)
