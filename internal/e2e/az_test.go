@@ -176,6 +176,22 @@ func TestAzCLI(t *testing.T) {
 		if !strings.Contains(msg, "No subscriptions found for "+appID) {
 			t.Errorf("login without a role said %q", msg)
 		}
+		// az's generic update disables it (GET, then PATCH of the --set
+		// property): sign-in fails with Entra's AADSTS7000112 until it is
+		// enabled again.
+		c.run("ad", "sp", "update", "--id", appID, "--set", "accountEnabled=false")
+		if got := c.obj("ad", "sp", "show", "--id", appID); got["accountEnabled"] != false {
+			t.Errorf("accountEnabled after ad sp update = %v", got["accountEnabled"])
+		}
+		// A separate az: MSAL caches a failed token response for its
+		// parameters for a while, which would fail app's login below.
+		if msg := a.newAz(t, az).fails("login", "--service-principal", "-u", appID, "-p", password, "--tenant", a.tenant); !strings.Contains(msg, "AADSTS7000112") {
+			t.Errorf("login of a disabled service principal said %q", msg)
+		}
+		c.run("ad", "sp", "update", "--id", appID, "--set", "accountEnabled=true")
+		if got := c.obj("ad", "sp", "show", "--id", appID); got["accountEnabled"] != true {
+			t.Errorf("accountEnabled after enabling = %v", got["accountEnabled"])
+		}
 
 		// An RBAC vault; the role assignment is the PUT az role
 		// assignment create would send, without principalType (ARM fills
