@@ -132,7 +132,7 @@ func newADCmd() *cobra.Command {
 	reset.Flags().BoolVar(&appendCred, "append", false, "keep the existing secrets")
 	_ = reset.MarkFlagRequired("id")
 	cred.AddCommand(reset)
-	sp.AddCommand(createForRBAC, list, show, del, cred)
+	sp.AddCommand(createForRBAC, list, show, del, cred, newSPUpdateCmd(), newSPPermissionCmd())
 	ad.AddCommand(sp, newADUserCmd())
 	return ad
 }

@@ -16,7 +16,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&opts.dataDir, "data-dir", defaultDataDir(), "data directory of the server (default $COFFER_DATA_DIR, else the per-user data directory)")
 	addOutputFlags(root)
-	root.AddCommand(newServeCmd(), newCACmd(), newEnvCmd(), newGroupCmd(), newVMCmd(), newIdentityCmd(), newKeyVaultCmd(), newAccountCmd(), newAgentCmd(), newRunCmd(), newADCmd(), newRoleCmd(), newLoginCmd(), newLogoutCmd(), newHostsCmd())
+	root.AddCommand(newServeCmd(), newCACmd(), newEnvCmd(), newGroupCmd(), newVMCmd(), newIdentityCmd(), newKeyVaultCmd(), newAccountCmd(), newAgentCmd(), newRunCmd(), newADCmd(), newRoleCmd(), newLoginCmd(), newLogoutCmd(), newHostsCmd(), newAuditCmd())
 	finishCLI(root)
 	return root
 }

@@ -211,7 +211,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		s.kv.Close()
 		return nil, err
 	}
-	s.Minter = &identity.Minter{Keys: sec.keys, TenantID: inst.TenantID, Now: cfg.Now}
+	s.Minter = &identity.Minter{Keys: sec.keys, TenantID: inst.TenantID, Now: cfg.Now, IsGraphAudience: s.Profile.IsGraphAudience}
 	s.Vaults = &vaults.Service{Store: s.Store, Now: cfg.Now, Backup: aead}
 	s.Resources = &resources.Service{Store: s.Store, Minter: s.Minter, TenantID: inst.TenantID, Now: cfg.Now}
 	handler := s.cacheSessions(s.routes(sec.keys))

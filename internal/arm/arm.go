@@ -151,6 +151,9 @@ func (h *Handler) authenticate(r *http.Request) (*identity.Claims, error) {
 	if err != nil || p.Type == model.PrincipalApplication {
 		return nil, armErr(errs.Unauthenticated, "InvalidAuthenticationToken", "The access token's principal no longer exists.")
 	}
+	if p.Disabled {
+		return nil, armErr(errs.Unauthenticated, "InvalidAuthenticationToken", "The access token's principal is disabled.")
+	}
 	return claims, nil
 }
 

@@ -253,6 +253,33 @@ func (h *Handler) vmCredentials(c *call, sub, rg, name, keyID string) error {
 		c.w.Header().Set("Cache-Control", "no-store")
 		httpx.WriteJSON(c.w, http.StatusOK, out)
 		return nil
+	case c.r.Method == http.MethodPatch && keyID != "":
+		// {"expiresOn": RFC 3339 time}: renews (or shortens) a live
+		// credential; `coffer run` keeps its short-lived one alive so.
+		var body struct {
+			ExpiresOn *time.Time `json:"expiresOn"`
+		}
+		if err := decode(c, &body); err != nil {
+			return err
+		}
+		if body.ExpiresOn == nil {
+			return armErr(errs.Invalid, "InvalidRequestContent", "The property 'expiresOn' is required.")
+		}
+		cred, err := h.Resources.ExtendCredential(c.ctx(), sub, rg, name, keyID, *body.ExpiresOn)
+		switch errs.KindOf(err) {
+		case errs.Invalid:
+			return armErr(errs.Invalid, "InvalidRequestContent", "The property 'expiresOn' must be a time in the future.")
+		case errs.NotExist:
+			if _, verr := h.Resources.VM(c.ctx(), sub, rg, name); verr != nil {
+				return verr
+			}
+			return armErr(errs.NotExist, "CredentialNotFound", "The credential '"+keyID+"' was not found on virtual machine '"+name+"' (revoked or expired).")
+		}
+		if err != nil {
+			return err
+		}
+		httpx.WriteJSON(c.w, http.StatusOK, wire.MachineCredential{KeyID: cred.KeyID, DisplayName: cred.Name, ExpiresOn: cred.Expires.UTC().Format(time.RFC3339)})
+		return nil
 	case c.r.Method == http.MethodDelete:
 		n, err := h.Resources.RevokeCredentials(c.ctx(), sub, rg, name, keyID)
 		if err != nil {

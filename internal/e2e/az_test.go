@@ -177,6 +177,37 @@ func TestAzCLI(t *testing.T) {
 		if !strings.Contains(msg, "No subscriptions found for "+appID) {
 			t.Errorf("login without a role said %q", msg)
 		}
+		// az's generic update disables it (GET, then PATCH of the --set
+		// property): sign-in fails with Entra's AADSTS7000112 until it is
+		// enabled again.
+		c.run("ad", "sp", "update", "--id", appID, "--set", "accountEnabled=false")
+		if got := c.obj("ad", "sp", "show", "--id", appID); got["accountEnabled"] != false {
+			t.Errorf("accountEnabled after ad sp update = %v", got["accountEnabled"])
+		}
+		// A separate az: MSAL caches a failed token response for its
+		// parameters for a while, which would fail app's login below.
+		if msg := a.newAz(t, az).fails("login", "--service-principal", "-u", appID, "-p", password, "--tenant", a.tenant); !strings.Contains(msg, "AADSTS7000112") {
+			t.Errorf("login of a disabled service principal said %q", msg)
+		}
+		c.run("ad", "sp", "update", "--id", appID, "--set", "accountEnabled=true")
+
+		// Reading the directory takes a Graph application permission,
+		// granted as Azure scripts do: the role id from Microsoft Graph's
+		// service principal, then az rest on appRoleAssignments.
+		const graphAppID = "00000003-0000-0000-c000-000000000000"
+		graphSP := c.obj("ad", "sp", "show", "--id", graphAppID)
+		roleID := c.tsv("ad", "sp", "show", "--id", graphAppID, "--query", "appRoles[?value=='Application.Read.All'].id")
+		if str(graphSP, "displayName") != "Microsoft Graph" || len(roleID) != 1 {
+			t.Fatalf("Microsoft Graph's service principal = %v, Application.Read.All = %v", graphSP["displayName"], roleID)
+		}
+		grant := c.obj("rest", "--method", "post", "--url", "https://graph.microsoft.com/v1.0/servicePrincipals/"+spOID+"/appRoleAssignments",
+			"--body", fmt.Sprintf(`{"principalId":%q,"resourceId":%q,"appRoleId":%q}`, spOID, str(graphSP, "id"), roleID[0]))
+		if str(grant, "appRoleId") != roleID[0] || str(grant, "principalId") != spOID {
+			t.Errorf("appRoleAssignment = %v", grant)
+		}
+		if got := c.obj("ad", "sp", "show", "--id", appID); got["accountEnabled"] != true {
+			t.Errorf("accountEnabled after enabling = %v", got["accountEnabled"])
+		}
 
 		// An RBAC vault; the role assignment is the PUT az role
 		// assignment create would send, without principalType (ARM fills
@@ -202,6 +233,10 @@ func TestAzCLI(t *testing.T) {
 		subs := app.login(appID, password, a.tenant)
 		if len(subs) != 1 || str(subs[0].(map[string]any), "id") != subID {
 			t.Errorf("login with a role listed %v", subs)
+		}
+		// With Application.Read.All it reads the directory.
+		if got := app.tsv("ad", "sp", "show", "--id", appID, "--query", "displayName"); !slices.Equal(got, []string{"coffer-az-app"}) {
+			t.Errorf("ad sp show as the app = %v", got)
 		}
 		url := "https://kvazrbac.vault.azure.net/secrets/from-the-app?api-version=7.4"
 		app.obj("rest", "--method", "put", "--resource", "https://vault.azure.net", "--url", url, "--body", `{"value":"rbac works"}`)

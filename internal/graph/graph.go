@@ -8,9 +8,16 @@
 // package odata, $search, $select, $top with @odata.nextLink paging,
 // $count, $orderby). Client secrets are returned once and stored hashed,
 // passwords only as argon2id hashes. /me is the user of a delegated
-// token, and answers as Graph does for app-only ones. Any principal may read; only the bootstrap admins (the
-// service principal and the admin user) may write, because Azure RBAC
-// roles (even Owner of the subscription) are not directory roles.
+// token, and answers as Graph does for app-only ones. Users read the
+// directory; service principals and
+// managed identities read or write it only with a Microsoft Graph
+// application permission (Application.Read.All, Application.ReadWrite.All,
+// Directory.Read.All, ...) granted as an appRoleAssignment on Graph's
+// service principal and carried in their tokens' roles claim
+// (approles.go); Azure RBAC roles (even Owner of the subscription) are
+// not directory roles. The bootstrap admins (the service principal and
+// the admin user) do everything, and only they change their own objects.
+// accountEnabled disables a service principal (PATCH).
 package graph
 
 import (
@@ -174,6 +181,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || p.Type == model.PrincipalApplication {
 		return &gerr{http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure: the principal no longer exists."}
 	}
+	if p.Disabled {
+		return &gerr{http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure: the principal is disabled."}
+	}
 	var segs []string
 	for _, s := range strings.Split(r.URL.Path, "/") {
 		if s != "" {
@@ -196,8 +206,25 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	// getByIds is a POST that only reads.
 	read := r.Method == http.MethodGet || strings.EqualFold(coll, "directoryObjects") && len(rest) == 1 && strings.EqualFold(rest[0], "getByIds")
+	if strings.EqualFold(coll, "me") {
+		// /me is the signed-in user of a delegated token (az keyvault
+		// create asks it for the creator's object id); every app-only
+		// token gets Graph's answer for those, permissions or not.
+		if claims.IDType != "user" || p.Type != model.PrincipalUser {
+			return &gerr{http.StatusBadRequest, "BadRequest", "/me request is only valid with delegated authentication flow."}
+		}
+		if len(rest) == 0 && r.Method == http.MethodGet {
+			return h.getEntity(w, r, userSchema, "users", h.userJSON(p))
+		}
+		return &gerr{http.StatusBadRequest, "BadRequest", "Resource not found for the segment '" + segs[len(segs)-1] + "'."}
+	}
+	if err := h.authorize(claims, coll, rest, read); err != nil {
+		return err
+	}
 	if !read && !h.isAdmin(claims.ObjectID) {
-		return &gerr{http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."}
+		if err := h.protectAdmins(r.Context(), coll, id); err != nil {
+			return err
+		}
 	}
 	ctx := r.Context()
 	m := r.Method
@@ -228,23 +255,32 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	case strings.EqualFold(coll, "servicePrincipals"):
 		switch {
 		case id == nil && len(rest) == 0 && m == http.MethodGet:
-			return h.list(w, r, spSchema, "servicePrincipals", h.servicePrincipals)
+			return h.list(w, r, spSchema, "servicePrincipals", h.servicePrincipalsWithGraph(r))
 		case id == nil && len(rest) == 1 && rest[0] == "$count" && m == http.MethodGet:
 			return h.count(w, r, spSchema, h.servicePrincipals)
 		case id == nil && len(rest) == 0 && m == http.MethodPost:
 			return h.createServicePrincipal(ctx, w, r)
 		case id != nil && len(rest) == 0 && m == http.MethodGet:
+			if h.isGraphSP(*id) {
+				return h.getEntity(w, r, spSchema, "servicePrincipals", h.graphSPJSON())
+			}
 			p, err := h.servicePrincipal(ctx, *id)
 			if err != nil {
 				return err
 			}
 			return h.getEntity(w, r, spSchema, "servicePrincipals", h.spJSON(p))
+		case id != nil && len(rest) == 0 && m == http.MethodPatch:
+			return h.patchServicePrincipal(ctx, w, r, *id)
 		case id != nil && len(rest) == 0 && m == http.MethodDelete:
 			return h.deleteServicePrincipal(ctx, w, *id)
 		case id != nil && len(rest) == 1 && m == http.MethodPost && strings.EqualFold(rest[0], "addPassword"):
 			return h.addPassword(w, r, *id, true)
 		case id != nil && len(rest) == 1 && m == http.MethodPost && strings.EqualFold(rest[0], "removePassword"):
 			return h.removePassword(w, r, *id, true)
+		case id != nil:
+			if ok, err := h.serveAppRoles(w, r, *id, rest); ok {
+				return err
+			}
 		}
 	case strings.EqualFold(coll, "directoryObjects"):
 		switch {
@@ -256,16 +292,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	case strings.EqualFold(coll, "users"):
 		if ok, err := h.serveUsers(w, r, id, rest); ok {
 			return err
-		}
-	case strings.EqualFold(coll, "me"):
-		// /me is the signed-in user of a delegated token (az keyvault
-		// create asks it for the creator's object id); app-only tokens
-		// get Graph's answer for those.
-		if claims.IDType != "user" || p.Type != model.PrincipalUser {
-			return &gerr{http.StatusBadRequest, "BadRequest", "/me request is only valid with delegated authentication flow."}
-		}
-		if len(rest) == 0 && m == http.MethodGet {
-			return h.getEntity(w, r, userSchema, "users", h.userJSON(p))
 		}
 	}
 	return &gerr{http.StatusBadRequest, "BadRequest", "Resource not found for the segment '" + segs[len(segs)-1] + "'."}
@@ -355,10 +381,6 @@ func (h *Handler) createServicePrincipal(ctx context.Context, w http.ResponseWri
 	if err := decode(r, &body); err != nil {
 		return err
 	}
-	if body.AccountEnabled != nil && !*body.AccountEnabled {
-		// A disabled principal would still get tokens from Coffer.
-		return badRequest("Coffer does not support disabled service principals: accountEnabled must be true.")
-	}
 	p, err := h.Store.GetPrincipalByAppID(ctx, body.AppID)
 	if err != nil || p.ApplicationObjectID == "" {
 		return badRequest("The appId '" + body.AppID + "' of the service principal does not reference a valid application object.")
@@ -366,13 +388,14 @@ func (h *Handler) createServicePrincipal(ctx context.Context, w http.ResponseWri
 	if p.Type == model.PrincipalServicePrincipal {
 		return &gerr{http.StatusConflict, "Request_MultipleObjectsWithSameKeyValue", "The service principal cannot be created, updated, or restored because the service principal name " + p.AppID + " is already in use."}
 	}
+	disabled := body.AccountEnabled != nil && !*body.AccountEnabled
 	if err := h.Store.UpdatePrincipal(ctx, p.ObjectID, func(cur *model.Principal) error {
-		cur.Type = model.PrincipalServicePrincipal
+		cur.Type, cur.Disabled = model.PrincipalServicePrincipal, disabled
 		return nil
 	}); err != nil {
 		return err
 	}
-	p.Type = model.PrincipalServicePrincipal
+	p.Type, p.Disabled = model.PrincipalServicePrincipal, disabled
 	httpx.WriteJSON(w, http.StatusCreated, h.entity("servicePrincipals", h.spJSON(p)))
 	return nil
 }
@@ -398,6 +421,8 @@ func (h *Handler) deleteServicePrincipal(ctx context.Context, w http.ResponseWri
 		// policies and role assignments never apply to it.
 		app := *p
 		app.ObjectID, app.Type = identity.NewObjectID(), model.PrincipalApplication
+		// Grants and accountEnabled belong to the deleted object.
+		app.AppRoleAssignments, app.Disabled = nil, false
 		// Passwords added to the service principal go with it.
 		app.Credentials = nil
 		for _, c := range p.Credentials {

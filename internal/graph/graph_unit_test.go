@@ -68,8 +68,9 @@ func mint(t *testing.T, env *testenv.Env, p *model.Principal, aud string) string
 	return tok.Raw
 }
 
-// TestGraphRequests: authentication, authorization (reads for anyone,
-// writes for the admin only), id validation and the protected principals.
+// TestGraphRequests: authentication, authorization (reads with a Graph
+// permission, writes for the admin only), id validation and the protected
+// principals.
 func TestGraphRequests(t *testing.T) {
 	env := testenv.Start(t, testenv.Options{Cloud: cloud.AzureCloud})
 	ctx := context.Background()
@@ -77,10 +78,17 @@ func TestGraphRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The reader holds Application.Read.All, as in Entra an application
+	// must to read the directory; stranger holds no permission.
 	sp := &model.Principal{ObjectID: identity.NewObjectID(), AppID: identity.NewObjectID(), DisplayName: "reader",
+		Type: model.PrincipalServicePrincipal, Created: time.Now(),
+		AppRoleAssignments: []model.AppRoleAssignment{{ID: "a1", AppRoleID: "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30"}}}
+	stranger := &model.Principal{ObjectID: identity.NewObjectID(), AppID: identity.NewObjectID(), DisplayName: "stranger",
 		Type: model.PrincipalServicePrincipal, Created: time.Now()}
-	if err := env.Store.CreatePrincipal(ctx, sp); err != nil {
-		t.Fatal(err)
+	for _, p := range []*model.Principal{sp, stranger} {
+		if err := env.Store.CreatePrincipal(ctx, p); err != nil {
+			t.Fatal(err)
+		}
 	}
 	vm, _, err := env.Resources.CreateOrUpdateVM(ctx, env.Instance.SubscriptionID, env.Instance.DefaultGroup, "gvm", resources.VMSpec{SystemAssigned: true})
 	if err != nil {
@@ -100,6 +108,8 @@ func TestGraphRequests(t *testing.T) {
 		{"management token", "GET", "/v1.0/applications", mint(t, env, admin, "https://management.azure.com/"), nil, 401, "InvalidAuthenticationToken"},
 		{"reader lists applications", "GET", "/v1.0/applications", readerTok, nil, 200, ""},
 		{"reader lists service principals", "GET", "/v1.0/servicePrincipals", readerTok, nil, 200, ""},
+		{"no permission, no list", "GET", "/v1.0/servicePrincipals", mint(t, env, stranger, "https://graph.microsoft.com"), nil, 403, "Authorization_RequestDenied"},
+		{"no permission, no object", "GET", "/v1.0/servicePrincipals/" + sp.ObjectID, mint(t, env, stranger, "https://graph.microsoft.com"), nil, 403, "Authorization_RequestDenied"},
 		{"reader cannot create an application", "POST", "/v1.0/applications", readerTok, map[string]string{"displayName": "x"}, 403, "Authorization_RequestDenied"},
 		{"reader cannot delete a principal", "DELETE", "/v1.0/servicePrincipals/" + sp.ObjectID, readerTok, nil, 403, "Authorization_RequestDenied"},
 		{"malformed object id", "GET", "/v1.0/servicePrincipals/not-a-guid", readerTok, nil, 400, "Request_BadRequest"},

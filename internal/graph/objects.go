@@ -196,7 +196,7 @@ func (h *Handler) spJSON(p *model.Principal) map[string]any {
 		alt = []string{"isExplicit=" + explicit, p.ResourceID}
 	}
 	return map[string]any{
-		"id": p.ObjectID, "deletedDateTime": nil, "accountEnabled": true, "addIns": []any{}, "alternativeNames": strs(alt),
+		"id": p.ObjectID, "deletedDateTime": nil, "accountEnabled": !p.Disabled, "addIns": []any{}, "alternativeNames": strs(alt),
 		"appDescription": nil, "appDisplayName": appName, "appId": p.AppID, "applicationTemplateId": nil,
 		"appOwnerOrganizationId": owner, "appRoleAssignmentRequired": false, "appRoles": []any{}, "description": nil,
 		"disabledByMicrosoftStatus": nil, "displayName": p.DisplayName, "homepage": nil,

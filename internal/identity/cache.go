@@ -22,8 +22,9 @@ const verifyShards = 16
 // verified one). It caches only what is a pure function of the token's
 // bytes and the signing key; what depends on time or on the caller
 // (expiry, not-before, audience) is checked again on every hit, and the
-// principal's existence is checked by the APIs against the store on every
-// request. Eviction is CLOCK (second chance), so a hit costs one map
+// principal's existence and accountEnabled are checked by the APIs
+// against the store on every request, so a deleted or disabled principal's
+// cached token stops working at once. Eviction is CLOCK (second chance), so a hit costs one map
 // lookup and a flag store under a shard lock.
 type verifyCache struct {
 	shards [verifyShards]cacheShard

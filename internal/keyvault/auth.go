@@ -54,6 +54,12 @@ func (h *Handler) authenticate(ctx context.Context, req *request) error {
 		}
 		return errs.E(op, err)
 	}
+	if p.Disabled {
+		// accountEnabled=false bites at once: tokens issued before still
+		// verify (and sit in the verified-token cache) but are refused here.
+		return errs.E(op, errs.Unauthenticated, errs.Code("Unauthorized"),
+			errs.Msg("AKV10001: Error validating token: the principal "+claims.ObjectID+" is disabled."))
+	}
 	req.caller = policy.Caller{TenantID: claims.TenantID, ObjectID: claims.ObjectID, AppID: claims.AppID, Groups: claims.Groups}
 	return nil
 }

@@ -41,11 +41,24 @@ type Principal struct {
 	// Credentials are hashed client secrets; the plain text is shown once.
 	Credentials []Credential `json:"credentials,omitempty"`
 	Created     time.Time    `json:"created"`
-	// UserPrincipalName, PasswordHash (a PHC-style argon2id string, never
-	// the password) and Disabled are set on users only.
+	// UserPrincipalName and PasswordHash (a PHC-style argon2id string,
+	// never the password) are set on users only.
 	UserPrincipalName string `json:"userPrincipalName,omitempty"`
 	PasswordHash      string `json:"passwordHash,omitempty"`
-	Disabled          bool   `json:"disabled,omitempty"`
+	// Disabled is Graph's accountEnabled=false, on users and service
+	// principals: no new tokens, and issued ones stop working.
+	Disabled bool `json:"disabled,omitempty"`
+	// AppRoleAssignments are the Microsoft Graph application permissions
+	// (app roles) granted to this service principal or managed identity.
+	AppRoleAssignments []AppRoleAssignment `json:"appRoleAssignments,omitempty"`
+}
+
+// AppRoleAssignment grants one app role of Microsoft Graph to a principal.
+type AppRoleAssignment struct {
+	// ID is Graph's assignment id (an opaque base64url string).
+	ID        string    `json:"id"`
+	AppRoleID string    `json:"appRoleId"`
+	Created   time.Time `json:"created"`
 }
 
 // Credential is a stored client secret: only its SHA-256 is kept. Client

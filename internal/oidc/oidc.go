@@ -326,6 +326,13 @@ func (h *Handler) grant(w http.ResponseWriter, r *http.Request, resource func(*t
 			"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '"+p.AppID+"'.")
 		return nil, nil, false
 	}
+	if p.Disabled {
+		// Entra's answer for a service principal with accountEnabled
+		// false; given only to a client that proved its secret.
+		h.oauthError(w, r, http.StatusBadRequest, "unauthorized_client", 7000112,
+			fmt.Sprintf("Application '%s'(%s) is disabled.", p.AppID, p.DisplayName))
+		return nil, nil, false
+	}
 	// Checked only once the client is authenticated, so that the answer
 	// does not tell strangers which application URIs exist.
 	if h.KnownResource != nil {

@@ -296,6 +296,8 @@ func arm(method string, s []string) Op {
 			verb = "Create"
 		case noun == "VirtualMachineCredential" && method == http.MethodDelete:
 			verb = "Revoke"
+		case noun == "VirtualMachineCredential" && method == http.MethodPatch:
+			verb = "Renew"
 		case noun == "CheckNameAvailability" && method == http.MethodPost:
 			verb = ""
 			op.Name = noun

@@ -57,6 +57,7 @@ func TestClassify(t *testing.T) {
 		{"GET", "management.azure.com", sub + "/providers/Microsoft.Authorization/roleDefinitions/abc", Op{API: ARM, Name: "RoleDefinitionGet"}},
 		{"POST", "management.azure.com", vm + "/cofferCredentials", Op{API: ARM, Name: "VirtualMachineCredentialCreate"}},
 		{"DELETE", "management.azure.com", vm + "/cofferCredentials/k1", Op{API: ARM, Name: "VirtualMachineCredentialRevoke"}},
+		{"PATCH", "management.azure.com", vm + "/cofferCredentials/k1", Op{API: ARM, Name: "VirtualMachineCredentialRenew"}},
 		{"PUT", "management.azure.com", vm, Op{API: ARM, Name: "VirtualMachinePut"}},
 		{"PUT", "management.azure.com", rg + "/providers/Microsoft.Foo/bars/x", Op{API: ARM, Name: "Other"}},
 		{"POST", "management.azure.com", kv + "/whatever", Op{API: ARM, Name: "Other"}},

@@ -426,6 +426,40 @@ func (s *Service) NewCredentialWith(ctx context.Context, sub, rg, name string, o
 	return credentialPrefix + keyID + "." + base64.RawURLEncoding.EncodeToString([]byte(secret)), keyID, nil
 }
 
+// ExtendCredential moves the expiry of a VM's live credential to expires
+// (in the future): how `coffer run` keeps its short-lived credential alive
+// while the program runs. A credential that has expired stays dead: it is
+// NotExist, like one that was revoked, so a credential left by a killed
+// run cannot be brought back.
+func (s *Service) ExtendCredential(ctx context.Context, sub, rg, name, keyID string, expires time.Time) (*model.Credential, error) {
+	const op errs.Op = "resources.ExtendCredential"
+	now := s.Now()
+	if !expires.After(now) {
+		return nil, errs.E(op, errs.Invalid, errs.Msg("The credential's expiry must be in the future."))
+	}
+	if _, err := s.VM(ctx, sub, rg, name); err != nil {
+		return nil, err
+	}
+	var out *model.Credential
+	err := s.Store.UpdateCompute(ctx, sub, rg, name, func(cur *model.Compute) error {
+		out = nil
+		for i := range cur.Credentials {
+			c := &cur.Credentials[i]
+			if strings.EqualFold(c.KeyID, keyID) && (c.Expires.IsZero() || now.Before(c.Expires)) {
+				c.Expires = expires
+				cp := *c
+				out = &cp
+				return nil
+			}
+		}
+		return errs.E(op, errs.NotExist)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RevokeCredentials revokes one credential (by key id) or, with keyID "",
 // all of them. It returns how many were revoked.
 func (s *Service) RevokeCredentials(ctx context.Context, sub, rg, name, keyID string) (int, error) {

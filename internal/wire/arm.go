@@ -152,8 +152,9 @@ type UserAssignedIdentity struct {
 
 // MachineCredential is Coffer's extension: a VM's new agent credential.
 type MachineCredential struct {
-	KeyID      string `json:"keyId"`
-	Credential string `json:"credential"`
+	KeyID string `json:"keyId"`
+	// Credential is shown once, when it is issued (not on renewal).
+	Credential string `json:"credential,omitempty"`
 	// DisplayName names a credential that replaces earlier ones of the
 	// same name (omitted for unnamed ones).
 	DisplayName string `json:"displayName,omitempty"`
