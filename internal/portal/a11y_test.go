@@ -695,9 +695,9 @@ window.a11y = window.a11y || (() => {
     // scroll bar (innerWidth counts the bar, which would hide content).
     const out = [], W = document.documentElement.clientWidth, se = document.scrollingElement;
     if (se.scrollWidth > W) out.push('the page scrolls sideways: ' + se.scrollWidth + 'px wide in ' + W + 'px (a ' + innerWidth + 'px window)');
-    const inScroller = el => {
+    const inScroller = el => { // or clipped by an ancestor
       for (let e = el.parentElement; e && e !== document.body; e = e.parentElement) {
-        if (/auto|scroll/.test(getComputedStyle(e).overflowX)) return true;
+        if (/auto|scroll|hidden|clip/.test(getComputedStyle(e).overflowX)) return true;
       }
       return false;
     };
