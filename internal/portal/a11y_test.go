@@ -59,6 +59,13 @@ func TestBrowserAccessibility(t *testing.T) {
 		see(`//h1[normalize-space(.)="Azure services"]`),
 	)
 	a.audit("home")
+	// The first Tab stop skips the menus to the page's content.
+	a.tabTo("Skip to main content")
+	br.do("skip link", chromedp.KeyEvent(kb.Enter))
+	var inMain bool
+	if a.eval("home", `document.activeElement === document.querySelector('main')`, &inMain); !inMain {
+		t.Errorf("Enter on the skip link does not move focus to the main content")
+	}
 
 	br.do("marketplace", click(navLink("Create a resource")), see(`//h1[normalize-space(.)="Create a resource"]`))
 	a.audit("marketplace")
@@ -257,6 +264,8 @@ func TestAuditorFindsProblems(t *testing.T) {
 		"an image without alt text",
 		"a table without a caption",
 		"contrast: <p> \"Faint\" text: #aaaaaa on #ffffff",
+		`contrast: <input type=text> "Ghost" border: #dddddd on #ffffff`,
+		`contrast: <input type=text> "Ghost" placeholder: #bbbbbb on #ffffff`,
 		`no visible focus indicator on <button> "Plain"`,
 		"tab order [",
 		"(1280x800): layout: the page scrolls sideways",
@@ -276,11 +285,11 @@ func TestAuditorFindsProblems(t *testing.T) {
 // faultyPage has one of each fault the auditor checks for.
 const faultyPage = `<!doctype html><html><head><meta charset="utf-8"><title>Faulty</title><style>
 body{background:#fff;color:#000;margin:0} .faint{color:#aaa} button.plain:focus{outline:none}
-.wide{width:1500px} .tall{height:10px}
+.wide{width:1500px} .tall{height:10px} .ghost{border:1px solid #ddd} .ghost::placeholder{color:#bbb}
 </style></head><body>
 <main><h1>Faulty</h1><h3>Skipped</h3>
 <p class="faint">Faint</p>
-<input placeholder="Only a placeholder"> <input>
+<input placeholder="Only a placeholder"> <input> <label>Ghost <input class="ghost" placeholder="faint"></label>
 <button></button> <button class="plain">Plain</button>
 <img src="data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7">
 <a href="#x" tabindex="2">Jumps the queue</a>
@@ -686,7 +695,22 @@ window.a11y = window.a11y || (() => {
       if (n.textContent.trim() && n.parentElement) parents.add(n.parentElement);
     }
     for (const el of parents) check(el, 'text');
-    for (const el of document.querySelectorAll('input:not([type=hidden]):not([type=radio]):not([type=checkbox]), select')) check(el, 'field text');
+    for (const el of document.querySelectorAll('input:not([type=hidden]):not([type=radio]):not([type=checkbox]), select')) {
+      check(el, 'field text');
+      if (!visible(el)) continue;
+      const back = bg(el.parentElement);
+      // A field's edge is what shows where to type: 3:1 (non-text contrast).
+      const edge = parse(getComputedStyle(el).borderBottomColor);
+      if (edge && ratio(over(edge, back), back) < 3) {
+        fails.push(desc(el) + ' border: ' + hex(over(edge, back)) + ' on ' + hex(back) + ' is ' + ratio(over(edge, back), back).toFixed(2) + ':1, want 3:1');
+      }
+      if (el.placeholder) {
+        const ph = parse(getComputedStyle(el, '::placeholder').color), fb = bg(el);
+        if (ph && ratio(over(ph, fb), fb) < 4.5) {
+          fails.push(desc(el) + ' placeholder: ' + hex(over(ph, fb)) + ' on ' + hex(fb) + ' is ' + ratio(over(ph, fb), fb).toFixed(2) + ':1, want 4.5:1');
+        }
+      }
+    }
     return fails;
   }
 
