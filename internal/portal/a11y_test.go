@@ -127,7 +127,11 @@ func TestBrowserAccessibility(t *testing.T) {
 	a.audit("key-vaults-empty")
 	br.do("create a vault form", click(control("Create")), see(`//h1[normalize-space(.)="Create a key vault"]`))
 	a.audit("key-vault-create")
-	br.do("review", choose("Resource group", rg), fill("Name", vault), click(control("Review + create")), see(shows("Validation passed")))
+	// A form sent back with a problem says so in an alert.
+	br.do("review without a group", fill("Name", vault), click(control("Review + create")),
+		see(`//main//*[@role="alert"][contains(., "Select a resource group or create a new one.")]`))
+	a.audit("key-vault-create-error")
+	br.do("review", choose("Resource group", rg), click(control("Review + create")), see(shows("Validation passed")))
 	a.audit("key-vault-review")
 	br.do("deploy", click(control("Create")), see(shows("Your deployment is complete")))
 	a.audit("key-vault-deployed")
