@@ -274,6 +274,7 @@ func TestAuditorFindsProblems(t *testing.T) {
 	a.audit("faulty")
 	for _, want := range []string{
 		"<html> has no lang",
+		`the page has no title of its own ("")`,
 		"2 main landmarks, want 1",
 		`heading "Skipped" (level 3) skips from level 1`,
 		"a textbox without an accessible name",
@@ -301,7 +302,7 @@ func TestAuditorFindsProblems(t *testing.T) {
 }
 
 // faultyPage has one of each fault the auditor checks for.
-const faultyPage = `<!doctype html><html><head><meta charset="utf-8"><title>Faulty</title><style>
+const faultyPage = `<!doctype html><html><head><meta charset="utf-8"><style>
 body{background:#fff;color:#000;margin:0} .faint{color:#aaa} button.plain:focus{outline:none}
 .wide{width:1500px} .tall{height:10px} .ghost{border:1px solid #ddd} .ghost::placeholder{color:#bbb}
 </style></head><body>
@@ -501,11 +502,17 @@ func (a *auditor) tree(page, size string) {
 	}
 	var dom struct {
 		Lang   string `json:"lang"`
+		Title  string `json:"title"`
 		Tables int    `json:"tables"`
 	}
-	a.eval(page, `({lang: document.documentElement.lang, tables: document.querySelectorAll('table').length})`, &dom)
+	a.eval(page, `({lang: document.documentElement.lang, title: document.title, tables: document.querySelectorAll('table').length})`, &dom)
 	if dom.Lang == "" {
 		errf("<html> has no lang")
+	}
+	// The title names the page before the site (it is what a tab and a
+	// screen reader announce first).
+	if t := strings.TrimSpace(strings.TrimSuffix(dom.Title, "- Coffer portal")); t == "" {
+		errf("the page has no title of its own (%q)", dom.Title)
 	}
 	// A narrow layout that restyles tables must not cost them their
 	// table semantics.
