@@ -1,12 +1,9 @@
 package portal_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -343,13 +340,13 @@ func (a *auditor) audit(page string) {
 	a.tree(page, "1280x800")
 	a.contrast(page)
 	a.keyboard(page)
-	a.layout(page, "1280x800", wide, 800)
+	a.layout(page, "1280x800", true)
 	a.br.do("narrow window", chromedp.EmulateViewport(narrowW, narrowH))
 	a.tree(page, "390x844")
-	a.layout(page, "390x844", narrowW, narrowH)
+	a.layout(page, "390x844", true)
 	// WCAG's reflow width: content still fits without sideways scrolling.
 	a.br.do("narrowest window", chromedp.EmulateViewport(320, 568))
-	a.layout(page, "320x568", 0, 0)
+	a.layout(page, "320x568", false)
 	a.br.do("wide window", chromedp.EmulateViewport(wide, 800))
 }
 
@@ -530,47 +527,16 @@ func (a *auditor) contrast(page string) {
 	}
 }
 
-func (a *auditor) layout(page, size string, w, h int64) {
+func (a *auditor) layout(page, size string, shot bool) {
 	a.t.Helper()
 	var fails []string
 	a.eval(page, `a11y.layout()`, &fails)
 	for _, f := range fails {
 		a.errorf("%s (%s): layout: %s", page, size, f)
 	}
-	if w > 0 {
-		a.screenshot("a11y-"+page+"-"+size, w, h)
+	if shot {
+		a.br.screenshot("a11y-" + page + "-" + size)
 	}
-}
-
-// screenshot saves the whole page as laid out in a w×h window, where the
-// other tests' screenshots keep theirs. A capture beyond the viewport
-// would drop the vertical scroll bar's width from the image yet lay the
-// page out without the bar, cutting off its right edge; a window as tall
-// as the page shows it as it is.
-func (a *auditor) screenshot(name string, w, h int64) {
-	a.t.Helper()
-	var height int64
-	a.eval(name, `document.scrollingElement.scrollHeight`, &height)
-	png, err := chromedp.Run(a.br.ctx, func(ctx context.Context, tg *chromedp.Target) ([]byte, error) {
-		if _, err := chromedp.EmulateViewport(w, max(h, height))(ctx, tg); err != nil {
-			return nil, err
-		}
-		return chromedp.CaptureScreenshot()(ctx, tg)
-	})
-	a.br.do("restore the window", chromedp.EmulateViewport(w, h))
-	if err != nil {
-		a.t.Errorf("screenshot %s: %v", name, err)
-		return
-	}
-	dir := os.Getenv("COFFER_SCREENSHOT_DIR")
-	if dir == "" {
-		dir = os.TempDir()
-	}
-	p := filepath.Join(dir, "portal-"+name+".png")
-	if err := os.WriteFile(p, png, 0o644); err != nil {
-		a.t.Errorf("screenshot: %v", err)
-	}
-	a.t.Logf("screenshot: %s", p)
 }
 
 // stop is what a11y.focus reports about the focused element.
