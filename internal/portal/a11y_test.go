@@ -58,6 +58,7 @@ func TestBrowserAccessibility(t *testing.T) {
 		see(`//h1[normalize-space(.)="Azure services"]`),
 	)
 	a.audit("home")
+	a.current("Home", "page")
 	// The first Tab stop skips the menus to the page's content.
 	a.tabTo("Skip to main content")
 	br.do("skip link", chromedp.KeyEvent(kb.Enter))
@@ -136,6 +137,7 @@ func TestBrowserAccessibility(t *testing.T) {
 	a.audit("key-vault-overview")
 	br.do("key vaults", click(navLink("Key vaults")), see(`//main//a[normalize-space(.)="`+vault+`"]`))
 	a.audit("key-vaults")
+	a.current("Key vaults", "page")
 
 	// Secrets, the primary flow by keyboard alone: no clicks from the
 	// list to the created secret.
@@ -161,6 +163,7 @@ func TestBrowserAccessibility(t *testing.T) {
 		see(`//table//tr[td/a[normalize-space(.)="kb-secret"] and td[normalize-space(.)="Disabled"]]`),
 	)
 	a.audit("secrets")
+	a.current("Key vaults", "true") // the section; the blade menu has the page
 	for _, s := range []string{"a11y-secret", "a11y-gone"} {
 		br.do("create "+s,
 			chromedp.Navigate(kv+"/secrets/new"),
@@ -501,8 +504,13 @@ func (a *auditor) tree(page, size string) {
 		Lang   string `json:"lang"`
 		Title  string `json:"title"`
 		Tables int    `json:"tables"`
+		Pages  int    `json:"pages"`
 	}
-	a.eval(page, `({lang: document.documentElement.lang, title: document.title, tables: document.querySelectorAll('table').length})`, &dom)
+	a.eval(page, `({lang: document.documentElement.lang, title: document.title, tables: document.querySelectorAll('table').length,
+		pages: document.querySelectorAll('[aria-current=page]').length})`, &dom)
+	if dom.Pages > 1 {
+		errf("%d links are marked as the current page", dom.Pages)
+	}
 	if dom.Lang == "" {
 		errf("<html> has no lang")
 	}
@@ -612,6 +620,13 @@ func (a *auditor) tabTo(name string) {
 		}
 	}
 	a.t.Fatalf("Tab never reached %q", name)
+}
+
+// current checks the portal menu marks entry as the current page or
+// section (aria-current), so "where am I" is not only a colour.
+func (a *auditor) current(entry, kind string) {
+	a.t.Helper()
+	a.br.do("the menu marks "+entry, see(fmt.Sprintf(`//nav[@aria-label="Portal menu"]//a[@aria-current=%q][normalize-space(.)=%q]`, kind, entry)))
 }
 
 func (a *auditor) text(name, sel string) string {
