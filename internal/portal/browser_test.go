@@ -316,9 +316,26 @@ func (b *browser) text(name, sel string) string {
 }
 
 // screenshot writes the page to COFFER_SCREENSHOT_DIR (CI keeps them as
-// artifacts), else the temp directory.
+// artifacts), else the temp directory. It shows the whole page as laid
+// out in the current window: a capture beyond the viewport would drop the
+// vertical scroll bar's width from the image yet lay the page out without
+// the bar, cutting off its right edge, so the window is made as tall as
+// the page for the capture instead.
 func (b *browser) screenshot(name string) {
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	png, err := chromedp.Run(b.ctx, func(ctx context.Context, tg *chromedp.Target) ([]byte, error) {
+		size, err := chromedp.Evaluate[[3]int64](`[innerWidth, innerHeight, document.scrollingElement.scrollHeight]`)(ctx, tg)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := chromedp.EmulateViewport(size[0], max(size[1], size[2]))(ctx, tg); err != nil {
+			return nil, err
+		}
+		png, err := chromedp.CaptureScreenshot()(ctx, tg)
+		if _, rerr := chromedp.EmulateViewport(size[0], size[1])(ctx, tg); err == nil {
+			err = rerr
+		}
+		return png, err
+	})
 	if err != nil {
 		b.t.Errorf("screenshot: %v", err)
 		return

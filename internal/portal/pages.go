@@ -38,9 +38,12 @@ type page struct {
 	Title string
 	CSRF  string
 	User  string
-	Nav   string // the left navigation entry that is current
-	Error string
-	Data  any
+	Nav   string // the left navigation entry that is current (its path)
+	// NavPage: the entry is this very page, not a section it belongs to
+	// (aria-current="page" rather than "true").
+	NavPage bool
+	Error   string
+	Data    any
 }
 
 type message struct{ Heading, Text string }
@@ -51,6 +54,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, sta
 	h.init()
 	t := h.pages[name]
 	p := page{Data: data}
+	p.Nav, p.NavPage = navEntry(strings.TrimPrefix(r.URL.Path, Prefix))
 	if s != nil {
 		p.CSRF, p.User = s.CSRF, s.Name
 		if p.User == "" {
@@ -69,6 +73,25 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, sta
 	if err := t.ExecuteTemplate(w, "layout.html", p); err != nil {
 		h.Logger.ErrorContext(r.Context(), "portal template", "page", name, "err", err)
 	}
+}
+
+// navEntry is the left menu's entry for a portal path: the list pages
+// are entries themselves, the pages under them (a vault's blades, a
+// group, a VM, the create forms) belong to one.
+func navEntry(p string) (entry string, exact bool) {
+	switch {
+	case p == "/", p == "/create", p == "/resourcegroups", p == "/keyvaults", p == "/virtualmachines", p == "/managedidentities":
+		return p, true
+	case strings.HasPrefix(p, "/create/"):
+		return "/create", false
+	case strings.HasPrefix(p, "/rg/"):
+		return "/resourcegroups", false
+	case strings.HasPrefix(p, "/kv/"):
+		return "/keyvaults", false
+	case strings.HasPrefix(p, "/vm/"):
+		return "/virtualmachines", false
+	}
+	return "", false
 }
 
 // fail shows an API error on a message page (a 403 with ARM's or Key
