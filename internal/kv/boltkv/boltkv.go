@@ -66,7 +66,20 @@ type Store struct {
 	queue  chan *write
 	done   chan struct{} // closed when the committer has exited
 
-	commits atomic.Int64 // bbolt write transactions committed, for tests
+	commits atomic.Int64 // bbolt write transactions committed
+	writes  atomic.Int64 // writes those transactions carried
+}
+
+// Stats counts the group commits so far: Writes/Commits is the mean batch
+// size, and each commit is one bbolt transaction with its syncs.
+type Stats struct {
+	Commits int64 // bbolt write transactions committed
+	Writes  int64 // queued writes (Put, Create, Update, Delete, Txn) they carried
+}
+
+// Stats returns the commit counters.
+func (s *Store) Stats() Stats {
+	return Stats{Commits: s.commits.Load(), Writes: s.writes.Load()}
 }
 
 // write is one queued write. apply runs inside the shared transaction; it
@@ -168,6 +181,7 @@ func (s *Store) commit(group []*write) {
 	switch {
 	case err == nil:
 		s.commits.Add(1)
+		s.writes.Add(int64(len(group)))
 	case bad != nil && len(group) > 1:
 		for _, w := range group {
 			if w.panicV != nil {
