@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,6 +51,11 @@ func BenchmarkSetSecret(b *testing.B) {
 	})
 }
 
+// setBenchKeys generates the signing keys once per process: an RSA key
+// generation costs a random 0.1-0.3 s of CPU, which would drown the CPU
+// time per SET that these benchmarks are read for.
+var setBenchKeys = sync.OnceValues(identity.NewKeySet)
+
 func openBenchBolt(b *testing.B) *boltkv.Store {
 	db, err := boltkv.Open(filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
@@ -75,7 +81,7 @@ func benchSet(b *testing.B, raw kv.Store, bolt *boltkv.Store, writers int) {
 	if err := st.CreateVault(ctx, v); err != nil {
 		b.Fatal(err)
 	}
-	keys, err := identity.NewKeySet()
+	keys, err := setBenchKeys()
 	if err != nil {
 		b.Fatal(err)
 	}
