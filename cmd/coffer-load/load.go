@@ -23,6 +23,7 @@ type result struct {
 	n, errors int64
 	elapsed   time.Duration
 	cpu       time.Duration   // the server process's CPU time over the phase, if known
+	clientCPU time.Duration   // the harness's own (the client's), if known
 	lat       []time.Duration // sorted
 }
 
@@ -45,6 +46,9 @@ func (r result) throughput() string {
 		r.n, r.elapsed.Round(time.Millisecond), r.errors)
 	if r.cpu > 0 && r.n > 0 {
 		s += fmt.Sprintf("; server CPU %v/req", (r.cpu / time.Duration(r.n)).Round(time.Microsecond))
+	}
+	if r.clientCPU > 0 && r.n > 0 {
+		s += fmt.Sprintf(", client %v", (r.clientCPU / time.Duration(r.n)).Round(time.Microsecond))
 	}
 	return s + ")"
 }
@@ -131,9 +135,13 @@ func (t *target) measure(phase func() result) result {
 		return phase()
 	}
 	before, ok1 := t.proc.cpu()
+	self, ok2 := selfCPU()
 	r := phase()
-	if after, ok2 := t.proc.cpu(); ok1 && ok2 {
+	if after, ok := t.proc.cpu(); ok && ok1 {
 		r.cpu = after - before
+	}
+	if after, ok := selfCPU(); ok && ok2 {
+		r.clientCPU = after - self
 	}
 	return r
 }
