@@ -8,8 +8,9 @@
 //     order in one read-write transaction and commits once; each writer
 //     waits for that commit. There is no fixed delay: a lone writer is
 //     committed at once (after one yield of the processor, see commitLoop),
-//     and writers that arrive during a commit share the next one. (bbolt's DB.Batch is not used because it waits a fixed
-//     MaxBatchDelay and re-runs functions after any failure.)
+//     and writers that arrive during a commit share the next one. (bbolt's
+//     DB.Batch is not used because it waits a fixed MaxBatchDelay and
+//     re-runs functions after any failure.)
 //   - Each queued write checks all of its conditions before it changes
 //     anything, so a write that fails its conditions leaves the shared
 //     transaction as if it had not run, and the others still commit. Should
