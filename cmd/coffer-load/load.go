@@ -15,12 +15,15 @@ import (
 type target struct {
 	name   string
 	client *http.Client
+	proc   *proc // the serving process, for its CPU time; nil if unknown
 }
 
 // result is a throughput phase or a latency series.
 type result struct {
 	n, errors int64
 	elapsed   time.Duration
+	cpu       time.Duration   // the server process's CPU time over the phase, if known
+	clientCPU time.Duration   // the harness's own (the client's), if known
 	lat       []time.Duration // sorted
 }
 
@@ -39,8 +42,15 @@ func (r result) q(p float64) time.Duration {
 }
 
 func (r result) throughput() string {
-	return fmt.Sprintf("%.0f/s (p50 %v, p99 %v; %d in %v, %d errors)", r.rate(), round(r.q(0.5)), round(r.q(0.99)),
+	s := fmt.Sprintf("%.0f/s (p50 %v, p99 %v; %d in %v, %d errors", r.rate(), round(r.q(0.5)), round(r.q(0.99)),
 		r.n, r.elapsed.Round(time.Millisecond), r.errors)
+	if r.cpu > 0 && r.n > 0 {
+		s += fmt.Sprintf("; server CPU %v/req", (r.cpu / time.Duration(r.n)).Round(time.Microsecond))
+	}
+	if r.clientCPU > 0 && r.n > 0 {
+		s += fmt.Sprintf(", client %v", (r.clientCPU / time.Duration(r.n)).Round(time.Microsecond))
+	}
+	return s + ")"
 }
 
 func (r result) latency() string {
@@ -118,6 +128,24 @@ type call struct {
 func (c call) key() string { return c.method + " " + c.url }
 
 // do sends c and requires a 200.
+// measure runs a throughput phase and adds the serving process's CPU time
+// over it.
+func (t *target) measure(phase func() result) result {
+	if t.proc == nil {
+		return phase()
+	}
+	before, ok1 := t.proc.cpu()
+	self, ok2 := selfCPU()
+	r := phase()
+	if after, ok := t.proc.cpu(); ok && ok1 {
+		r.cpu = after - before
+	}
+	if after, ok := selfCPU(); ok && ok2 {
+		r.clientCPU = after - self
+	}
+	return r
+}
+
 func (t *target) do(c call) error {
 	resp, err := t.send(c)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -19,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -118,6 +120,34 @@ func (p *proc) memoryAnon() (rss, peak, anon int64) {
 		}
 	}
 	return rss, peak, anon
+}
+
+// cpu returns the CPU time (user and system) the process has used so far,
+// from /proc/PID/stat (Linux, in USER_HZ ticks of 10 ms); zero where
+// unavailable (ok false). Over a throughput phase it gives the server's CPU per
+// request, which a shared machine's load skews far less than the rate.
+func (p *proc) cpu() (d time.Duration, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, false
+	}
+	// The command name (field 2) may hold spaces and parentheses; the
+	// fields after its last closing parenthesis start at field 3, so utime
+	// and stime (fields 14 and 15) are the 12th and 13th of them.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, true
 }
 
 func mib(b int64) string {

@@ -108,6 +108,7 @@ func run(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		return withLog(err, cofferLog)
 	}
 	idleRSS, _ := srv.memory()
+	coffer.proc = srv
 
 	// The IMDS front, in its own process like `coffer agent`.
 	imdsAddr, err := freeAddr()
@@ -128,7 +129,7 @@ func run(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer imdsProc.stop()
-	front := &target{name: "imds", client: plainClient(c.workers)}
+	front := &target{name: "imds", client: plainClient(c.workers), proc: imdsProc}
 	imdsBase := "http://" + imdsAddr
 	versions := call{method: http.MethodGet, url: imdsBase + "/metadata/versions", header: http.Header{"Metadata": {"true"}}}
 	if _, err := waitReady(ctx, front, versions, imdsProc, time.Now(), 30*time.Second); err != nil {
@@ -212,7 +213,8 @@ func run(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		return withLog(err, filepath.Join(tmp, "ceiling.log"))
 	}
 	ceilIdleRSS, _ := ceilProc.memory()
-	ceilingIMDS := &target{name: "ceiling", client: plainClient(c.workers)}
+	ceiling.proc = ceilProc
+	ceilingIMDS := &target{name: "ceiling", client: plainClient(c.workers), proc: ceilProc}
 	ceilIMDSCall := imdsCall
 	ceilIMDSCall.url = "http://" + ceilPlain + imdsCall.url[len(imdsBase):]
 
@@ -221,8 +223,8 @@ func run(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	fixed := func(t *target, cl call) func(int) error { return func(int) error { return t.do(cl) } }
 	throughput := func(name string, workers int, a, b *target, ca, cb func(*target) func(int) error) {
 		logf("%s", name)
-		ra := load(ctx, ca(a), c.duration, c.maxRequests, workers)
-		rb := load(ctx, cb(b), c.duration, c.maxRequests, workers)
+		ra := a.measure(func() result { return load(ctx, ca(a), c.duration, c.maxRequests, workers) })
+		rb := b.measure(func() result { return load(ctx, cb(b), c.duration, c.maxRequests, workers) })
 		w.row(name, ra.throughput(), rb.throughput(), ratio(ra.rate(), rb.rate()))
 	}
 	both := func(cl call) func(*target) func(int) error {

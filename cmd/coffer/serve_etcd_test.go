@@ -41,23 +41,31 @@ func TestServeEtcdTLSFlags(t *testing.T) {
 		root.SetArgs(append(base, "--data-dir", dir, "--etcd-cert", certs.ClientCert, "--etcd-key", certs.ClientKey,
 			"--etcd-username", "root"))
 		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- root.ExecuteContext(ctx) }()
+		// stopped is closed when serve returns (serveErr set), so both the
+		// wait below and the cleanup can observe it.
+		stopped := make(chan struct{})
+		var serveErr error
+		go func() { serveErr = root.ExecuteContext(ctx); close(stopped) }()
 		defer func() {
 			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("serve: %v", err)
+			select {
+			case <-stopped:
+				if serveErr != nil && !t.Failed() {
+					t.Errorf("serve: %v", serveErr)
+				}
+			case <-time.After(60 * time.Second):
+				t.Error("serve did not stop within 60 s of its context's end")
 			}
 		}()
 		var info *app.ServerInfo
-		for deadline := time.Now().Add(30 * time.Second); info == nil; {
+		for deadline := time.Now().Add(90 * time.Second); info == nil; {
 			select {
-			case err := <-done:
-				t.Fatalf("serve stopped: %v", err)
+			case <-stopped:
+				t.Fatalf("serve stopped: %v", serveErr)
 			default:
 			}
 			if time.Now().After(deadline) {
-				t.Fatal("serve did not start in 30 s")
+				t.Fatal("serve did not start in 90 s")
 			}
 			if _, err := os.Stat(filepath.Join(dir, app.ServerInfoFile)); err == nil {
 				info, _ = app.ReadServerInfo(dir)

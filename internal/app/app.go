@@ -24,6 +24,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/audit"
 	"github.com/coffer-dev/coffer/internal/cloud"
 	"github.com/coffer-dev/coffer/internal/crypt"
+	"github.com/coffer-dev/coffer/internal/errs"
 	"github.com/coffer-dev/coffer/internal/graph"
 	"github.com/coffer-dev/coffer/internal/httpx"
 	"github.com/coffer-dev/coffer/internal/identity"
@@ -197,7 +198,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if !cfg.InMemory {
 		credPath = filepath.Join(cfg.DataDir, AdminCredFile)
 	}
-	inst, sec, cred, err := bootstrap(ctx, s.Store, cfg.Now(), credPath)
+	inst, sec, cred, err := bootstrapWhenReachable(ctx, s.Store, cfg, credPath)
 	if err != nil {
 		s.kv.Close()
 		return nil, fmt.Errorf("bootstrap: %w", err)
@@ -462,3 +463,29 @@ func (j *jsonMuxErrors) Write(b []byte) (int, error) {
 }
 
 func (j *jsonMuxErrors) Unwrap() http.ResponseWriter { return j.ResponseWriter }
+
+// startupWait bounds how long Start waits for an unreachable store.
+const startupWait = 2 * time.Minute
+
+// bootstrapWhenReachable runs bootstrap, waiting while the store answers
+// Unavailable (an etcd cluster still electing its leader, or started in
+// the same breath as Coffer) instead of exiting at once; bootstrap is safe
+// to repeat, as concurrent replicas already do. It gives up after
+// startupWait or when ctx ends.
+func bootstrapWhenReachable(ctx context.Context, st *store.Store, cfg Config, credPath string) (*Instance, *secrets, *AdminCredential, error) {
+	deadline := time.Now().Add(startupWait)
+	pause := 250 * time.Millisecond
+	for {
+		inst, sec, cred, err := bootstrap(ctx, st, cfg.Now(), credPath)
+		if err == nil || errs.KindOf(err) != errs.Unavailable || time.Now().Add(pause).After(deadline) {
+			return inst, sec, cred, err
+		}
+		cfg.Logger.WarnContext(ctx, "the store is unavailable; waiting for it before starting", "err", err, "retry_in", pause)
+		select {
+		case <-ctx.Done():
+			return nil, nil, nil, err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 4*time.Second)
+	}
+}

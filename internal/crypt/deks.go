@@ -1,6 +1,7 @@
 package crypt
 
 import (
+	"bytes"
 	"crypto/cipher"
 	"sync"
 )
@@ -41,4 +42,50 @@ func (c *dekCache) put(wrapped []byte, aead cipher.AEAD) {
 		}
 	}
 	c.m[string(wrapped)] = aead
+}
+
+// maxHints bounds the check hints: one per compare-and-swap record written
+// recently (a secret's head is a few hundred bytes).
+const maxHints = 1024
+
+// sealedHints maps a key to the ciphertext this store last wrote there
+// under a Check, with its plaintext (store.Txn). An entry is a guess that
+// the inner store checks, never a source of truth.
+type sealedHints struct {
+	mu sync.Mutex
+	m  map[string]sealedHint
+}
+
+type sealedHint struct{ raw, plain []byte }
+
+func newSealedHints() *sealedHints { return &sealedHints{m: make(map[string]sealedHint)} }
+
+// get returns the ciphertext last written at key if it holds plain.
+func (h *sealedHints) get(key string, plain []byte) []byte {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e, ok := h.m[key]; ok && bytes.Equal(e.plain, plain) {
+		return e.raw
+	}
+	return nil
+}
+
+// put records raw, sealed from plain, as written at key. raw is not
+// changed after; plain is the caller's and is copied.
+func (h *sealedHints) put(key string, raw, plain []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.m[key]; !ok && len(h.m) >= maxHints {
+		for k := range h.m { // an arbitrary victim, as in dekCache
+			delete(h.m, k)
+			break
+		}
+	}
+	h.m[key] = sealedHint{raw: raw, plain: bytes.Clone(plain)}
+}
+
+func (h *sealedHints) drop(key string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.m, key)
 }

@@ -2,15 +2,17 @@
 // encryption, as a decorator: Wrap(store, ring) is itself a kv.Store, and
 // callers above it never see ciphertext.
 //
-// Each value gets a fresh random 256-bit data-encryption key (DEK). The DEK
-// seals the value with AES-256-GCM, using the value's kv key name as
-// additional authenticated data, so a ciphertext copied to another key fails
-// to open instead of serving one secret under another name. The DEK itself is
-// wrapped (AES-256-GCM) by a key-encryption key (KEK) from a Ring, and the
-// KEK's id is stored with the value. A Ring has one active KEK, used for new
-// writes, and any number of older ones that can still read: rotating a KEK
-// is adding a new active one while keeping the old, and values move to the
-// new KEK as they are rewritten (Put, Create or Update).
+// Values are sealed with AES-256-GCM under random 256-bit data-encryption
+// keys (DEKs), a fresh DEK for every 2^20 values sealed (drawing one per
+// value cost a key schedule and a KEK wrap on every write), using the
+// value's kv key name as additional authenticated data, so a ciphertext
+// copied to another key fails to open instead of serving one secret under
+// another name. Each stored value carries its DEK, wrapped (AES-256-GCM) by
+// a key-encryption key (KEK) from a Ring, and the KEK's id. A Ring has one
+// active KEK, used for new writes, and any number of older ones that can
+// still read: rotating a KEK is adding a new active one while keeping the
+// old, and values move to the new KEK as they are rewritten (Put, Create or
+// Update).
 //
 // Stored value, format version 1:
 //
@@ -23,10 +25,11 @@
 //
 // The header is versioned so that the format, like the KEK, can change
 // without rewriting old values; the KEK authenticates the header, so a value
-// cannot be relabelled with another id or version. Nonces are random. A DEK
-// seals one value, so its nonce never repeats; a KEK wraps one DEK per write,
-// so it must be rotated before about 2^32 writes, the random-nonce limit of
-// AES-GCM.
+// cannot be relabelled with another id or version. Nonces are random, and
+// the random-nonce limit of AES-GCM is about 2^32 messages per key: a DEK
+// seals at most 2^20 values (the chance of a repeated nonce stays below
+// 2^-56), and a KEK wraps one DEK per 2^20 writes and per process start, far
+// below its own limit.
 //
 // Any value that does not open (unknown KEK id, unknown format, truncated or
 // tampered bytes, or moved to another key) yields an error wrapping

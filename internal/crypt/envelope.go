@@ -1,10 +1,13 @@
 package crypt
 
 import (
+	"bytes"
+	"crypto/cipher"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 )
 
 // ErrDecrypt is wrapped by every error about a stored value that cannot be
@@ -21,25 +24,55 @@ const (
 	wrappedDEKLen = 12 + KeySize + 16
 )
 
-// seal encrypts value for storage at key name under the active KEK.
-func (r *Ring) seal(name string, value []byte) []byte {
+// maxSealsPerDEK bounds how many values one DEK seals. Nonces are random,
+// and AES-GCM's bound for random nonces under one key is 2^32 messages;
+// 2^20 keeps the chance of a repeated nonce below 2^-56 per DEK.
+const maxSealsPerDEK = 1 << 20
+
+// sealer is the DEK that seals new values under the active KEK, shared by
+// up to maxSealsPerDEK of them. A fresh DEK per value cost an AES key
+// schedule, a GCM table and a KEK wrap on every write (a quarter of a
+// secret SET's CPU, three seals each) and pushed one DEK per write into the
+// DEK cache, evicting the ones reads need.
+type sealer struct {
+	prefix []byte // header and wrapped DEK, stored in front of each value
+	aead   cipher.AEAD
+	left   atomic.Int64 // seals this DEK may still make
+}
+
+// newSealer draws a DEK and wraps it under the active KEK.
+func (r *Ring) newSealer() *sealer {
 	dek := make([]byte, KeySize)
 	rand.Read(dek)
 	defer clear(dek) // best effort: the GCM key schedule has its own copy
 
 	id := r.active
-	out := make([]byte, 0, 3+len(id)+wrappedDEKLen+12+len(value)+16)
-	out = append(out, magic, version1, byte(len(id)))
-	out = append(out, id...)
+	header := make([]byte, 0, 3+len(id))
+	header = append(header, magic, version1, byte(len(id)))
+	header = append(header, id...)
 	// The header is authenticated by the DEK wrap, so a value cannot be
 	// relabelled with another KEK id or format version.
-	header := slices.Clone(out)
-	out = r.keks[id].Seal(out, nil, dek, header)
-	// Cached under the bytes open will look it up by: a value is usually
-	// read soon after it is written.
-	aead := newAEAD(dek)
-	r.deks.put(out, aead)
-	return aead.Seal(out, nil, value, []byte(name))
+	prefix := r.keks[id].Seal(slices.Clone(header), nil, dek, header)
+	sl := &sealer{prefix: prefix, aead: newAEAD(dek)}
+	sl.left.Store(maxSealsPerDEK)
+	return sl
+}
+
+// seal encrypts value for storage at key name under the active KEK.
+func (r *Ring) seal(name string, value []byte) []byte {
+	var sl *sealer
+	for {
+		sl = r.sealer.Load()
+		if sl != nil && sl.left.Add(-1) >= 0 {
+			break
+		}
+		// Used up (or the first seal): replace it. Should another seal
+		// have replaced it first, the CAS fails and the loop takes theirs.
+		r.sealer.CompareAndSwap(sl, r.newSealer())
+	}
+	out := make([]byte, 0, len(sl.prefix)+12+len(value)+16)
+	out = append(out, sl.prefix...)
+	return sl.aead.Seal(out, nil, value, []byte(name))
 }
 
 // open decrypts raw, read from storage at key name. Every failure wraps
@@ -67,7 +100,12 @@ func (r *Ring) open(name string, raw []byte) ([]byte, error) {
 		return nil, fail("unknown key id %q", id)
 	}
 	wrapped := raw[:idEnd+wrappedDEKLen]
-	aead := r.deks.get(wrapped)
+	var aead cipher.AEAD
+	if sl := r.sealer.Load(); sl != nil && bytes.Equal(sl.prefix, wrapped) {
+		aead = sl.aead // the DEK sealing now: most values read soon after a write
+	} else {
+		aead = r.deks.get(wrapped)
+	}
 	if aead == nil {
 		dek, err := kek.Open(nil, nil, raw[idEnd:idEnd+wrappedDEKLen], raw[:idEnd])
 		if err != nil || len(dek) != KeySize {

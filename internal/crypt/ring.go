@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 )
 
 // KeySize is the size in bytes of a KEK (and of every DEK): AES-256.
@@ -23,9 +24,11 @@ type Ring struct {
 	// keks holds one AEAD per KEK, built once: the key schedule is the costly
 	// part, and the raw key bytes need not be kept at all.
 	keks map[string]cipher.AEAD
-	// deks caches the AEADs of recently sealed or opened values' DEKs;
-	// it is the Ring's only mutable part, and guards itself.
-	deks *dekCache
+	// deks caches the AEADs of recently opened values' DEKs, and sealer
+	// is the DEK sealing new values (envelope.go); they are the Ring's only
+	// mutable parts, and guard themselves.
+	deks   *dekCache
+	sealer atomic.Pointer[sealer]
 }
 
 // NewRing returns a Ring with the given KEKs, which must each be KeySize

@@ -58,7 +58,7 @@ func TestAzDeviceCodeLogin(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { err := cmd.Wait(); pw.Close(); done <- err }()
-	page, code := waitDeviceMessage(t, pr, &stderr)
+	page, code, drained := waitDeviceMessage(t, pr, &stderr)
 	if page != "https://login.microsoftonline.com/devicelogin" {
 		t.Errorf("az printed the page %q", page)
 	}
@@ -67,7 +67,9 @@ func TestAzDeviceCodeLogin(t *testing.T) {
 	if err != nil || !strings.Contains(got, "You have signed in to the Microsoft Azure CLI application on your device.") {
 		t.Fatalf("verification page: %v\n%s", err, got)
 	}
-	if err := <-done; err != nil {
+	err = <-done
+	<-drained
+	if err != nil {
 		t.Fatalf("az login --use-device-code: %v\n%s", err, azFailure(stderr.String()))
 	}
 	var subs []map[string]any

@@ -92,12 +92,15 @@ func (h httpBrowser) post(u string, form url.Values) (string, error) {
 }
 
 // waitDeviceMessage reads lines from r until the device code prompt and
-// returns its page and code; the rest of r is drained to rest.
-func waitDeviceMessage(t *testing.T, r io.Reader, rest *bytes.Buffer) (page, code string) {
+// returns its page and code; the rest of r is drained to rest, which may
+// be read once drained is closed (r at its end).
+func waitDeviceMessage(t *testing.T, r io.Reader, rest *bytes.Buffer) (page, code string, drained <-chan struct{}) {
 	t.Helper()
 	type found struct{ page, code string }
 	ch := make(chan found, 1)
+	end := make(chan struct{})
 	go func() {
+		defer close(end)
 		sc := bufio.NewScanner(r)
 		sent := false
 		for sc.Scan() {
@@ -114,13 +117,14 @@ func waitDeviceMessage(t *testing.T, r io.Reader, rest *bytes.Buffer) (page, cod
 	select {
 	case f, ok := <-ch:
 		if !ok {
+			<-end
 			t.Fatalf("no device code prompt; output:\n%s", rest)
 		}
-		return f.page, f.code
+		return f.page, f.code, end
 	case <-time.After(60 * time.Second):
 		t.Fatalf("no device code prompt within a minute")
 	}
-	return "", ""
+	return "", "", end
 }
 
 // TestCLIDeviceCodeLogin: `coffer login` without flags is the device code
@@ -162,9 +166,10 @@ func TestCLIDeviceCodeLogin(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { err := cmd.Wait(); pw.Close(); done <- err }()
 		t.Cleanup(cancel)
-		page, code = waitDeviceMessage(t, pr, &stderr)
+		page, code, drained := waitDeviceMessage(t, pr, &stderr)
 		return page, code, func() (string, string, error) {
 			err := <-done
+			<-drained
 			cancel()
 			return stdout.String(), stderr.String(), err
 		}

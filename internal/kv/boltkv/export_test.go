@@ -1,4 +1,4 @@
 package boltkv
 
 // Commits is how many write transactions s has committed.
-func Commits(s *Store) int64 { return s.commits.Load() }
+func Commits(s *Store) int64 { return s.Stats().Commits }
