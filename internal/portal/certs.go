@@ -122,12 +122,8 @@ func (h *Handler) certPage(w http.ResponseWriter, r *http.Request, s *session, r
 	if d == nil {
 		return
 	}
-	name := r.URL.Query().Get("name")
-	if r.Method == http.MethodPost {
-		name = r.PostForm.Get("name")
-	}
-	if name == "" || strings.ContainsAny(name, "/?#") {
-		h.render(w, r, s, http.StatusNotFound, "message", msgPage("Not found", "No such certificate."))
+	name, ok := h.objectName(w, r, s, "certificate")
+	if !ok {
 		return
 	}
 	esc := url.PathEscape(name)

@@ -158,12 +158,8 @@ func (h *Handler) keyPage(w http.ResponseWriter, r *http.Request, s *session, rg
 	if d == nil {
 		return
 	}
-	name := r.URL.Query().Get("name")
-	if r.Method == http.MethodPost {
-		name = r.PostForm.Get("name")
-	}
-	if name == "" || strings.ContainsAny(name, "/?#") {
-		h.render(w, r, s, http.StatusNotFound, "message", msgPage("Not found", "No such key."))
+	name, ok := h.objectName(w, r, s, "key")
+	if !ok {
 		return
 	}
 	esc := url.PathEscape(name)

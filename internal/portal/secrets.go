@@ -16,12 +16,8 @@ func (h *Handler) secretPage(w http.ResponseWriter, r *http.Request, s *session,
 	if d == nil {
 		return
 	}
-	name := r.URL.Query().Get("name")
-	if r.Method == http.MethodPost {
-		name = r.PostForm.Get("name")
-	}
-	if name == "" || strings.ContainsAny(name, "/?#") {
-		h.render(w, r, s, http.StatusNotFound, "message", msgPage("Not found", "No such secret."))
+	name, ok := h.objectName(w, r, s, "secret")
+	if !ok {
 		return
 	}
 	kv := func(method, path string, out any) error {
@@ -99,4 +95,19 @@ func (h *Handler) deletedSecrets(w http.ResponseWriter, r *http.Request, s *sess
 		rows = append(rows, row{it.ID[strings.LastIndex(it.ID, "/")+1:], date(&del), date(&purge)})
 	}
 	h.render(w, r, s, http.StatusOK, "deletedsecrets", map[string]any{"V": d, "Rows": rows, "Flash": flash})
+}
+
+// objectName is the name of the secret, key or certificate (noun) a page
+// shows: ?name=, or the form's on a POST. A missing one, or one that
+// would leave its path segment in the Key Vault URL, answers 404.
+func (h *Handler) objectName(w http.ResponseWriter, r *http.Request, s *session, noun string) (string, bool) {
+	name := r.URL.Query().Get("name")
+	if r.Method == http.MethodPost {
+		name = r.PostForm.Get("name")
+	}
+	if name == "" || strings.ContainsAny(name, "/?#") {
+		h.render(w, r, s, http.StatusNotFound, "message", msgPage("Not found", "No such "+noun+"."))
+		return "", false
+	}
+	return name, true
 }

@@ -272,7 +272,7 @@ var mutants = []mutant{
 	},
 	{
 		Name: "vaults/RBAC vault falls back to access policies",
-		File: "internal/vaults/vaults.go",
+		File: "internal/vaults/objects.go",
 		Orig: `		if policy.AllowedByRBAC(assignments, c, scope, a.DataAction) {`,
 		Repl: `		if policy.AllowedByRBAC(assignments, c, scope, a.DataAction) || policy.AllowedByAccessPolicy(v.AccessPolicies, c, a.Permission) {`,
 		Pkgs: []string{"./internal/e2e"}, Run: "TestAuthzRBAC$",
