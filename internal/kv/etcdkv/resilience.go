@@ -220,6 +220,10 @@ func unavailable(cause error) error {
 // require-leader flag, transient failures retried after growing pauses
 // while the budget lasts, the last one returned as Unavailable. The
 // caller's context ending stops it at once.
+// deadlineSlack is how close to an attempt's deadline an error counts as
+// that deadline firing (see do): a tenth of the attempt, at most 50 ms.
+func (s *Store) deadlineSlack() time.Duration { return min(50*time.Millisecond, s.opTimeout/10) }
+
 func (s *Store) do(ctx context.Context, f func(ctx context.Context, attempt int) error) error {
 	deadline := time.Now().Add(s.budget)
 	pause := 50 * time.Millisecond
@@ -239,7 +243,10 @@ func (s *Store) do(ctx context.Context, f func(ctx context.Context, attempt int)
 		// The attempt's own deadline firing makes any error transient:
 		// gRPC sometimes reports it as code Unknown ("context deadline
 		// exceeded"), which would otherwise pass for an answer (a 500).
-		attemptTimedOut := actx.Err() != nil
+		// gRPC's timer can fire a moment before the context's, so an error
+		// that comes within a slack of the deadline counts as one too.
+		dl, _ := actx.Deadline()
+		attemptTimedOut := actx.Err() != nil || time.Until(dl) < s.deadlineSlack()
 		cancel()
 		if err == nil {
 			return nil

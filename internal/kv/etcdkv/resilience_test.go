@@ -268,6 +268,18 @@ func TestAttemptDeadlineIsTransient(t *testing.T) {
 	if errs.KindOf(err) != errs.Unavailable || calls < 2 {
 		t.Fatalf("do = %v after %d calls, want Unavailable after retries", err, calls)
 	}
+	// gRPC's own timer fired a moment before the context's: still a
+	// timeout, not an answer.
+	calls = 0
+	err = s.do(context.Background(), func(ctx context.Context, _ int) error {
+		calls++
+		dl, _ := ctx.Deadline()
+		time.Sleep(time.Until(dl) - s.deadlineSlack()/5)
+		return status.Error(codes.Unknown, "context deadline exceeded")
+	})
+	if errs.KindOf(err) != errs.Unavailable || calls < 2 {
+		t.Fatalf("early-firing deadline: do = %v after %d calls, want Unavailable after retries", err, calls)
+	}
 	// An answer within the deadline is not retried.
 	calls = 0
 	err = s.do(context.Background(), func(context.Context, int) error {
