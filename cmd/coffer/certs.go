@@ -38,52 +38,8 @@ func newCertificateCmd() *cobra.Command {
 	var vault, name, version, id, policy, file, password, encoding string
 	var tags []string
 	var disabled bool
-	target := func(cmd *cobra.Command, deleted bool) error {
-		if id == "" {
-			var missing []string
-			if vault == "" {
-				missing = append(missing, "--vault-name")
-			}
-			if name == "" {
-				missing = append(missing, "--name/-n")
-			}
-			if len(missing) > 0 {
-				return fmt.Errorf("the following arguments are required: %s (or --id)", strings.Join(missing, ", "))
-			}
-			return nil
-		}
-		for _, f := range []string{"vault-name", "name", "version"} {
-			if cmd.Flags().Changed(f) {
-				return fmt.Errorf("usage error: --id ID | --vault-name VAULT --name NAME [--version VERSION]")
-			}
-		}
-		var err error
-		vault, name, version, err = parseObjectID(id, "certificates", deleted)
-		return err
-	}
-	run := func(deleted bool, f func(cmd *cobra.Command, s *session) (any, error)) func(cmd *cobra.Command, _ []string) error {
-		return func(cmd *cobra.Command, _ []string) error {
-			if cmd.Flags().Lookup("id") != nil {
-				if err := target(cmd, deleted); err != nil {
-					return err
-				}
-			}
-			s, err := connect()
-			if err != nil {
-				return err
-			}
-			out, err := f(cmd, s)
-			if err != nil || out == nil {
-				return err
-			}
-			return printResult(cmd.OutOrStdout(), out)
-		}
-	}
-	kv := func(cmd *cobra.Command, s *session, method, path string, body any) (any, error) {
-		var out any
-		_, err := s.c.KeyVault(cmd.Context(), vault, method, path, body, &out)
-		return out, err
-	}
+	obj := objectTarget{kind: "certificates", vault: &vault, name: &name, version: &version, id: &id}
+	run, kv := obj.run, obj.kv
 	certPath := func() string { return "/certificates/" + url.PathEscape(name) + "/" + url.PathEscape(version) }
 	// common adds the policy, attributes and tags of create and import.
 	common := func(cmd *cobra.Command, body map[string]any) error {

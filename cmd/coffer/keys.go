@@ -48,52 +48,8 @@ func newKeyCmd() *cobra.Command {
 		}
 		return a, nil
 	}
-	target := func(cmd *cobra.Command, deleted bool) error {
-		if id == "" {
-			var missing []string
-			if vault == "" {
-				missing = append(missing, "--vault-name")
-			}
-			if name == "" {
-				missing = append(missing, "--name/-n")
-			}
-			if len(missing) > 0 {
-				return fmt.Errorf("the following arguments are required: %s (or --id)", strings.Join(missing, ", "))
-			}
-			return nil
-		}
-		for _, f := range []string{"vault-name", "name", "version"} {
-			if cmd.Flags().Changed(f) {
-				return fmt.Errorf("usage error: --id ID | --vault-name VAULT --name NAME [--version VERSION]")
-			}
-		}
-		var err error
-		vault, name, version, err = parseObjectID(id, "keys", deleted)
-		return err
-	}
-	run := func(deleted bool, f func(cmd *cobra.Command, s *session) (any, error)) func(cmd *cobra.Command, _ []string) error {
-		return func(cmd *cobra.Command, _ []string) error {
-			if cmd.Flags().Lookup("id") != nil {
-				if err := target(cmd, deleted); err != nil {
-					return err
-				}
-			}
-			s, err := connect()
-			if err != nil {
-				return err
-			}
-			out, err := f(cmd, s)
-			if err != nil || out == nil {
-				return err
-			}
-			return printResult(cmd.OutOrStdout(), out)
-		}
-	}
-	kv := func(cmd *cobra.Command, s *session, method, path string, body any) (any, error) {
-		var out any
-		_, err := s.c.KeyVault(cmd.Context(), vault, method, path, body, &out)
-		return out, err
-	}
+	obj := objectTarget{kind: "keys", vault: &vault, name: &name, version: &version, id: &id}
+	run, kv := obj.run, obj.kv
 	keyPath := func() string { return "/keys/" + url.PathEscape(name) + "/" + url.PathEscape(version) }
 	// common adds the attributes, tags and operations of create and import.
 	common := func(cmd *cobra.Command, body map[string]any) error {
@@ -321,28 +277,6 @@ func newKeyCmd() *cobra.Command {
 	cmd.AddCommand(all...)
 	cmd.AddCommand(rotationPolicy)
 	return cmd
-}
-
-// parseObjectID splits an object id (https://VAULT.DNS/KIND/NAME[/VERSION])
-// or, for deleted, a recovery id (https://VAULT.DNS/deletedKIND/NAME).
-func parseObjectID(id, kind string, deleted bool) (vault, name, version string, err error) {
-	if deleted {
-		kind = "deleted" + kind
-	}
-	u, perr := url.Parse(id)
-	var parts []string
-	if perr == nil {
-		parts = strings.Split(strings.Trim(u.Path, "/"), "/")
-		vault, _, _ = strings.Cut(u.Hostname(), ".")
-	}
-	if perr != nil || u.Scheme != "https" || vault == "" || len(parts) < 2 || len(parts) > 3 || parts[0] != kind || (deleted && len(parts) != 2) {
-		return "", "", "", fmt.Errorf("argument --id: invalid id '%s': want https://VAULT.vault.azure.net/%s/NAME", id, kind)
-	}
-	name = parts[1]
-	if len(parts) == 3 {
-		version = parts[2]
-	}
-	return vault, name, version, nil
 }
 
 func b64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

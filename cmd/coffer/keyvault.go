@@ -392,52 +392,8 @@ func newSecretCmd() *cobra.Command {
 	// target resolves the secret a command works on: --id (a secret id
 	// URL, or a deleted secret's recovery id) or --vault-name/--name
 	// [--version], as az's "Id" argument group.
-	target := func(cmd *cobra.Command, deleted bool) error {
-		if id == "" {
-			var missing []string
-			if vault == "" {
-				missing = append(missing, "--vault-name")
-			}
-			if name == "" {
-				missing = append(missing, "--name/-n")
-			}
-			if len(missing) > 0 {
-				return usagef("the following arguments are required: %s (or --id)", strings.Join(missing, ", "))
-			}
-			return nil
-		}
-		for _, f := range []string{"vault-name", "name", "version"} {
-			if cmd.Flags().Changed(f) {
-				return fmt.Errorf("usage error: --id ID | --vault-name VAULT --name NAME [--version VERSION]")
-			}
-		}
-		var err error
-		vault, name, version, err = parseSecretID(id, deleted)
-		return err
-	}
-	run := func(deleted bool, f func(cmd *cobra.Command, s *session) (any, error)) func(cmd *cobra.Command, _ []string) error {
-		return func(cmd *cobra.Command, _ []string) error {
-			if cmd.Flags().Lookup("id") != nil {
-				if err := target(cmd, deleted); err != nil {
-					return err
-				}
-			}
-			s, err := connect()
-			if err != nil {
-				return err
-			}
-			out, err := f(cmd, s)
-			if err != nil || out == nil {
-				return err
-			}
-			return printResult(cmd.OutOrStdout(), out)
-		}
-	}
-	kv := func(cmd *cobra.Command, s *session, method, path string, body any) (any, error) {
-		var out any
-		_, err := s.c.KeyVault(cmd.Context(), vault, method, path, body, &out)
-		return out, err
-	}
+	obj := objectTarget{kind: "secrets", vault: &vault, name: &name, version: &version, id: &id}
+	run, kv := obj.run, obj.kv
 	secretPath := func() string { return "/secrets/" + url.PathEscape(name) + "/" + url.PathEscape(version) }
 	set := &cobra.Command{Use: "set", Short: "Create a secret or add a version", RunE: run(false, func(cmd *cobra.Command, s *session) (any, error) {
 		if (file != "") == cmd.Flags().Changed("value") {
@@ -595,33 +551,6 @@ func newSecretCmd() *cobra.Command {
 	}
 	cmd.AddCommand(set, show, download, setAttrs, list, listVersions, listDeleted, del, recoverCmd, purge, backup, restore)
 	return cmd
-}
-
-// parseSecretID splits a secret id (https://VAULT.DNS/secrets/NAME[/VERSION])
-// or, for deleted, a recovery id (https://VAULT.DNS/deletedsecrets/NAME).
-func parseSecretID(id string, deleted bool) (vault, name, version string, err error) {
-	kind := "secrets"
-	if deleted {
-		kind = "deletedsecrets"
-	}
-	u, perr := url.Parse(id)
-	parts := []string{}
-	if perr == nil {
-		parts = strings.Split(strings.Trim(u.Path, "/"), "/")
-	}
-	host := ""
-	if perr == nil {
-		host = u.Hostname()
-	}
-	vault, _, _ = strings.Cut(host, ".")
-	if perr != nil || u.Scheme != "https" || vault == "" || len(parts) < 2 || len(parts) > 3 || parts[0] != kind || (deleted && len(parts) != 2) {
-		return "", "", "", fmt.Errorf("argument --id: invalid id '%s': want https://VAULT.vault.azure.net/%s/NAME", id, kind)
-	}
-	name = parts[1]
-	if len(parts) == 3 {
-		version = parts[2]
-	}
-	return vault, name, version, nil
 }
 
 // The encodings of az's secret set --file and secret download.
