@@ -101,25 +101,29 @@ func newSPPermissionCmd() *cobra.Command {
 		_, err := s.c.Graph(cmd.Context(), "GET", "/v1.0/servicePrincipals/"+url.PathEscape(oid)+"/appRoleAssignments", nil, &out)
 		return out.Value, err
 	}
+	// granted connects and returns the principal --id names (its object
+	// id) and what it has been granted.
+	granted := func(cmd *cobra.Command) (s *session, oid string, have []assignment, err error) {
+		if s, err = connect(); err != nil {
+			return nil, "", nil, err
+		}
+		if oid, err = resolveSP(cmd.Context(), s, id); err != nil {
+			return nil, "", nil, err
+		}
+		have, err = list(cmd, s, oid)
+		return s, oid, have, err
+	}
 	grant := &cobra.Command{Use: "grant", Short: "Grant Microsoft Graph application permissions (e.g. Application.Read.All)", RunE: func(cmd *cobra.Command, _ []string) error {
 		roles, err := roleIDs()
 		if err != nil {
 			return err
 		}
-		s, err := connect()
+		s, oid, have, err := granted(cmd)
 		if err != nil {
 			return err
 		}
 		ctx := cmd.Context()
-		oid, err := resolveSP(ctx, s, id)
-		if err != nil {
-			return err
-		}
 		res, err := graphSP(cmd, s)
-		if err != nil {
-			return err
-		}
-		have, err := list(cmd, s, oid)
 		if err != nil {
 			return err
 		}
@@ -141,15 +145,7 @@ func newSPPermissionCmd() *cobra.Command {
 		return printResult(cmd.OutOrStdout(), out)
 	}}
 	listCmd := &cobra.Command{Use: "list", Short: "List the Microsoft Graph application permissions granted", RunE: func(cmd *cobra.Command, _ []string) error {
-		s, err := connect()
-		if err != nil {
-			return err
-		}
-		oid, err := resolveSP(cmd.Context(), s, id)
-		if err != nil {
-			return err
-		}
-		have, err := list(cmd, s, oid)
+		_, _, have, err := granted(cmd)
 		if err != nil {
 			return err
 		}
@@ -168,19 +164,11 @@ func newSPPermissionCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		s, err := connect()
+		s, oid, have, err := granted(cmd)
 		if err != nil {
 			return err
 		}
 		ctx := cmd.Context()
-		oid, err := resolveSP(ctx, s, id)
-		if err != nil {
-			return err
-		}
-		have, err := list(cmd, s, oid)
-		if err != nil {
-			return err
-		}
 		for _, r := range roles {
 			for _, a := range have {
 				if strings.EqualFold(a.AppRoleID, r.ID) {
